@@ -1,0 +1,17 @@
+//! Bare-metal glue for x86_64 under QEMU: boot, ports, serial, interrupts, heap, devices.
+
+pub mod boot;
+pub mod heap;
+pub mod interrupts;
+pub mod port;
+pub mod pvh;
+pub mod qemu;
+pub mod serial;
+
+/// Panics print where they happened and exit QEMU with a failure code.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    crate::kprintln!();
+    crate::kprintln!("!!! KERNEL PANIC: {info}");
+    qemu::exit(qemu::ExitCode::Failure)
+}

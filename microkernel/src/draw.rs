@@ -1,0 +1,1 @@
+//! Drawing into a B8G8R8A8 framebuffer.

@@ -1,0 +1,2 @@
+//! PCI types: addresses, IDs, class codes, command bits and BAR decoding. Pure logic; the
+//! configuration-space access lives in `arch::pci`.
