@@ -15,3 +15,4 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     crate::kprintln!("!!! KERNEL PANIC: {info}");
     qemu::exit(qemu::ExitCode::Failure)
 }
+pub mod pci;

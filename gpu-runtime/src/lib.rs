@@ -1,0 +1,1 @@
+//! The wgpu runtime (issue 4: not written yet).

@@ -1,0 +1,31 @@
+//! `docs/isa.md`, generated from the ISA table.
+
+use alloc::format;
+use alloc::string::String;
+
+use crate::isa::{Class, TABLE};
+use crate::mailbox::CALLS;
+
+/// The generated ISA reference (Markdown).
+pub fn isa_markdown() -> String {
+    let mut s = String::from(include_str!("isa_intro.md"));
+    let classes = [Class::System, Class::Memory, Class::Alu, Class::Control, Class::Atomic, Class::Vector];
+    for class in classes {
+        s.push_str(&format!("\n### {}\n\n| R byte | mnemonic | operands | pixels | semantics |\n|---|---|---|---|---|\n", class.title()));
+        for row in TABLE.iter().filter(|r| r.class == class) {
+            s.push_str(&format!(
+                "| `0x{:02x}` | `{}` | {} | {} | {} |\n",
+                row.byte,
+                row.mnemonic,
+                row.form.name(),
+                row.form.len(),
+                row.doc
+            ));
+        }
+    }
+    s.push_str("\n## System calls\n\n`syscall` with the call number in `r0` and arguments in `r1`..`r3`; the result comes back in `r0`. The assembler predefines each name as a constant.\n\n| number | name | semantics |\n|---|---|---|\n");
+    for (num, name, doc) in CALLS {
+        s.push_str(&format!("| {num} | `{name}` | {doc} |\n"));
+    }
+    s
+}

@@ -1,0 +1,500 @@
+//! The PXI instruction set: one table, everything else derived from it.
+//!
+//! Every instruction starts with one *opcode pixel* whose four channels are laid
+//! out the same way for every opcode:
+//!
+//! | channel | byte | field |
+//! |---|---|---|
+//! | R | 0 | opcode |
+//! | G | 1 | `a`: register (or unused) |
+//! | B | 2 | `b`: register (or unused) |
+//! | A | 3 | `c`: register or 8-bit immediate (or unused) |
+//!
+//! Two-pixel instructions carry a 32-bit *extension word* in the following
+//! pixel (little-endian RGBA bytes); for the four-register vector form its low
+//! byte is the fourth register `d`. Because the fields never move, a decoder
+//! (the CPU's or the GPU's) extracts them without looking at the opcode first.
+//!
+//! The [`isa!`] table below is the single source of truth: the [`Op`] enum,
+//! the encoder and decoder, mnemonics, `docs/isa.md` and the WGSL constants
+//! are all generated from it.
+
+use core::fmt;
+
+/// Number of general-purpose registers per hart (`r0`..`r15`).
+pub const REGISTERS: usize = 16;
+
+/// How an instruction's operands sit in its pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Form {
+    /// `op`
+    None,
+    /// `op ra`
+    A,
+    /// `op ra, rb`
+    AB,
+    /// `op ra, rb, rc`
+    ABC,
+    /// `op ra, rb, imm8` — unsigned 8-bit immediate (0..=255) in `c`
+    ABU,
+    /// `op ra, rb, imm8` — signed 8-bit immediate (-128..=127) in `c`
+    ABS,
+    /// `op ra, word` — 32-bit word in the next pixel
+    AW,
+    /// `op word` — 32-bit word (usually a code address) in the next pixel
+    W,
+    /// `op ra, rb, rc, rd` — `rd` in the low byte of the next pixel
+    ABCD,
+}
+
+/// The kind of one operand as written in assembly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OperandKind {
+    /// A register `r0`..`r15`.
+    Reg,
+    /// An unsigned 8-bit immediate.
+    U8,
+    /// A signed 8-bit immediate.
+    S8,
+    /// A 32-bit word: a number or a label.
+    Word,
+}
+
+impl Form {
+    /// Length of the instruction in pixels.
+    pub const fn len(self) -> u32 {
+        match self {
+            Form::AW | Form::W | Form::ABCD => 2,
+            _ => 1,
+        }
+    }
+
+    /// Operand kinds in assembly order.
+    pub const fn operands(self) -> &'static [OperandKind] {
+        use OperandKind::*;
+        match self {
+            Form::None => &[],
+            Form::A => &[Reg],
+            Form::AB => &[Reg, Reg],
+            Form::ABC => &[Reg, Reg, Reg],
+            Form::ABU => &[Reg, Reg, U8],
+            Form::ABS => &[Reg, Reg, S8],
+            Form::AW => &[Reg, Word],
+            Form::W => &[Word],
+            Form::ABCD => &[Reg, Reg, Reg, Reg],
+        }
+    }
+
+    /// Bit mask of the opcode-pixel fields (`a`=1, `b`=2, `c`=4) and the
+    /// extension byte (`d`=8) that hold registers; decoders reject values ≥ 16 there.
+    pub const fn register_mask(self) -> u32 {
+        match self {
+            Form::None | Form::W => 0,
+            Form::A | Form::AW => 1,
+            Form::AB | Form::ABU | Form::ABS => 3,
+            Form::ABC => 7,
+            Form::ABCD => 15,
+        }
+    }
+
+    /// Name used in the documentation.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Form::None => "—",
+            Form::A => "ra",
+            Form::AB => "ra, rb",
+            Form::ABC => "ra, rb, rc",
+            Form::ABU => "ra, rb, u8",
+            Form::ABS => "ra, rb, s8",
+            Form::AW => "ra, word",
+            Form::W => "word",
+            Form::ABCD => "ra, rb, rc, rd",
+        }
+    }
+}
+
+/// What family an instruction belongs to (documentation and runtime grouping).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Machine control: nothing, harts, syscalls.
+    System,
+    /// Register moves and data memory.
+    Memory,
+    /// Scalar integer arithmetic and logic (wrapping, 32-bit).
+    Alu,
+    /// Compare, jumps, calls.
+    Control,
+    /// Atomic read-modify-write on shared memory.
+    Atomic,
+    /// Coarse vector instructions over memory ranges; each ends the hart's slice.
+    Vector,
+}
+
+impl Class {
+    /// Heading used in the documentation.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Class::System => "System and harts",
+            Class::Memory => "Registers and memory",
+            Class::Alu => "Integer arithmetic and logic",
+            Class::Control => "Compare and control flow",
+            Class::Atomic => "Atomics",
+            Class::Vector => "Vector (coarse) instructions",
+        }
+    }
+}
+
+/// One row of the ISA table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpInfo {
+    /// The opcode.
+    pub op: Op,
+    /// The R byte.
+    pub byte: u8,
+    /// Assembly mnemonic.
+    pub mnemonic: &'static str,
+    /// Operand layout.
+    pub form: Form,
+    /// Family.
+    pub class: Class,
+    /// One-line semantics.
+    pub doc: &'static str,
+}
+
+macro_rules! isa {
+    ($( $variant:ident = $byte:literal, $mnemonic:literal, $form:ident, $class:ident, $doc:literal; )*) => {
+        /// A PXI opcode (the R channel of an opcode pixel).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum Op {
+            $( #[doc = $doc] $variant = $byte, )*
+        }
+
+        /// The ISA table, in opcode order.
+        pub const TABLE: &[OpInfo] = &[
+            $( OpInfo {
+                op: Op::$variant,
+                byte: $byte,
+                mnemonic: $mnemonic,
+                form: Form::$form,
+                class: Class::$class,
+                doc: $doc,
+            }, )*
+        ];
+
+        impl Op {
+            /// Decode an R byte.
+            pub const fn from_byte(byte: u8) -> Option<Op> {
+                match byte {
+                    $( $byte => Some(Op::$variant), )*
+                    _ => None,
+                }
+            }
+
+            /// This opcode's table row.
+            pub const fn info(self) -> &'static OpInfo {
+                let mut i = 0;
+                while i < TABLE.len() {
+                    if TABLE[i].byte == self as u8 {
+                        return &TABLE[i];
+                    }
+                    i += 1;
+                }
+                unreachable!()
+            }
+        }
+    };
+}
+
+isa! {
+    Nop     = 0x00, "nop",     None, System,  "Do nothing.";
+    Exit    = 0x01, "exit",    A,    System,  "End this hart with exit code `ra`; its slot becomes free for `spawn`.";
+    Yield   = 0x02, "yield",   None, System,  "End this hart's slice; it runs again next round.";
+    Syscall = 0x03, "syscall", None, System,  "Post request `r0` (args `r1`..`r3`) to the mailbox and wait; the reply lands in `r0`. Ends the slice.";
+    Spawn   = 0x04, "spawn",   ABC,  System,  "Start a new hart at code address `rb` with its `r1` = `rc`; `ra` = its id, or 0xFFFFFFFF when no slot is free. Resolved at the end of the round; ends the slice.";
+    HartId  = 0x05, "hartid",  A,    System,  "`ra` = this hart's id.";
+    Li      = 0x10, "li",      AW,   Memory,  "`ra` = word.";
+    Mov     = 0x11, "mov",     AB,   Memory,  "`ra` = `rb`.";
+    Ld      = 0x12, "ld",      ABU,  Memory,  "`ra` = mem[`rb` + u8].";
+    St      = 0x13, "st",      ABU,  Memory,  "mem[`rb` + u8] = `ra`.";
+    Push    = 0x14, "push",    A,    Memory,  "Push `ra` on the hart's stack.";
+    Pop     = 0x15, "pop",     A,    Memory,  "Pop the hart's stack into `ra`.";
+    Add     = 0x20, "add",     ABC,  Alu,     "`ra` = `rb` + `rc` (wrapping).";
+    Sub     = 0x21, "sub",     ABC,  Alu,     "`ra` = `rb` - `rc` (wrapping).";
+    Mul     = 0x22, "mul",     ABC,  Alu,     "`ra` = low 32 bits of `rb` × `rc`.";
+    Mulhu   = 0x23, "mulhu",   ABC,  Alu,     "`ra` = high 32 bits of unsigned `rb` × `rc`.";
+    Divu    = 0x24, "divu",    ABC,  Alu,     "`ra` = `rb` / `rc` unsigned; traps when `rc` = 0.";
+    Remu    = 0x25, "remu",    ABC,  Alu,     "`ra` = `rb` % `rc` unsigned; traps when `rc` = 0.";
+    Div     = 0x26, "div",     ABC,  Alu,     "`ra` = `rb` / `rc` signed, rounding toward zero (wrapping); traps when `rc` = 0.";
+    Rem     = 0x27, "rem",     ABC,  Alu,     "`ra` = `rb` % `rc` signed, sign of `rb` (wrapping); traps when `rc` = 0.";
+    And     = 0x28, "and",     ABC,  Alu,     "`ra` = `rb` & `rc`.";
+    Or      = 0x29, "or",      ABC,  Alu,     "`ra` = `rb` | `rc`.";
+    Xor     = 0x2A, "xor",     ABC,  Alu,     "`ra` = `rb` ^ `rc`.";
+    Shl     = 0x2B, "shl",     ABC,  Alu,     "`ra` = `rb` << (`rc` & 31).";
+    Shr     = 0x2C, "shr",     ABC,  Alu,     "`ra` = `rb` >> (`rc` & 31), logical.";
+    Sar     = 0x2D, "sar",     ABC,  Alu,     "`ra` = `rb` >> (`rc` & 31), arithmetic.";
+    Slt     = 0x2E, "slt",     ABC,  Alu,     "`ra` = 1 if `rb` < `rc` signed, else 0.";
+    Sltu    = 0x2F, "sltu",    ABC,  Alu,     "`ra` = 1 if `rb` < `rc` unsigned, else 0.";
+    Seq     = 0x30, "seq",     ABC,  Alu,     "`ra` = 1 if `rb` = `rc`, else 0.";
+    Minu    = 0x31, "minu",    ABC,  Alu,     "`ra` = unsigned minimum of `rb` and `rc`.";
+    Maxu    = 0x32, "maxu",    ABC,  Alu,     "`ra` = unsigned maximum of `rb` and `rc`.";
+    Addi    = 0x38, "addi",    ABS,  Alu,     "`ra` = `rb` + s8 (wrapping).";
+    Shli    = 0x39, "shli",    ABU,  Alu,     "`ra` = `rb` << (u8 & 31).";
+    Shri    = 0x3A, "shri",    ABU,  Alu,     "`ra` = `rb` >> (u8 & 31), logical.";
+    Andi    = 0x3B, "andi",    ABU,  Alu,     "`ra` = `rb` & u8.";
+    Cmp     = 0x40, "cmp",     AB,   Control, "Set flags from `ra` vs `rb`: Z (equal), LT (signed less), LTU (unsigned less).";
+    Jmp     = 0x41, "jmp",     W,    Control, "Jump to word.";
+    Jeq     = 0x42, "jeq",     W,    Control, "Jump to word if Z.";
+    Jne     = 0x43, "jne",     W,    Control, "Jump to word if not Z.";
+    Jlt     = 0x44, "jlt",     W,    Control, "Jump to word if LT (signed less).";
+    Jge     = 0x45, "jge",     W,    Control, "Jump to word if not LT (signed greater or equal).";
+    Jltu    = 0x46, "jltu",    W,    Control, "Jump to word if LTU (unsigned less).";
+    Jgeu    = 0x47, "jgeu",    W,    Control, "Jump to word if not LTU (unsigned greater or equal).";
+    Call    = 0x48, "call",    W,    Control, "Push the return address, jump to word.";
+    Ret     = 0x49, "ret",     None, Control, "Pop the return address and jump to it.";
+    Jr      = 0x4A, "jr",      A,    Control, "Jump to the address in `ra`.";
+    Callr   = 0x4B, "callr",   A,    Control, "Push the return address, jump to the address in `ra`.";
+    Aadd    = 0x50, "aadd",    ABC,  Atomic,  "Atomically: `ra` = mem[`rb`]; mem[`rb`] += `rc`.";
+    Axchg   = 0x51, "axchg",   ABC,  Atomic,  "Atomically: `ra` = mem[`rb`]; mem[`rb`] = `rc`.";
+    Acas    = 0x52, "acas",    ABC,  Atomic,  "Atomically: old = mem[`rb`]; if old = `ra` then mem[`rb`] = `rc`; `ra` = old.";
+    Vfill   = 0x60, "vfill",   ABC,  Vector,  "mem[`ra` + i] = `rb` for i < `rc`.";
+    Vcopy   = 0x61, "vcopy",   ABC,  Vector,  "mem[`ra` + i] = mem[`rb` + i] for i < `rc`; overlapping distinct ranges trap.";
+    Vadd    = 0x62, "vadd",    ABCD, Vector,  "mem[`ra` + i] = mem[`rb` + i] + mem[`rc` + i] for i < `rd` (wrapping).";
+    Vsub    = 0x63, "vsub",    ABCD, Vector,  "mem[`ra` + i] = mem[`rb` + i] - mem[`rc` + i] for i < `rd` (wrapping).";
+    Vmul    = 0x64, "vmul",    ABCD, Vector,  "mem[`ra` + i] = mem[`rb` + i] × mem[`rc` + i] for i < `rd` (low 32 bits).";
+    Vand    = 0x65, "vand",    ABCD, Vector,  "mem[`ra` + i] = mem[`rb` + i] & mem[`rc` + i] for i < `rd`.";
+    Vor     = 0x66, "vor",     ABCD, Vector,  "mem[`ra` + i] = mem[`rb` + i] | mem[`rc` + i] for i < `rd`.";
+    Vxor    = 0x67, "vxor",    ABCD, Vector,  "mem[`ra` + i] = mem[`rb` + i] ^ mem[`rc` + i] for i < `rd`.";
+    Vminu   = 0x68, "vminu",   ABCD, Vector,  "mem[`ra` + i] = unsigned min(mem[`rb` + i], mem[`rc` + i]) for i < `rd`.";
+    Vmaxu   = 0x69, "vmaxu",   ABCD, Vector,  "mem[`ra` + i] = unsigned max(mem[`rb` + i], mem[`rc` + i]) for i < `rd`.";
+    Vsum    = 0x6A, "vsum",    ABC,  Vector,  "`ra` = Σ mem[`rb` + i] for i < `rc` (wrapping).";
+    Vdot    = 0x6B, "vdot",    ABCD, Vector,  "`ra` = Σ mem[`rb` + i] × mem[`rc` + i] for i < `rd` (wrapping).";
+    Vfind   = 0x6C, "vfind",   ABCD, Vector,  "`ra` = the least i < `rc` with mem[`rb` + i] = `rd`, or 0xFFFFFFFF.";
+}
+
+impl Op {
+    /// The assembly mnemonic.
+    pub const fn mnemonic(self) -> &'static str {
+        self.info().mnemonic
+    }
+
+    /// The operand layout.
+    pub const fn form(self) -> Form {
+        self.info().form
+    }
+
+    /// Length in pixels.
+    pub const fn len(self) -> u32 {
+        self.form().len()
+    }
+
+    /// Look an opcode up by mnemonic (case-insensitive).
+    pub fn from_mnemonic(name: &str) -> Option<Op> {
+        TABLE
+            .iter()
+            .find(|row| row.mnemonic.eq_ignore_ascii_case(name))
+            .map(|row| row.op)
+    }
+
+    /// Whether executing this opcode ends the hart's slice for the round.
+    pub const fn ends_slice(self) -> bool {
+        matches!(self.info().class, Class::Vector)
+            || matches!(self, Op::Exit | Op::Yield | Op::Syscall | Op::Spawn)
+    }
+}
+
+/// A decoded instruction. Unused fields are zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Instruction {
+    /// Opcode.
+    pub op: Op,
+    /// G channel.
+    pub a: u8,
+    /// B channel.
+    pub b: u8,
+    /// A channel (register or immediate).
+    pub c: u8,
+    /// Extension word (two-pixel forms), else 0.
+    pub word: u32,
+}
+
+/// Why a pixel sequence is not a valid instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecodeError {
+    /// The R byte is not in the ISA table.
+    UnknownOpcode(u8),
+    /// A register field holds a value ≥ 16.
+    BadRegister {
+        /// The opcode.
+        op: Op,
+        /// The offending field value.
+        value: u8,
+    },
+    /// A two-pixel instruction whose extension pixel lies past the end of code.
+    Truncated(Op),
+    /// A field the form does not use is non-zero (keeps encodings canonical).
+    NonCanonical(Op),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::UnknownOpcode(b) => write!(f, "unknown opcode 0x{b:02x}"),
+            DecodeError::BadRegister { op, value } => {
+                write!(f, "`{}` names register r{value}, but only r0..r15 exist", op.mnemonic())
+            }
+            DecodeError::Truncated(op) => {
+                write!(f, "`{}` needs an extension pixel past the end of code", op.mnemonic())
+            }
+            DecodeError::NonCanonical(op) => {
+                write!(f, "`{}` has non-zero bits in fields it does not use", op.mnemonic())
+            }
+        }
+    }
+}
+
+/// Pack four channel bytes into a pixel word (R is the low byte).
+pub const fn pixel(r: u8, g: u8, b: u8, a: u8) -> u32 {
+    u32::from_le_bytes([r, g, b, a])
+}
+
+impl Instruction {
+    /// An instruction with the given fields.
+    pub const fn new(op: Op, a: u8, b: u8, c: u8, word: u32) -> Self {
+        Instruction { op, a, b, c, word }
+    }
+
+    /// Length in pixels.
+    pub const fn len(&self) -> u32 {
+        self.op.len()
+    }
+
+    /// Decode the instruction whose opcode pixel is `code[pc]`.
+    pub fn decode(code: &[u32], pc: usize) -> Result<Instruction, DecodeError> {
+        let px = code[pc].to_le_bytes();
+        let op = Op::from_byte(px[0]).ok_or(DecodeError::UnknownOpcode(px[0]))?;
+        let form = op.form();
+        let word = if form.len() == 2 {
+            *code.get(pc + 1).ok_or(DecodeError::Truncated(op))?
+        } else {
+            0
+        };
+        let inst = Instruction { op, a: px[1], b: px[2], c: px[3], word };
+        inst.validate()?;
+        Ok(inst)
+    }
+
+    /// Check register fields and that unused fields are zero.
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        let form = self.op.form();
+        let regs = form.register_mask();
+        let fields = [self.a as u32, self.b as u32, self.c as u32, self.word];
+        let used = match form {
+            Form::None => 0b0000,
+            Form::A => 0b0001,
+            Form::AB => 0b0011,
+            Form::ABC | Form::ABU | Form::ABS => 0b0111,
+            Form::AW => 0b1001,
+            Form::W => 0b1000,
+            Form::ABCD => 0b1111,
+        };
+        for (i, &value) in fields.iter().enumerate() {
+            let bit = 1 << i;
+            if used & bit == 0 && value != 0 {
+                return Err(DecodeError::NonCanonical(self.op));
+            }
+            if regs & bit != 0 && value >= REGISTERS as u32 {
+                return Err(DecodeError::BadRegister { op: self.op, value: value as u8 });
+            }
+        }
+        Ok(())
+    }
+
+    /// Encode into pixels (one or two).
+    pub fn encode(&self) -> ([u32; 2], usize) {
+        let first = pixel(self.op as u8, self.a, self.b, self.c);
+        ([first, self.word], self.len() as usize)
+    }
+
+    /// Operand values in assembly order: registers and immediates as numbers,
+    /// signed immediates sign-extended, words as they are.
+    pub fn operands(&self) -> impl Iterator<Item = (OperandKind, i64)> + '_ {
+        let form = self.op.form();
+        let fields: &[i64] = &[self.a as i64, self.b as i64, self.c as i64];
+        let values: [i64; 4] = match form {
+            Form::AW => [self.a as i64, self.word as i64, 0, 0],
+            Form::W => [self.word as i64, 0, 0, 0],
+            Form::ABS => [fields[0], fields[1], self.c as i8 as i64, 0],
+            Form::ABCD => [fields[0], fields[1], fields[2], self.word as i64],
+            _ => [fields[0], fields[1], fields[2], 0],
+        };
+        form.operands().iter().copied().zip(values)
+    }
+}
+
+impl fmt::Display for Instruction {
+    /// Canonical assembly text, words in hex (`li r1, 0x0000002a`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.op.mnemonic())?;
+        for (i, (kind, value)) in self.operands().enumerate() {
+            f.write_str(if i == 0 { " " } else { ", " })?;
+            match kind {
+                OperandKind::Reg => write!(f, "r{value}")?,
+                OperandKind::U8 | OperandKind::S8 => write!(f, "{value}")?,
+                OperandKind::Word => write!(f, "0x{value:08x}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        for (i, row) in TABLE.iter().enumerate() {
+            assert_eq!(row.op as u8, row.byte);
+            assert_eq!(Op::from_byte(row.byte), Some(row.op));
+            assert_eq!(Op::from_mnemonic(row.mnemonic), Some(row.op));
+            assert_eq!(row.op.info(), row);
+            for later in &TABLE[i + 1..] {
+                assert!(later.byte > row.byte, "table must be sorted by opcode");
+                assert_ne!(later.mnemonic, row.mnemonic);
+            }
+        }
+    }
+
+    #[test]
+    fn fields_are_regular() {
+        let inst = Instruction::new(Op::Add, 1, 2, 3, 0);
+        let (px, n) = inst.encode();
+        assert_eq!(n, 1);
+        assert_eq!(px[0].to_le_bytes(), [0x20, 1, 2, 3]);
+        assert_eq!(Instruction::decode(&px[..1], 0), Ok(inst));
+    }
+
+    #[test]
+    fn decode_rejects_bad_fields() {
+        assert_eq!(Instruction::decode(&[0xEE], 0), Err(DecodeError::UnknownOpcode(0xEE)));
+        assert_eq!(
+            Instruction::decode(&[pixel(0x20, 16, 0, 0)], 0),
+            Err(DecodeError::BadRegister { op: Op::Add, value: 16 })
+        );
+        assert_eq!(Instruction::decode(&[pixel(0x10, 1, 0, 0)], 0), Err(DecodeError::Truncated(Op::Li)));
+        assert_eq!(Instruction::decode(&[pixel(0x00, 0, 1, 0)], 0), Err(DecodeError::NonCanonical(Op::Nop)));
+        assert_eq!(
+            Instruction::decode(&[pixel(0x62, 1, 2, 3), 16], 0),
+            Err(DecodeError::BadRegister { op: Op::Vadd, value: 16 })
+        );
+    }
+
+    #[test]
+    fn display_uses_operand_kinds() {
+        assert_eq!(Instruction::new(Op::Addi, 1, 2, 0xFF, 0).to_string(), "addi r1, r2, -1");
+        assert_eq!(Instruction::new(Op::Li, 3, 0, 0, 42).to_string(), "li r3, 0x0000002a");
+        assert_eq!(Instruction::new(Op::Vadd, 1, 2, 3, 4).to_string(), "vadd r1, r2, r3, r4");
+        assert_eq!(Instruction::new(Op::Ret, 0, 0, 0, 0).to_string(), "ret");
+    }
+}

@@ -1,0 +1,558 @@
+//! The CPU reference interpreter: the oracle every other executor must match.
+//!
+//! Execution proceeds in *rounds*. In a round every runnable hart, in id
+//! order, runs up to `slice_steps` instructions; `yield`, `exit`, `syscall`,
+//! `spawn` and every vector instruction end its slice early. After the round,
+//! [`Machine::round`] *resolves* pending work in hart-id order (spawns, then
+//! posting syscalls to the mailbox) and updates the control block. Harts of
+//! one round may run in any order or in parallel on other executors, which is
+//! why `docs/isa.md` leaves racing accesses within a round undefined.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::image::Image;
+use crate::isa::{DecodeError, Instruction, Op};
+use crate::mailbox::{self, MAILBOX_WORDS, SLOT_WORDS, SLOTS};
+use crate::state::*;
+
+/// Limits of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Instructions each hart may execute per round.
+    pub slice_steps: u32,
+    /// The machine stops at the first round boundary at or past this many steps.
+    pub max_steps: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { slice_steps: 4096, max_steps: 1 << 32 }
+    }
+}
+
+/// The whole state of a PXI machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Machine {
+    code: Vec<u32>,
+    decoded: Vec<Result<Instruction, DecodeError>>,
+    /// Data memory.
+    pub memory: Vec<u32>,
+    /// [`HART_WORDS`] words per hart slot.
+    pub harts: Vec<u32>,
+    /// The mailbox slots.
+    pub mailbox: Vec<u32>,
+    /// The control block.
+    pub control: [u32; CONTROL_WORDS],
+    /// Executions per code pixel (wrapping).
+    pub counts: Vec<u32>,
+}
+
+/// What ended a hart's turn within a round.
+enum Stop {
+    Budget,
+    EndSlice,
+    Trap(TrapKind, u32),
+}
+
+/// Initial words of every executor: memory with segments, hart 0 runnable at the entry.
+pub fn initial_state(image: &Image, limits: Limits) -> (Vec<u32>, Vec<u32>, [u32; CONTROL_WORDS]) {
+    let mut memory = vec![0; image.memory_words as usize];
+    for seg in &image.segments {
+        memory[seg.addr as usize..seg.addr as usize + seg.words.len()].copy_from_slice(&seg.words);
+    }
+    let mut harts = vec![0; image.harts as usize * HART_WORDS];
+    harts[H_PC] = image.entry;
+    harts[H_STATUS] = HART_RUNNABLE;
+    let mut control = [0; CONTROL_WORDS];
+    control[C_BUDGET_LO] = limits.max_steps as u32;
+    control[C_BUDGET_HI] = (limits.max_steps >> 32) as u32;
+    control[C_SLICE] = limits.slice_steps.max(1);
+    (memory, harts, control)
+}
+
+impl Machine {
+    /// A machine ready to run `image` (hart 0 at the entry point).
+    pub fn new(image: &Image, limits: Limits) -> Machine {
+        let code = image.code.clone();
+        let decoded = (0..code.len()).map(|pc| Instruction::decode(&code, pc)).collect();
+        let (memory, harts, control) = initial_state(image, limits);
+        Machine {
+            counts: vec![0; code.len()],
+            code,
+            decoded,
+            memory,
+            harts,
+            mailbox: vec![0; MAILBOX_WORDS],
+            control,
+        }
+    }
+
+    /// Current status.
+    pub fn status(&self) -> MachineStatus {
+        MachineStatus::from_u32(self.control[C_STATUS]).unwrap_or(MachineStatus::Trapped)
+    }
+
+    /// Total instructions executed.
+    pub fn steps(&self) -> u64 {
+        total_steps(&self.control)
+    }
+
+    /// The words of hart `id`.
+    pub fn hart(&self, id: usize) -> &[u32] {
+        &self.harts[id * HART_WORDS..(id + 1) * HART_WORDS]
+    }
+
+    /// Every trapped hart, in id order, described against `image`.
+    pub fn traps(&self, image: &Image) -> Vec<Trap> {
+        traps(image, &self.harts)
+    }
+
+    /// Run up to `rounds` rounds; stops early when the machine stops.
+    pub fn run_rounds(&mut self, rounds: u32) -> MachineStatus {
+        for _ in 0..rounds {
+            if self.status() != MachineStatus::Running {
+                break;
+            }
+            self.round();
+        }
+        self.status()
+    }
+
+    /// Run one round: every runnable hart for up to one slice, then resolve.
+    pub fn round(&mut self) {
+        if self.control[C_STATUS] != MACHINE_RUNNING {
+            return;
+        }
+        let slice = self.control[C_SLICE];
+        let mut round_steps = 0u32;
+        for id in 0..self.harts.len() / HART_WORDS {
+            round_steps = round_steps.wrapping_add(self.run_hart(id, slice));
+        }
+        self.control[C_ROUND_STEPS] = round_steps;
+        self.resolve();
+    }
+
+    /// Take a mailbox reply if one is waiting; true when the hart may run.
+    fn take_reply(hart: &mut [u32], mailbox: &mut [u32]) -> bool {
+        match hart[H_STATUS] {
+            HART_RUNNABLE => true,
+            HART_WAITING => {
+                let slot = &mut mailbox[hart[H_AUX] as usize * SLOT_WORDS..][..SLOT_WORDS];
+                if slot[mailbox::W_STATE] != mailbox::REPLIED {
+                    return false;
+                }
+                hart[H_REGS] = slot[mailbox::W_RESULT];
+                slot[mailbox::W_STATE] = mailbox::FREE;
+                hart[H_PC] += Op::Syscall.len();
+                hart[H_STATUS] = HART_RUNNABLE;
+                hart[H_AUX] = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Run hart `id` for up to `slice` steps; returns the steps executed.
+    fn run_hart(&mut self, id: usize, slice: u32) -> u32 {
+        let hart = &mut self.harts[id * HART_WORDS..(id + 1) * HART_WORDS];
+        if !Self::take_reply(hart, &mut self.mailbox) {
+            return 0;
+        }
+        let mut exec = Exec {
+            hart,
+            id: id as u32,
+            memory: &mut self.memory,
+            code: &self.code,
+            decoded: &self.decoded,
+            counts: &mut self.counts,
+        };
+        let mut steps = 0;
+        let stop = loop {
+            if steps == slice {
+                break Stop::Budget;
+            }
+            match exec.step() {
+                Ok(ends_slice) => {
+                    steps += 1;
+                    if ends_slice {
+                        break Stop::EndSlice;
+                    }
+                }
+                Err((kind, info)) => break Stop::Trap(kind, info),
+            }
+        };
+        let hart = exec.hart;
+        if let Stop::Trap(kind, info) = stop {
+            hart[H_STATUS] = HART_TRAPPED;
+            hart[H_AUX] = kind as u32;
+            hart[H_INFO] = info;
+        }
+        hart[H_STEPS] = hart[H_STEPS].wrapping_add(steps);
+        hart[H_SLICE] = steps;
+        steps
+    }
+
+    /// End-of-round work, in hart-id order: spawns, mailbox posting, status.
+    fn resolve(&mut self) {
+        let hart_count = self.harts.len() / HART_WORDS;
+        let mut free_hart = 0;
+        let mut free_slot = 0;
+        let mut live = false;
+        let mut trapped = false;
+        for id in 0..hart_count {
+            let base = id * HART_WORDS;
+            match self.harts[base + H_STATUS] {
+                HART_SPAWN => {
+                    while free_hart < hart_count
+                        && !matches!(self.harts[free_hart * HART_WORDS + H_STATUS], HART_FREE | HART_EXITED)
+                    {
+                        free_hart += 1;
+                    }
+                    let inst = self.decoded[self.harts[base + H_PC] as usize].expect("spawn decoded");
+                    let new_id = if free_hart < hart_count {
+                        let (entry, arg) = (self.harts[base + inst.b as usize], self.harts[base + inst.c as usize]);
+                        let new = &mut self.harts[free_hart * HART_WORDS..(free_hart + 1) * HART_WORDS];
+                        new.fill(0);
+                        new[H_REGS + 1] = arg;
+                        new[H_PC] = entry;
+                        new[H_STATUS] = HART_RUNNABLE;
+                        free_hart as u32
+                    } else {
+                        u32::MAX
+                    };
+                    self.harts[base + inst.a as usize] = new_id;
+                    self.harts[base + H_PC] += Op::Spawn.len();
+                    self.harts[base + H_STATUS] = HART_RUNNABLE;
+                }
+                HART_SYSCALL => {
+                    while free_slot < SLOTS
+                        && self.mailbox[free_slot * SLOT_WORDS + mailbox::W_STATE] != mailbox::FREE
+                    {
+                        free_slot += 1;
+                    }
+                    if free_slot < SLOTS {
+                        self.post(id, free_slot);
+                    }
+                }
+                _ => {}
+            }
+            // Read the status again: a spawn above may have started this slot.
+            match self.harts[base + H_STATUS] {
+                HART_RUNNABLE | HART_SYSCALL | HART_WAITING | HART_SPAWN => live = true,
+                HART_TRAPPED => trapped = true,
+                _ => {}
+            }
+        }
+        let c = &mut self.control;
+        c[C_ROUND] = c[C_ROUND].wrapping_add(1);
+        let total = total_steps(c.as_slice()) + c[C_ROUND_STEPS] as u64;
+        c[C_STEPS_LO] = total as u32;
+        c[C_STEPS_HI] = (total >> 32) as u32;
+        let budget = c[C_BUDGET_LO] as u64 | (c[C_BUDGET_HI] as u64) << 32;
+        c[C_STATUS] = if trapped {
+            MACHINE_TRAPPED
+        } else if !live {
+            MACHINE_ALL_EXITED
+        } else if total >= budget {
+            MACHINE_BUDGET
+        } else {
+            MACHINE_RUNNING
+        };
+    }
+
+    /// Post hart `id`'s pending syscall into mailbox slot `slot`.
+    fn post(&mut self, id: usize, slot: usize) {
+        let hart = &mut self.harts[id * HART_WORDS..(id + 1) * HART_WORDS];
+        let s = &mut self.mailbox[slot * SLOT_WORDS..(slot + 1) * SLOT_WORDS];
+        s[mailbox::W_STATE] = mailbox::REQUEST;
+        s[mailbox::W_SEQ] = self.control[C_SEQ];
+        s[mailbox::W_HART] = id as u32;
+        s[mailbox::W_CALL] = hart[H_REGS];
+        s[mailbox::W_ARG0..=mailbox::W_ARG2].copy_from_slice(&hart[H_REGS + 1..H_REGS + 4]);
+        s[mailbox::W_RESULT] = 0;
+        let payload = &mut s[mailbox::W_PAYLOAD..];
+        payload.fill(0);
+        if hart[H_REGS] == mailbox::Call::Write as u32 {
+            let (addr, words) = (hart[H_REGS + 1] as usize, mailbox::payload_words(hart[H_REGS + 2]) as usize);
+            for (i, word) in payload.iter_mut().take(words).enumerate() {
+                *word = addr.checked_add(i).and_then(|a| self.memory.get(a)).copied().unwrap_or(0);
+            }
+        }
+        self.control[C_SEQ] = self.control[C_SEQ].wrapping_add(1);
+        hart[H_STATUS] = HART_WAITING;
+        hart[H_AUX] = slot as u32;
+    }
+}
+
+/// Every trapped hart in `harts`, in id order.
+pub fn traps(image: &Image, harts: &[u32]) -> Vec<Trap> {
+    harts
+        .chunks_exact(HART_WORDS)
+        .enumerate()
+        .filter(|(_, h)| h[H_STATUS] == HART_TRAPPED)
+        .map(|(id, h)| Trap {
+            hart: id as u32,
+            kind: TrapKind::from_u32(h[H_AUX]).unwrap_or(TrapKind::IllegalInstruction),
+            pc: h[H_PC],
+            pixel: image.code_pixel_xy(h[H_PC]),
+            info: h[H_INFO],
+            instruction: (h[H_PC] < image.code.len() as u32)
+                .then(|| Instruction::decode(&image.code, h[H_PC] as usize).ok())
+                .flatten(),
+        })
+        .collect()
+}
+
+/// One hart executing against shared memory.
+struct Exec<'a> {
+    hart: &'a mut [u32],
+    id: u32,
+    memory: &'a mut [u32],
+    code: &'a [u32],
+    decoded: &'a [Result<Instruction, DecodeError>],
+    counts: &'a mut [u32],
+}
+
+type Fault = (TrapKind, u32);
+
+impl Exec<'_> {
+    fn reg(&self, r: u8) -> u32 {
+        self.hart[r as usize]
+    }
+
+    fn set(&mut self, r: u8, value: u32) {
+        self.hart[r as usize] = value;
+    }
+
+    fn addr(&self, base: u32, offset: u32) -> Result<usize, Fault> {
+        let addr = base.wrapping_add(offset);
+        if (addr as usize) < self.memory.len() {
+            Ok(addr as usize)
+        } else {
+            Err((TrapKind::MemoryOutOfBounds, addr))
+        }
+    }
+
+    /// Bounds of a vector range, or the fault.
+    fn range(&self, start: u32, len: u32) -> Result<core::ops::Range<usize>, Fault> {
+        if start as u64 + len as u64 > self.memory.len() as u64 {
+            return Err((TrapKind::MemoryOutOfBounds, start));
+        }
+        Ok(start as usize..start as usize + len as usize)
+    }
+
+    fn jump_target(&self, target: u32) -> Result<u32, Fault> {
+        if (target as usize) < self.decoded.len() {
+            Ok(target)
+        } else {
+            Err((TrapKind::JumpOutOfCode, target))
+        }
+    }
+
+    fn push(&mut self, value: u32) -> Result<(), Fault> {
+        let sp = self.hart[H_SP] as usize;
+        if sp >= STACK_DEPTH {
+            return Err((TrapKind::StackOverflow, value));
+        }
+        self.hart[H_STACK + sp] = value;
+        self.hart[H_SP] += 1;
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Result<u32, Fault> {
+        let sp = self.hart[H_SP] as usize;
+        if sp == 0 {
+            return Err((TrapKind::StackUnderflow, 0));
+        }
+        self.hart[H_SP] -= 1;
+        Ok(self.hart[H_STACK + sp - 1])
+    }
+
+    /// Execute one instruction. Ok(true) when it ends the slice.
+    fn step(&mut self) -> Result<bool, Fault> {
+        let pc = self.hart[H_PC];
+        let inst = match self.decoded.get(pc as usize) {
+            None => return Err((TrapKind::PcOutOfCode, pc)),
+            Some(Ok(inst)) => *inst,
+            Some(Err(DecodeError::Truncated(_))) => return Err((TrapKind::TruncatedInstruction, pc)),
+            Some(Err(_)) => return Err((TrapKind::IllegalInstruction, self.raw_pixel(pc))),
+        };
+        let (a, b, c) = (inst.a, inst.b, inst.c);
+        let (rb, rc) = (self.reg(b), self.reg(c));
+        let mut next = pc + inst.len();
+        let flags = self.hart[H_FLAGS];
+        let mut jump: Option<bool> = None;
+        match inst.op {
+            Op::Nop | Op::Yield => {}
+            Op::Exit => {
+                self.hart[H_AUX] = self.reg(a);
+                self.hart[H_STATUS] = HART_EXITED;
+            }
+            Op::Syscall => {
+                self.hart[H_STATUS] = HART_SYSCALL;
+                next = pc;
+            }
+            Op::Spawn => {
+                self.hart[H_STATUS] = HART_SPAWN;
+                next = pc;
+            }
+            Op::HartId => self.set(a, self.id),
+            Op::Li => self.set(a, inst.word),
+            Op::Mov => self.set(a, rb),
+            Op::Ld => {
+                let addr = self.addr(rb, c as u32)?;
+                self.set(a, self.memory[addr]);
+            }
+            Op::St => {
+                let addr = self.addr(rb, c as u32)?;
+                self.memory[addr] = self.reg(a);
+            }
+            Op::Push => self.push(self.reg(a))?,
+            Op::Pop => {
+                let v = self.pop()?;
+                self.set(a, v);
+            }
+            Op::Add => self.set(a, rb.wrapping_add(rc)),
+            Op::Sub => self.set(a, rb.wrapping_sub(rc)),
+            Op::Mul => self.set(a, rb.wrapping_mul(rc)),
+            Op::Mulhu => self.set(a, ((rb as u64 * rc as u64) >> 32) as u32),
+            Op::Divu | Op::Remu | Op::Div | Op::Rem if rc == 0 => return Err((TrapKind::DivisionByZero, 0)),
+            Op::Divu => self.set(a, rb / rc),
+            Op::Remu => self.set(a, rb % rc),
+            Op::Div => self.set(a, (rb as i32).wrapping_div(rc as i32) as u32),
+            Op::Rem => self.set(a, (rb as i32).wrapping_rem(rc as i32) as u32),
+            Op::And => self.set(a, rb & rc),
+            Op::Or => self.set(a, rb | rc),
+            Op::Xor => self.set(a, rb ^ rc),
+            Op::Shl => self.set(a, rb << (rc & 31)),
+            Op::Shr => self.set(a, rb >> (rc & 31)),
+            Op::Sar => self.set(a, ((rb as i32) >> (rc & 31)) as u32),
+            Op::Slt => self.set(a, ((rb as i32) < (rc as i32)) as u32),
+            Op::Sltu => self.set(a, (rb < rc) as u32),
+            Op::Seq => self.set(a, (rb == rc) as u32),
+            Op::Minu => self.set(a, rb.min(rc)),
+            Op::Maxu => self.set(a, rb.max(rc)),
+            Op::Addi => self.set(a, rb.wrapping_add(c as i8 as i32 as u32)),
+            Op::Shli => self.set(a, rb << (c & 31)),
+            Op::Shri => self.set(a, rb >> (c & 31)),
+            Op::Andi => self.set(a, rb & c as u32),
+            Op::Cmp => {
+                let (x, y) = (self.reg(a), rb);
+                self.hart[H_FLAGS] = (x == y) as u32 * FLAG_Z
+                    | ((x as i32) < (y as i32)) as u32 * FLAG_LT
+                    | (x < y) as u32 * FLAG_LTU;
+            }
+            Op::Jmp => jump = Some(true),
+            Op::Jeq => jump = Some(flags & FLAG_Z != 0),
+            Op::Jne => jump = Some(flags & FLAG_Z == 0),
+            Op::Jlt => jump = Some(flags & FLAG_LT != 0),
+            Op::Jge => jump = Some(flags & FLAG_LT == 0),
+            Op::Jltu => jump = Some(flags & FLAG_LTU != 0),
+            Op::Jgeu => jump = Some(flags & FLAG_LTU == 0),
+            Op::Call => {
+                next = self.jump_target(inst.word)?;
+                self.push(pc + inst.len())?;
+            }
+            Op::Ret => {
+                // Validate before popping so a trap leaves the stack as it was.
+                let sp = self.hart[H_SP] as usize;
+                if sp == 0 {
+                    return Err((TrapKind::StackUnderflow, 0));
+                }
+                next = self.jump_target(self.hart[H_STACK + sp - 1])?;
+                self.hart[H_SP] -= 1;
+            }
+            Op::Jr => next = self.jump_target(self.reg(a))?,
+            Op::Callr => {
+                next = self.jump_target(self.reg(a))?;
+                self.push(pc + inst.len())?;
+            }
+            Op::Aadd | Op::Axchg | Op::Acas => {
+                let addr = self.addr(rb, 0)?;
+                let old = self.memory[addr];
+                self.memory[addr] = match inst.op {
+                    Op::Aadd => old.wrapping_add(rc),
+                    Op::Axchg => rc,
+                    _ if old == self.reg(a) => rc,
+                    _ => old,
+                };
+                self.set(a, old);
+            }
+            Op::Vfill => {
+                let dst = self.range(self.reg(a), rc)?;
+                self.memory[dst].fill(rb);
+            }
+            Op::Vcopy => {
+                let dst = self.range(self.reg(a), rc)?;
+                let src = self.range(rb, rc)?;
+                check_overlap(&dst, &src)?;
+                self.memory.copy_within(src, dst.start);
+            }
+            Op::Vadd | Op::Vsub | Op::Vmul | Op::Vand | Op::Vor | Op::Vxor | Op::Vminu | Op::Vmaxu => {
+                let len = self.reg(inst.word as u8);
+                let dst = self.range(self.reg(a), len)?;
+                let (x, y) = (self.range(rb, len)?, self.range(rc, len)?);
+                check_overlap(&dst, &x)?;
+                check_overlap(&dst, &y)?;
+                let f = vector_fn(inst.op);
+                for i in 0..len as usize {
+                    self.memory[dst.start + i] = f(self.memory[x.start + i], self.memory[y.start + i]);
+                }
+            }
+            Op::Vsum => {
+                let src = self.range(rb, rc)?;
+                let sum = self.memory[src].iter().fold(0u32, |s, &v| s.wrapping_add(v));
+                self.set(a, sum);
+            }
+            Op::Vdot => {
+                let len = self.reg(inst.word as u8);
+                let (x, y) = (self.range(rb, len)?, self.range(rc, len)?);
+                let dot = self.memory[x]
+                    .iter()
+                    .zip(&self.memory[y])
+                    .fold(0u32, |s, (&p, &q)| s.wrapping_add(p.wrapping_mul(q)));
+                self.set(a, dot);
+            }
+            Op::Vfind => {
+                let src = self.range(rb, rc)?;
+                let value = self.reg(inst.word as u8);
+                let found = self.memory[src].iter().position(|&v| v == value);
+                self.set(a, found.map_or(u32::MAX, |i| i as u32));
+            }
+        }
+        if let Some(taken) = jump {
+            if taken {
+                next = self.jump_target(inst.word)?;
+            }
+        }
+        self.counts[pc as usize] = self.counts[pc as usize].wrapping_add(1);
+        self.hart[H_PC] = next;
+        Ok(inst.op.ends_slice())
+    }
+
+    fn raw_pixel(&self, pc: u32) -> u32 {
+        self.code[pc as usize]
+    }
+}
+
+fn check_overlap(dst: &core::ops::Range<usize>, src: &core::ops::Range<usize>) -> Result<(), Fault> {
+    if dst.start != src.start && dst.start < src.end && src.start < dst.end {
+        return Err((TrapKind::VectorOverlap, dst.start as u32));
+    }
+    Ok(())
+}
+
+/// The element function of a binary vector instruction.
+pub fn vector_fn(op: Op) -> fn(u32, u32) -> u32 {
+    match op {
+        Op::Vadd => u32::wrapping_add,
+        Op::Vsub => u32::wrapping_sub,
+        Op::Vmul => u32::wrapping_mul,
+        Op::Vand => |x, y| x & y,
+        Op::Vor => |x, y| x | y,
+        Op::Vxor => |x, y| x ^ y,
+        Op::Vminu => u32::min,
+        _ => u32::max,
+    }
+}

@@ -1,0 +1,316 @@
+//! The mailbox: how harts ask the CPU host for privileged work.
+//!
+//! One definition, shared by the CPU interpreter, the wgpu host runtime and
+//! the microkernel. The mailbox is a fixed array of [`SLOTS`] slots of
+//! [`SLOT_WORDS`] words each, stored as plain `u32` words so that a GPU buffer
+//! and a CPU `Vec` hold the very same bytes. See `docs/mailbox.md`.
+//!
+//! Life of a request:
+//! 1. A hart executes `syscall`; it becomes *pending* with `pc` still on the
+//!    `syscall` pixel.
+//! 2. At the end of the round, pending harts are posted in hart-id order into
+//!    free slots (`state` = [`REQUEST`], `seq` = a global sequence number).
+//!    If no slot is free the hart simply stays pending: nothing is lost.
+//! 3. Between batches of rounds the host calls [`service`], which handles
+//!    requests in `seq` order and marks them [`REPLIED`] with a result, or
+//!    leaves them for later (e.g. no input yet).
+//! 4. When the hart is next scheduled it takes the result into `r0`, frees
+//!    the slot and continues after the `syscall`.
+
+use core::fmt;
+
+/// Number of mailbox slots.
+pub const SLOTS: usize = 32;
+/// Payload words per slot (bytes of a `write`, 4 per word, little-endian).
+pub const PAYLOAD_WORDS: usize = 64;
+/// Largest `write` serviced in one request, in bytes.
+pub const PAYLOAD_BYTES: u32 = (PAYLOAD_WORDS * 4) as u32;
+/// Words per slot.
+pub const SLOT_WORDS: usize = 8 + PAYLOAD_WORDS;
+/// Words in the whole mailbox.
+pub const MAILBOX_WORDS: usize = SLOTS * SLOT_WORDS;
+
+/// Slot word: [`FREE`], [`REQUEST`] or [`REPLIED`].
+pub const W_STATE: usize = 0;
+/// Slot word: global sequence number of the request.
+pub const W_SEQ: usize = 1;
+/// Slot word: id of the requesting hart.
+pub const W_HART: usize = 2;
+/// Slot word: call number (the hart's `r0`).
+pub const W_CALL: usize = 3;
+/// Slot words: arguments (the hart's `r1`..`r3`).
+pub const W_ARG0: usize = 4;
+/// Second argument.
+pub const W_ARG1: usize = 5;
+/// Third argument.
+pub const W_ARG2: usize = 6;
+/// Slot word: the result (becomes the hart's `r0`).
+pub const W_RESULT: usize = 7;
+/// First payload word.
+pub const W_PAYLOAD: usize = 8;
+
+/// Slot state: empty.
+pub const FREE: u32 = 0;
+/// Slot state: posted by a hart, waiting for the host.
+pub const REQUEST: u32 = 1;
+/// Slot state: answered by the host, waiting for the hart.
+pub const REPLIED: u32 = 2;
+
+/// Result: the call number is unknown.
+pub const ERR_NOSYS: u32 = 0xFFFF_FFFE;
+/// Result: an argument points outside data memory.
+pub const ERR_FAULT: u32 = 0xFFFF_FFFD;
+/// Result of `getc` at end of input.
+pub const EOF: u32 = 0xFFFF_FFFF;
+
+macro_rules! syscalls {
+    ($( $variant:ident = $num:literal, $name:literal, $doc:literal; )*) => {
+        /// Calls the host services (`r0` of a `syscall`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum Call {
+            $( #[doc = $doc] $variant = $num, )*
+        }
+
+        /// (number, name, documentation) of every call, for docs and assemblers.
+        pub const CALLS: &[(u32, &str, &str)] = &[ $( ($num, $name, $doc), )* ];
+
+        impl Call {
+            /// Decode a call number.
+            pub const fn from_u32(n: u32) -> Option<Call> {
+                match n { $( $num => Some(Call::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+syscalls! {
+    Halt  = 0, "SYS_HALT",  "Stop the whole machine with exit status `r1`. Never returns.";
+    Putc  = 1, "SYS_PUTC",  "Write the byte `r1` to the console. Returns 0.";
+    Write = 2, "SYS_WRITE", "Write `r2` bytes (at most 256) packed little-endian from word address `r1`. Returns the bytes written, or ERR_FAULT.";
+    PutU  = 3, "SYS_PUTU",  "Write `r1` as an unsigned decimal number. Returns 0.";
+    Clock = 4, "SYS_CLOCK", "Returns the host clock in microseconds since start (low 32 bits).";
+    Getc  = 5, "SYS_GETC",  "Read one byte of console input; waits until one arrives. Returns it, or EOF (0xFFFFFFFF) at end of input.";
+}
+
+/// One console-input poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A byte arrived.
+    Byte(u8),
+    /// No input yet; ask again later (the hart keeps waiting).
+    NotYet,
+    /// Input is closed.
+    Eof,
+}
+
+/// The devices behind the mailbox, implemented by each host (std process,
+/// test harness, microkernel).
+pub trait Host {
+    /// Write console output.
+    fn write(&mut self, bytes: &[u8]);
+    /// Microseconds since the machine started.
+    fn clock_us(&mut self) -> u64;
+    /// Poll console input.
+    fn read_byte(&mut self) -> Input;
+    /// Nothing can progress until input arrives: wait a little (or `hlt`).
+    fn idle(&mut self) {}
+}
+
+/// What one call to [`service`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Serviced {
+    /// Requests answered.
+    pub replied: u32,
+    /// Requests left waiting (e.g. `getc` with no input yet).
+    pub waiting: u32,
+    /// Set when a hart asked to halt the machine: its exit status.
+    pub halt: Option<u32>,
+}
+
+/// Handle every posted request in `mailbox`, oldest first.
+///
+/// `memory_words` is the data memory size, used to reject `write`s that point
+/// outside memory with [`ERR_FAULT`]. Stops at a halt request (later ones stay
+/// posted).
+pub fn service(mailbox: &mut [u32], memory_words: u32, host: &mut impl Host) -> Serviced {
+    let mut done = Serviced::default();
+    let mut order: [(u32, usize); SLOTS] = [(0, 0); SLOTS];
+    let mut posted = 0;
+    for (i, slot) in mailbox.chunks_exact(SLOT_WORDS).enumerate() {
+        if slot[W_STATE] == REQUEST {
+            order[posted] = (slot[W_SEQ], i);
+            posted += 1;
+        }
+    }
+    let order = &mut order[..posted];
+    // Sequence numbers wrap; outstanding ones are within SLOTS of each other,
+    // so the signed distance from any one of them orders them all.
+    let reference = order.first().map_or(0, |&(seq, _)| seq);
+    order.sort_unstable_by_key(|&(seq, _)| seq.wrapping_sub(reference) as i32);
+    for &(_, i) in order.iter() {
+        let slot = &mut mailbox[i * SLOT_WORDS..(i + 1) * SLOT_WORDS];
+        let (arg0, arg1) = (slot[W_ARG0], slot[W_ARG1]);
+        let result = match Call::from_u32(slot[W_CALL]) {
+            Some(Call::Halt) => {
+                done.halt = Some(arg0);
+                return done;
+            }
+            Some(Call::Putc) => {
+                host.write(&[arg0 as u8]);
+                Some(0)
+            }
+            Some(Call::Write) => Some(write_payload(slot, arg0, arg1, memory_words, host)),
+            Some(Call::PutU) => {
+                let mut digits = [0u8; 10];
+                host.write(format_u32(arg0, &mut digits));
+                Some(0)
+            }
+            Some(Call::Clock) => Some(host.clock_us() as u32),
+            Some(Call::Getc) => match host.read_byte() {
+                Input::Byte(b) => Some(b as u32),
+                Input::Eof => Some(EOF),
+                Input::NotYet => None,
+            },
+            None => Some(ERR_NOSYS),
+        };
+        match result {
+            Some(value) => {
+                slot[W_RESULT] = value;
+                slot[W_STATE] = REPLIED;
+                done.replied += 1;
+            }
+            None => done.waiting += 1,
+        }
+    }
+    done
+}
+
+fn write_payload(slot: &[u32], addr: u32, len: u32, memory_words: u32, host: &mut impl Host) -> u32 {
+    let len = len.min(PAYLOAD_BYTES);
+    if addr as u64 + (len as u64).div_ceil(4) > memory_words as u64 {
+        return ERR_FAULT;
+    }
+    let mut bytes = [0u8; PAYLOAD_BYTES as usize];
+    for (chunk, word) in bytes.chunks_exact_mut(4).zip(&slot[W_PAYLOAD..]) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    host.write(&bytes[..len as usize]);
+    len
+}
+
+/// Decimal digits of `value` in `buf`.
+pub fn format_u32(mut value: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Number of payload words copied for a `write` of `len` bytes.
+pub fn payload_words(len: u32) -> u32 {
+    len.min(PAYLOAD_BYTES).div_ceil(4)
+}
+
+/// Human-readable name of a call number.
+pub struct CallName(pub u32);
+
+impl fmt::Display for CallName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match CALLS.iter().find(|c| c.0 == self.0) {
+            Some((_, name, _)) => f.write_str(name),
+            None => write!(f, "call {}", self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    struct Recorder {
+        out: Vec<u8>,
+        input: Vec<Input>,
+    }
+
+    impl Host for Recorder {
+        fn write(&mut self, bytes: &[u8]) {
+            self.out.extend_from_slice(bytes);
+        }
+        fn clock_us(&mut self) -> u64 {
+            1234
+        }
+        fn read_byte(&mut self) -> Input {
+            if self.input.is_empty() { Input::Eof } else { self.input.remove(0) }
+        }
+    }
+
+    fn post(mb: &mut [u32], slot: usize, seq: u32, call: u32, args: [u32; 3]) {
+        let s = &mut mb[slot * SLOT_WORDS..];
+        s[W_STATE] = REQUEST;
+        s[W_SEQ] = seq;
+        s[W_CALL] = call;
+        s[W_ARG0..=W_ARG2].copy_from_slice(&args);
+    }
+
+    #[test]
+    fn services_in_sequence_order() {
+        let mut mb = vec![0; MAILBOX_WORDS];
+        post(&mut mb, 3, 7, Call::Putc as u32, [b'b' as u32, 0, 0]);
+        post(&mut mb, 0, 8, Call::PutU as u32, [4096, 0, 0]);
+        post(&mut mb, 5, 6, Call::Putc as u32, [b'a' as u32, 0, 0]);
+        let mut host = Recorder { out: vec![], input: vec![] };
+        let done = service(&mut mb, 16, &mut host);
+        assert_eq!(host.out, b"ab4096");
+        assert_eq!(done, Serviced { replied: 3, waiting: 0, halt: None });
+        assert_eq!(mb[3 * SLOT_WORDS + W_STATE], REPLIED);
+    }
+
+    #[test]
+    fn sequence_order_survives_wrapping() {
+        let mut mb = vec![0; MAILBOX_WORDS];
+        post(&mut mb, 0, 1, Call::Putc as u32, [b'2' as u32, 0, 0]);
+        post(&mut mb, 1, u32::MAX, Call::Putc as u32, [b'1' as u32, 0, 0]);
+        let mut host = Recorder { out: vec![], input: vec![] };
+        service(&mut mb, 16, &mut host);
+        assert_eq!(host.out, b"12");
+    }
+
+    #[test]
+    fn write_checks_bounds_and_getc_can_wait() {
+        let mut mb = vec![0; MAILBOX_WORDS];
+        post(&mut mb, 0, 0, Call::Write as u32, [15, 8, 0]);
+        post(&mut mb, 1, 1, Call::Getc as u32, [0; 3]);
+        post(&mut mb, 2, 2, 99, [0; 3]);
+        let mut host = Recorder { out: vec![], input: vec![Input::NotYet] };
+        let done = service(&mut mb, 16, &mut host);
+        assert_eq!(mb[W_RESULT], ERR_FAULT);
+        assert_eq!(mb[SLOT_WORDS + W_STATE], REQUEST, "getc without input stays posted");
+        assert_eq!(mb[2 * SLOT_WORDS + W_RESULT], ERR_NOSYS);
+        assert_eq!(done.waiting, 1);
+    }
+
+    #[test]
+    fn halt_stops_servicing() {
+        let mut mb = vec![0; MAILBOX_WORDS];
+        post(&mut mb, 0, 0, Call::Halt as u32, [3, 0, 0]);
+        post(&mut mb, 1, 1, Call::Putc as u32, [b'x' as u32, 0, 0]);
+        let mut host = Recorder { out: vec![], input: vec![] };
+        assert_eq!(service(&mut mb, 16, &mut host).halt, Some(3));
+        assert!(host.out.is_empty());
+    }
+
+    #[test]
+    fn decimal_formatting() {
+        let mut buf = [0; 10];
+        assert_eq!(format_u32(0, &mut buf), b"0");
+        assert_eq!(format_u32(u32::MAX, &mut buf), b"4294967295");
+    }
+}

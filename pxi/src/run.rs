@@ -1,0 +1,119 @@
+//! The driver loop shared by every executor and host: run a batch of rounds,
+//! service the mailbox, repeat until the machine stops.
+
+use crate::machine::Machine;
+use crate::mailbox::{self, Host};
+use crate::state::MachineStatus;
+
+/// Something that runs rounds of a PXI machine: the CPU interpreter, the GPU
+/// runtime, or the microkernel's executor.
+pub trait Executor {
+    /// Executor failure (not a trap of the program: those are machine state).
+    type Error;
+
+    /// Run up to `rounds` rounds, stopping early if the machine stops, and
+    /// make the mailbox and control block visible to the host.
+    fn run_batch(&mut self, rounds: u32) -> Result<BatchReport, Self::Error>;
+
+    /// The host's view of the mailbox words after the last batch.
+    fn mailbox(&mut self) -> &mut [u32];
+
+    /// Publish host changes to the mailbox (replies) before the next batch.
+    fn commit_mailbox(&mut self) -> Result<(), Self::Error>;
+
+    /// Data memory size in words (to bounds-check syscall arguments).
+    fn memory_words(&self) -> u32;
+}
+
+/// Where the machine stands after a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Machine status.
+    pub status: MachineStatus,
+    /// Rounds completed so far.
+    pub rounds: u32,
+    /// Instructions executed so far.
+    pub steps: u64,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// A hart asked the host to halt the machine with this status.
+    Halted(u32),
+    /// Every hart exited.
+    AllExited,
+    /// A hart trapped; inspect the harts for details.
+    Trapped,
+    /// The step budget ran out.
+    BudgetExhausted,
+}
+
+/// The result of [`drive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Why it stopped.
+    pub stop: Stop,
+    /// Rounds run.
+    pub rounds: u32,
+    /// Instructions executed.
+    pub steps: u64,
+    /// Batches run (each followed by one mailbox service).
+    pub batches: u32,
+}
+
+/// Run `executor` to completion, servicing its mailbox with `host` after
+/// every batch of `rounds_per_batch` rounds. `on_batch` sees every report
+/// (progress display, counters snapshots).
+pub fn drive<X: Executor>(
+    executor: &mut X,
+    host: &mut impl Host,
+    rounds_per_batch: u32,
+    mut on_batch: impl FnMut(&mut X, &BatchReport),
+) -> Result<Outcome, X::Error> {
+    let mut batches = 0;
+    loop {
+        let report = executor.run_batch(rounds_per_batch.max(1))?;
+        batches += 1;
+        on_batch(executor, &report);
+        let memory_words = executor.memory_words();
+        let done = mailbox::service(executor.mailbox(), memory_words, host);
+        if done.replied > 0 {
+            executor.commit_mailbox()?;
+        }
+        let stop = match (done.halt, report.status) {
+            (Some(code), _) => Some(Stop::Halted(code)),
+            (None, MachineStatus::Running) => None,
+            (None, MachineStatus::AllExited) => Some(Stop::AllExited),
+            (None, MachineStatus::Trapped) => Some(Stop::Trapped),
+            (None, MachineStatus::BudgetExhausted) => Some(Stop::BudgetExhausted),
+        };
+        if let Some(stop) = stop {
+            return Ok(Outcome { stop, rounds: report.rounds, steps: report.steps, batches });
+        }
+        if done.waiting > 0 && done.replied == 0 {
+            host.idle();
+        }
+    }
+}
+
+impl Executor for Machine {
+    type Error = core::convert::Infallible;
+
+    fn run_batch(&mut self, rounds: u32) -> Result<BatchReport, Self::Error> {
+        let status = self.run_rounds(rounds);
+        Ok(BatchReport { status, rounds: self.control[crate::state::C_ROUND], steps: self.steps() })
+    }
+
+    fn mailbox(&mut self) -> &mut [u32] {
+        &mut self.mailbox
+    }
+
+    fn commit_mailbox(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn memory_words(&self) -> u32 {
+        self.memory.len() as u32
+    }
+}

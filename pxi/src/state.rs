@@ -1,0 +1,228 @@
+//! Machine state as plain words — the layout every executor shares.
+//!
+//! The CPU interpreter keeps exactly these words in `Vec<u32>`s and the GPU
+//! runtime keeps them in storage buffers, so comparing two executors is
+//! comparing word arrays. The WGSL constants are generated from this module.
+
+use core::fmt;
+
+use crate::isa::{Instruction, REGISTERS};
+
+/// Depth of each hart's stack (return addresses and `push`ed words).
+pub const STACK_DEPTH: usize = 32;
+
+/// Hart word: first register.
+pub const H_REGS: usize = 0;
+/// Hart word: program counter (code address).
+pub const H_PC: usize = REGISTERS;
+/// Hart word: flags ([`FLAG_Z`], [`FLAG_LT`], [`FLAG_LTU`]).
+pub const H_FLAGS: usize = REGISTERS + 1;
+/// Hart word: one of the `HART_*` states.
+pub const H_STATUS: usize = REGISTERS + 2;
+/// Hart word: stack depth in use.
+pub const H_SP: usize = REGISTERS + 3;
+/// Hart word: instructions executed by this hart (wrapping).
+pub const H_STEPS: usize = REGISTERS + 4;
+/// Hart word: instructions executed in the last round it ran.
+pub const H_SLICE: usize = REGISTERS + 5;
+/// Hart word: exit code ([`HART_EXITED`]), mailbox slot ([`HART_WAITING`]) or trap kind ([`HART_TRAPPED`]).
+pub const H_AUX: usize = REGISTERS + 6;
+/// Hart word: trap detail (address, target or pixel).
+pub const H_INFO: usize = REGISTERS + 7;
+/// Hart words: the stack.
+pub const H_STACK: usize = REGISTERS + 8;
+/// Words per hart.
+pub const HART_WORDS: usize = H_STACK + STACK_DEPTH;
+
+/// Flag: last `cmp` found equal.
+pub const FLAG_Z: u32 = 1;
+/// Flag: last `cmp` found signed less.
+pub const FLAG_LT: u32 = 2;
+/// Flag: last `cmp` found unsigned less.
+pub const FLAG_LTU: u32 = 4;
+
+/// Hart state: slot never used.
+pub const HART_FREE: u32 = 0;
+/// Hart state: runs when scheduled.
+pub const HART_RUNNABLE: u32 = 1;
+/// Hart state: executed `syscall`, not yet posted to the mailbox.
+pub const HART_SYSCALL: u32 = 2;
+/// Hart state: request posted in mailbox slot `aux`, waiting for the reply.
+pub const HART_WAITING: u32 = 3;
+/// Hart state: executed `spawn`, resolved at the end of the round.
+pub const HART_SPAWN: u32 = 4;
+/// Hart state: exited with code `aux`; the slot may be reused.
+pub const HART_EXITED: u32 = 5;
+/// Hart state: stopped by a trap of kind `aux`.
+pub const HART_TRAPPED: u32 = 6;
+
+/// Control word: rounds completed.
+pub const C_ROUND: usize = 0;
+/// Control word: total instructions executed, low half.
+pub const C_STEPS_LO: usize = 1;
+/// Control word: total instructions executed, high half.
+pub const C_STEPS_HI: usize = 2;
+/// Control word: one of the `MACHINE_*` states.
+pub const C_STATUS: usize = 3;
+/// Control word: next mailbox sequence number.
+pub const C_SEQ: usize = 4;
+/// Control word: instructions executed in the current round.
+pub const C_ROUND_STEPS: usize = 5;
+/// Control word: step budget, low half.
+pub const C_BUDGET_LO: usize = 6;
+/// Control word: step budget, high half.
+pub const C_BUDGET_HI: usize = 7;
+/// Control word: steps each hart may run per round.
+pub const C_SLICE: usize = 8;
+/// Words in the control block.
+pub const CONTROL_WORDS: usize = 16;
+
+/// Machine state: running.
+pub const MACHINE_RUNNING: u32 = 0;
+/// Machine state: no hart is left alive.
+pub const MACHINE_ALL_EXITED: u32 = 1;
+/// Machine state: a hart trapped (the machine stops at the end of that round).
+pub const MACHINE_TRAPPED: u32 = 2;
+/// Machine state: the step budget is spent.
+pub const MACHINE_BUDGET: u32 = 3;
+
+/// Why a hart stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum TrapKind {
+    /// The pixel is not a valid instruction (unknown opcode, bad register, stray bits); info = the pixel.
+    IllegalInstruction = 1,
+    /// A two-pixel instruction at the last code pixel.
+    TruncatedInstruction = 2,
+    /// The program counter left the code; info = pc.
+    PcOutOfCode = 3,
+    /// A jump or call to a non-code address; info = target.
+    JumpOutOfCode = 4,
+    /// A load, store, atomic or vector range outside data memory; info = address.
+    MemoryOutOfBounds = 5,
+    /// `push` or `call` on a full stack.
+    StackOverflow = 6,
+    /// `pop` or `ret` on an empty stack.
+    StackUnderflow = 7,
+    /// Integer division or remainder by zero.
+    DivisionByZero = 8,
+    /// A vector instruction whose destination partly overlaps a source; info = destination.
+    VectorOverlap = 9,
+}
+
+impl TrapKind {
+    /// Decode a hart's `aux` word.
+    pub const fn from_u32(n: u32) -> Option<TrapKind> {
+        use TrapKind::*;
+        Some(match n {
+            1 => IllegalInstruction,
+            2 => TruncatedInstruction,
+            3 => PcOutOfCode,
+            4 => JumpOutOfCode,
+            5 => MemoryOutOfBounds,
+            6 => StackOverflow,
+            7 => StackUnderflow,
+            8 => DivisionByZero,
+            9 => VectorOverlap,
+            _ => return None,
+        })
+    }
+
+    /// Every kind, for generated constants and docs.
+    pub const ALL: [TrapKind; 9] = [
+        TrapKind::IllegalInstruction,
+        TrapKind::TruncatedInstruction,
+        TrapKind::PcOutOfCode,
+        TrapKind::JumpOutOfCode,
+        TrapKind::MemoryOutOfBounds,
+        TrapKind::StackOverflow,
+        TrapKind::StackUnderflow,
+        TrapKind::DivisionByZero,
+        TrapKind::VectorOverlap,
+    ];
+}
+
+impl fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrapKind::IllegalInstruction => "illegal instruction",
+            TrapKind::TruncatedInstruction => "truncated instruction",
+            TrapKind::PcOutOfCode => "program counter outside code",
+            TrapKind::JumpOutOfCode => "jump outside code",
+            TrapKind::MemoryOutOfBounds => "memory access out of bounds",
+            TrapKind::StackOverflow => "stack overflow",
+            TrapKind::StackUnderflow => "stack underflow",
+            TrapKind::DivisionByZero => "division by zero",
+            TrapKind::VectorOverlap => "overlapping vector ranges",
+        })
+    }
+}
+
+/// A trapped hart, with everything needed to find the fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trap {
+    /// Hart id.
+    pub hart: u32,
+    /// What happened.
+    pub kind: TrapKind,
+    /// Code address of the faulting instruction.
+    pub pc: u32,
+    /// (x, y) of that pixel in the image.
+    pub pixel: (u32, u32),
+    /// Trap detail (see [`TrapKind`]).
+    pub info: u32,
+    /// The faulting instruction, when it decodes.
+    pub instruction: Option<Instruction>,
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "hart {} trapped: {} at pc {} (pixel {},{})",
+            self.hart, self.kind, self.pc, self.pixel.0, self.pixel.1
+        )?;
+        match self.kind {
+            TrapKind::IllegalInstruction => write!(f, ", pixel value {:02x?}", self.info.to_le_bytes())?,
+            TrapKind::JumpOutOfCode => write!(f, ", target {}", self.info)?,
+            TrapKind::MemoryOutOfBounds => write!(f, ", address {}", self.info)?,
+            TrapKind::VectorOverlap => write!(f, ", destination {}", self.info)?,
+            _ => {}
+        }
+        if let Some(inst) = &self.instruction {
+            write!(f, " in `{inst}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a run ended (or that it has not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MachineStatus {
+    /// Still running.
+    Running,
+    /// Every hart exited.
+    AllExited,
+    /// A hart trapped.
+    Trapped,
+    /// The step budget ran out.
+    BudgetExhausted,
+}
+
+impl MachineStatus {
+    /// Decode the control block's status word.
+    pub const fn from_u32(n: u32) -> Option<MachineStatus> {
+        Some(match n {
+            MACHINE_RUNNING => MachineStatus::Running,
+            MACHINE_ALL_EXITED => MachineStatus::AllExited,
+            MACHINE_TRAPPED => MachineStatus::Trapped,
+            MACHINE_BUDGET => MachineStatus::BudgetExhausted,
+            _ => return None,
+        })
+    }
+}
+
+/// Total steps from a control block.
+pub fn total_steps(control: &[u32]) -> u64 {
+    control[C_STEPS_LO] as u64 | (control[C_STEPS_HI] as u64) << 32
+}

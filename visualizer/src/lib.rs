@@ -1,0 +1,1 @@
+//! Heatmaps and hotspot reports (issue 5: not written yet).
