@@ -6,6 +6,9 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(target_os = "none")]
+extern crate alloc;
+
 pub mod draw;
 pub mod pci;
 

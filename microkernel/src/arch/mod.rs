@@ -1,8 +1,11 @@
 //! Bare-metal glue for x86_64 under QEMU: boot, ports, serial, interrupts, heap, devices.
 
 pub mod boot;
+pub mod gpu;
 pub mod heap;
 pub mod interrupts;
+pub mod logger;
+pub mod pci;
 pub mod port;
 pub mod pvh;
 pub mod qemu;
@@ -15,4 +18,3 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     crate::kprintln!("!!! KERNEL PANIC: {info}");
     qemu::exit(qemu::ExitCode::Failure)
 }
-pub mod pci;
