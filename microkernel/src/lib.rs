@@ -1,16 +1,16 @@
 //! pxOS microkernel library.
 //!
-//! The modules at the top (`pci`, `draw`) are plain logic that runs and is unit-tested on the
+//! The modules at the top (`pci`, `draw`, `screen`) are plain logic that runs and is unit-tested on the
 //! host (`cargo test --lib --target x86_64-unknown-linux-gnu`). Everything that touches ports,
 //! page tables or devices lives in [`arch`] and only exists when building for bare metal.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-#[cfg(target_os = "none")]
 extern crate alloc;
 
 pub mod draw;
 pub mod pci;
+pub mod screen;
 
 #[cfg(target_os = "none")]
 pub mod arch;

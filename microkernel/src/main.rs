@@ -1,20 +1,31 @@
-//! The pxOS microkernel.
+//! The pxOS microkernel: boots, lists PCI, brings up the virtio-gpu screen, then runs the
+//! embedded os.pxi on the pxi CPU interpreter and services its mailbox.
 #![no_std]
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+use microkernel::arch::dispatch::{self, KernelHost, Screen};
 use microkernel::arch::gpu::Display;
 use microkernel::arch::pci::{ConfigSpace, Function};
 use microkernel::arch::qemu::{self, ExitCode};
 use microkernel::arch::serial::Com1;
 use microkernel::arch::{heap, interrupts, logger, pvh};
-use microkernel::draw::{BACKGROUND, Layout};
 use microkernel::kprintln;
 use microkernel::pci::PciId;
+use microkernel::screen::ProgramView;
+use pxi::run::Stop;
+use pxi::{Image, Machine};
+
+/// The program the kernel runs (chosen by build.rs).
+static OS_IMAGE: &[u8] = include_bytes!(env!("PXOS_IMAGE_PATH"));
+const OS_IMAGE_SOURCE: &str = env!("PXOS_IMAGE_SOURCE");
+
+/// Kernel command-line word: exit QEMU when the program stops (needs `isa-debug-exit`).
+const EXIT_ON_STOP: &str = "exit-on-stop";
 
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(start_info: u32) -> ! {
-    Com1::init();
+    let serial = Com1::init();
     kprintln!("pxOS microkernel: long mode, identity-mapped 0..4 GiB with 2 MiB pages");
     interrupts::init();
     heap::init();
@@ -29,22 +40,76 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         kprintln!("  mem {:#012x}..{:#012x} {}", entry.address, entry.address + entry.size, entry.kind_name());
     }
 
-    let gpu = enumerate_pci();
-    let Some(gpu) = gpu else {
-        kprintln!("display: no virtio-gpu (1af4:1050) found; running without a screen");
-        qemu::exit(ExitCode::Success)
+    let image = match Image::decode_png(OS_IMAGE) {
+        Ok(image) => image,
+        Err(error) => panic!("embedded os.pxi is invalid: {error}"),
     };
-    let mut display = match Display::new(&gpu) {
-        Ok(display) => display,
-        Err(error) => panic!("virtio-gpu init failed: {error:?}"),
+    kprintln!(
+        "os.pxi: {} ({} bytes), {}x{} pixels, {} code pixels, {} harts, {} memory words",
+        OS_IMAGE_SOURCE,
+        OS_IMAGE.len(),
+        image.width,
+        image.height(),
+        image.code.len(),
+        image.harts,
+        image.memory_words
+    );
+
+    let mut screen = enumerate_pci().and_then(|gpu| match Display::new(&gpu) {
+        Ok(display) => Some(open_screen(display, &image)),
+        Err(error) => {
+            kprintln!("display: virtio-gpu init failed ({error:?}); running without a screen");
+            None
+        }
+    });
+
+    kprintln!("dispatch: running os.pxi on the pxi CPU interpreter (no GPU compute path on metal yet)");
+    let started = interrupts::uptime_micros();
+    let mut machine = Machine::new(&image, dispatch::limits());
+    let mut host = KernelHost::new(serial);
+    let outcome = dispatch::run(&mut machine, &mut host, screen.as_mut());
+    let elapsed_ms = (interrupts::uptime_micros() - started) / 1000;
+    kprintln!(
+        "dispatch: stopped ({:?}) after {} rounds, {} steps, {} batches, {} ms",
+        outcome.stop,
+        outcome.rounds,
+        outcome.steps,
+        outcome.batches,
+        elapsed_ms
+    );
+    for trap in machine.traps(&image) {
+        kprintln!("dispatch: trap: {trap}");
+    }
+    let code = match outcome.stop {
+        Stop::Halted(0) | Stop::AllExited => ExitCode::Success,
+        Stop::Halted(_) | Stop::Trapped | Stop::BudgetExhausted => ExitCode::Failure,
     };
-    let layout = Layout::fit(display.size(), (32, 32));
-    let mut canvas = display.canvas();
-    canvas.clear(BACKGROUND);
-    drop(canvas);
-    display.flush().expect("flush");
-    kprintln!("display: {:?} {:?}", display.size(), layout);
-    qemu::exit(ExitCode::Success)
+    if boot.command_line.split_whitespace().any(|word| word == EXIT_ON_STOP) {
+        qemu::exit(code)
+    }
+    kprintln!("kernel: idle (the screen stays up; pass `-append {EXIT_ON_STOP}` to exit QEMU instead)");
+    qemu::halt_forever()
+}
+
+/// Draws the program and an empty heatmap, and says where they are (tests read this line).
+fn open_screen(mut display: Display, image: &Image) -> Screen {
+    let view = ProgramView::new(image, display.size());
+    view.draw_all(&mut display.canvas());
+    if let Err(error) = display.flush() {
+        kprintln!("display: flush failed: {error:?}");
+    }
+    let layout = view.layout();
+    let (width, height) = display.size();
+    let (image_width, image_height) = view.size();
+    kprintln!(
+        "display: {width}x{height} B8G8R8A8; program {image_width}x{image_height} at {},{} scale {}; heatmap at {},{}",
+        layout.image.0,
+        layout.image.1,
+        layout.scale,
+        layout.heatmap.0,
+        layout.heatmap.1
+    );
+    Screen { display, view }
 }
 
 /// Lists every PCI function and returns the virtio-gpu, enabled.
@@ -53,13 +118,7 @@ fn enumerate_pci() -> Option<Function> {
     let mut gpu = None;
     kprintln!("pci: scanning buses 00..ff");
     config.enumerate(|function| {
-        kprintln!(
-            "pci {} {} class {} {}",
-            function.address,
-            function.id,
-            function.class,
-            function.class.name()
-        );
+        kprintln!("pci {} {} class {} {}", function.address, function.id, function.class, function.class.name());
         for (slot, bar) in function.bars.iter().enumerate() {
             if let Some(bar) = bar {
                 kprintln!("    bar{slot} {bar}");
@@ -69,9 +128,13 @@ fn enumerate_pci() -> Option<Function> {
             gpu = Some(function.clone());
         }
     });
-    let gpu = gpu?;
+    let Some(gpu) = gpu else {
+        kprintln!("pci: no virtio-gpu (1af4:1050); running without a screen");
+        return None;
+    };
     if let Err(bar) = gpu.check_bars_mapped() {
-        panic!("virtio-gpu {bar} lies outside the identity map");
+        kprintln!("pci {}: virtio-gpu {bar} lies outside the identity map; running without a screen", gpu.address);
+        return None;
     }
     config.enable(gpu.address);
     kprintln!("pci {}: virtio-gpu enabled (io | memory | bus master), BARs identity mapped", gpu.address);

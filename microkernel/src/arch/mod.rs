@@ -1,6 +1,7 @@
 //! Bare-metal glue for x86_64 under QEMU: boot, ports, serial, interrupts, heap, devices.
 
 pub mod boot;
+pub mod dispatch;
 pub mod gpu;
 pub mod heap;
 pub mod interrupts;

@@ -1,0 +1,108 @@
+//! The dispatch loop: runs the PXI image on the `pxi` CPU interpreter through the same driver
+//! loop (`pxi::run::drive`) and mailbox protocol (`pxi::mailbox::service`) that the host
+//! runtime uses. The kernel's part is only [`KernelHost`], the devices behind the mailbox, and
+//! the periodic heatmap refresh.
+
+use super::gpu::Display;
+use super::interrupts;
+use super::serial::Com1;
+use crate::screen::ProgramView;
+use pxi::mailbox::{Host, Input};
+use pxi::run::{self, Outcome};
+use pxi::{Limits, Machine};
+
+/// Rounds between two mailbox services: small, so console I/O feels immediate.
+pub const ROUNDS_PER_BATCH: u32 = 8;
+/// How often the heatmap is redrawn while the program runs.
+pub const HEATMAP_REFRESH_MICROS: u64 = 250_000;
+/// Console byte that closes input (Ctrl-D), as on a terminal.
+pub const END_OF_INPUT: u8 = 0x04;
+
+/// The mailbox devices on metal: COM1 for the console, the PIT for the clock, `hlt` to wait.
+#[derive(Debug)]
+pub struct KernelHost {
+    serial: Com1,
+    input_closed: bool,
+}
+
+impl KernelHost {
+    pub fn new(serial: Com1) -> Self {
+        Self { serial, input_closed: false }
+    }
+}
+
+impl Host for KernelHost {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if byte == b'\n' {
+                self.serial.write_byte(b'\r');
+            }
+            self.serial.write_byte(byte);
+        }
+    }
+
+    fn clock_us(&mut self) -> u64 {
+        interrupts::uptime_micros()
+    }
+
+    fn read_byte(&mut self) -> Input {
+        if self.input_closed {
+            return Input::Eof;
+        }
+        match self.serial.try_read_byte() {
+            Some(END_OF_INPUT) => {
+                self.input_closed = true;
+                Input::Eof
+            }
+            Some(byte) => Input::Byte(byte),
+            None => Input::NotYet,
+        }
+    }
+
+    fn idle(&mut self) {
+        interrupts::wait_for_interrupt();
+    }
+}
+
+/// The screen while a program runs.
+pub struct Screen {
+    pub display: Display,
+    pub view: ProgramView,
+}
+
+impl Screen {
+    /// Redraws the heatmap from `counts` and shows it; a failed flush is reported, not fatal.
+    pub fn show_counts(&mut self, counts: &[u32]) {
+        self.view.draw_heatmap(&mut self.display.canvas(), counts);
+        if let Err(error) = self.display.flush() {
+            crate::kprintln!("display: flush failed: {error:?}");
+        }
+    }
+}
+
+/// Runs `machine` until it halts, exits, traps or runs out of budget, servicing the mailbox
+/// after every batch and refreshing the heatmap every [`HEATMAP_REFRESH_MICROS`].
+#[inline(never)]
+pub fn run(machine: &mut Machine, host: &mut KernelHost, mut screen: Option<&mut Screen>) -> Outcome {
+    let mut next_refresh = interrupts::uptime_micros() + HEATMAP_REFRESH_MICROS;
+    let outcome = run::drive(machine, host, ROUNDS_PER_BATCH, |machine, _report| {
+        let now = interrupts::uptime_micros();
+        if let Some(screen) = screen.as_deref_mut()
+            && now >= next_refresh
+        {
+            screen.show_counts(&machine.counts);
+            next_refresh = now + HEATMAP_REFRESH_MICROS;
+        }
+    });
+    // The interpreter's error type is `Infallible`.
+    let Ok(outcome) = outcome;
+    if let Some(screen) = screen {
+        screen.show_counts(&machine.counts);
+    }
+    outcome
+}
+
+/// Limits for the os: no step budget (it is the operating system), default slices.
+pub fn limits() -> Limits {
+    Limits { max_steps: u64::MAX, ..Limits::default() }
+}
