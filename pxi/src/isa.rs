@@ -353,6 +353,24 @@ impl fmt::Display for DecodeError {
     }
 }
 
+/// Opcode byte that is never assigned: [`predecode`] marks invalid pixels with it.
+pub const INVALID_OPCODE: u8 = 0xFF;
+
+/// One word per code pixel for executors that cannot afford to validate
+/// while running (the GPU): a valid opcode pixel stays as it is; an invalid
+/// one becomes `INVALID_OPCODE` with the trap kind in field `a`. Extension
+/// pixels are left as they are (they are only reached as data).
+pub fn predecode(code: &[u32]) -> alloc::vec::Vec<u32> {
+    use crate::state::TrapKind;
+    (0..code.len())
+        .map(|pc| match Instruction::decode(code, pc) {
+            Ok(_) => code[pc],
+            Err(DecodeError::Truncated(_)) => pixel(INVALID_OPCODE, TrapKind::TruncatedInstruction as u8, 0, 0),
+            Err(_) => pixel(INVALID_OPCODE, TrapKind::IllegalInstruction as u8, 0, 0),
+        })
+        .collect()
+}
+
 /// Pack four channel bytes into a pixel word (R is the low byte).
 pub const fn pixel(r: u8, g: u8, b: u8, a: u8) -> u32 {
     u32::from_le_bytes([r, g, b, a])
@@ -451,6 +469,7 @@ impl fmt::Display for Instruction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn table_is_consistent() {
@@ -464,6 +483,16 @@ mod tests {
                 assert_ne!(later.mnemonic, row.mnemonic);
             }
         }
+    }
+
+    #[test]
+    fn invalid_opcode_is_unassigned() {
+        assert_eq!(Op::from_byte(INVALID_OPCODE), None);
+        let code = [pixel(0x20, 1, 2, 3), 0xEE, pixel(0x10, 1, 0, 0)];
+        let marked = predecode(&code);
+        assert_eq!(marked[0], code[0]);
+        assert_eq!(marked[1].to_le_bytes()[..2], [INVALID_OPCODE, 1]);
+        assert_eq!(marked[2].to_le_bytes()[..2], [INVALID_OPCODE, 2]);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub fn constants() -> String {
     for row in TABLE {
         line(format!("const OP_{}: u32 = 0x{:02x}u;", upper(row.mnemonic), row.byte));
     }
+    line(format!("const OP_INVALID: u32 = 0x{:02x}u; // marks pixels that do not decode (see pxi::isa::predecode)", crate::isa::INVALID_OPCODE));
     line(String::new());
     line("// Per-opcode info, indexed by opcode byte: bits 0-1 length in pixels (0 = unknown opcode),".into());
     line("// bits 4-7 register-field mask (a=1, b=2, c=4, d=8), bits 8-11 used-field mask, bit 12 ends slice,".into());

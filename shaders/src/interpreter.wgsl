@@ -1,0 +1,556 @@
+// The pxOS GPU interpreter: one round of a PXI machine per pair of dispatches.
+//
+//   run_slice  one invocation per hart: runs up to `slice` scalar steps;
+//              vector instructions are checked and queued for vector.wgsl.
+//   resolve    one workgroup: finishes queued reductions, resolves spawns and
+//              posts syscalls in hart-id order, updates the control block.
+//
+// Semantics are exactly those of the CPU reference interpreter
+// (pxi/src/machine.rs); constants come from generated.wgsl (prepended).
+// Every loop here is bounded: llvmpipe silently ends loops after 65,535
+// iterations per invocation, so the host keeps `slice` below that and this
+// shader reports any slice that ended early without a reason (S_CUTOFF).
+
+struct Params {
+    hart_count: u32,
+    code_len: u32,
+    memory_words: u32,
+    count_exec: u32,
+}
+
+// code[0..code_len] = raw pixels, code[code_len..2*code_len] = predecoded opcode pixels.
+@group(0) @binding(0) var<storage, read> code: array<u32>;
+@group(0) @binding(1) var<storage, read_write> memory: array<atomic<u32>>;
+@group(0) @binding(2) var<storage, read_write> harts: array<u32>;
+@group(0) @binding(3) var<storage, read_write> mailbox: array<u32>;
+// control[0..CONTROL_WORDS] = pxi control block, then the S_* scratch words.
+@group(0) @binding(4) var<storage, read_write> control: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read_write> counts: array<atomic<u32>>;
+// queue[0..3] = indirect dispatch (entries, chunks, 1), entries from Q_ENTRIES.
+@group(0) @binding(6) var<storage, read_write> queue: array<atomic<u32>>;
+@group(0) @binding(7) var<uniform> params: Params;
+
+override WORKGROUP: u32 = 64u;
+
+// Scratch words after the control block (GPU-only bookkeeping, reset by resolve).
+const S_LIVE: u32 = CONTROL_WORDS + 0u;
+const S_TRAPPED: u32 = CONTROL_WORDS + 1u;
+const S_PENDING: u32 = CONTROL_WORDS + 2u;
+const S_ROUND_STEPS: u32 = CONTROL_WORDS + 3u;
+const S_CUTOFF: u32 = CONTROL_WORDS + 4u;
+const S_CUTOFF_HART: u32 = CONTROL_WORDS + 5u;
+
+// Vector queue entry: hart, op | a << 8, dst, x, y, len, value, accumulator.
+const Q_ENTRIES: u32 = 4u;
+const Q_ENTRY_WORDS: u32 = 8u;
+const VECTOR_CHUNK: u32 = 4096u;
+
+var<private> regs: array<u32, 16>;
+var<private> trap_kind: u32;
+var<private> trap_info: u32;
+
+fn trap(kind: u32, info: u32) {
+    trap_kind = kind;
+    trap_info = info;
+}
+
+// Start of a valid range [start, start + len) of memory, or trap.
+fn in_memory(start: u32, len: u32) -> bool {
+    if (start > params.memory_words || len > params.memory_words - start) {
+        trap(TRAP_MEMORYOUTOFBOUNDS, start);
+        return false;
+    }
+    return true;
+}
+
+fn no_overlap(dst: u32, src: u32, len: u32) -> bool {
+    if (dst != src && dst < src + len && src < dst + len) {
+        trap(TRAP_VECTOROVERLAP, dst);
+        return false;
+    }
+    return true;
+}
+
+fn mulhu(x: u32, y: u32) -> u32 {
+    let xl = x & 0xffffu;
+    let xh = x >> 16u;
+    let yl = y & 0xffffu;
+    let yh = y >> 16u;
+    let lh = xl * yh;
+    let hl = xh * yl;
+    let mid = ((xl * yl) >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+    return xh * yh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+}
+
+// Checks a vector instruction and queues it; false when it trapped.
+fn queue_vector(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
+    var dst = 0u;
+    var x = regs[b];
+    var y = 0u;
+    var len = regs[c];
+    var value = 0u;
+    var acc = 0u;
+    switch op {
+        case OP_VFILL: {
+            dst = regs[a];
+            value = regs[b];
+            if (!in_memory(dst, len)) { return false; }
+        }
+        case OP_VCOPY: {
+            dst = regs[a];
+            if (!in_memory(dst, len) || !in_memory(x, len) || !no_overlap(dst, x, len)) { return false; }
+        }
+        case OP_VSUM: {
+            if (!in_memory(x, len)) { return false; }
+        }
+        case OP_VDOT: {
+            y = regs[c];
+            len = regs[word];
+            if (!in_memory(x, len) || !in_memory(y, len)) { return false; }
+        }
+        case OP_VFIND: {
+            value = regs[word];
+            acc = 0xffffffffu;
+            if (!in_memory(x, len)) { return false; }
+        }
+        default: {
+            // Binary element-wise ops: ra = dst, rb = x, rc = y, rd = length.
+            dst = regs[a];
+            y = regs[c];
+            len = regs[word];
+            if (!in_memory(dst, len) || !in_memory(x, len) || !in_memory(y, len)
+                || !no_overlap(dst, x, len) || !no_overlap(dst, y, len)) {
+                return false;
+            }
+        }
+    }
+    let e = atomicAdd(&queue[0], 1u);
+    let chunks = max(1u, (len + VECTOR_CHUNK - 1u) / VECTOR_CHUNK);
+    atomicMax(&queue[1], chunks);
+    let q = Q_ENTRIES + e * Q_ENTRY_WORDS;
+    atomicStore(&queue[q + 0u], hart);
+    atomicStore(&queue[q + 1u], op | (a << 8u));
+    atomicStore(&queue[q + 2u], dst);
+    atomicStore(&queue[q + 3u], x);
+    atomicStore(&queue[q + 4u], y);
+    atomicStore(&queue[q + 5u], len);
+    atomicStore(&queue[q + 6u], value);
+    atomicStore(&queue[q + 7u], acc);
+    return true;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let id = gid.x;
+    if (id >= params.hart_count || atomicLoad(&control[C_STATUS]) != MACHINE_RUNNING) {
+        return;
+    }
+    let base = id * HART_WORDS;
+    var status = harts[base + H_STATUS];
+    var pc = harts[base + H_PC];
+    if (status == HART_WAITING) {
+        let slot = harts[base + H_AUX] * MB_SLOT_WORDS;
+        if (mailbox[slot + MB_W_STATE] == MB_REPLIED) {
+            harts[base + H_REGS] = mailbox[slot + MB_W_RESULT];
+            mailbox[slot + MB_W_STATE] = MB_FREE;
+            pc += 1u;
+            status = HART_RUNNABLE;
+            harts[base + H_AUX] = 0u;
+        }
+    }
+    if (status == HART_RUNNABLE) {
+        for (var r = 0u; r < 16u; r++) {
+            regs[r] = harts[base + H_REGS + r];
+        }
+        var flags = harts[base + H_FLAGS];
+        var sp = harts[base + H_SP];
+        let slice = atomicLoad(&control[C_SLICE]);
+        let code_len = params.code_len;
+        trap_kind = 0u;
+        var steps = 0u;
+        var stopped = false;
+        for (var s = 0u; s < slice; s++) {
+            if (pc >= code_len) {
+                trap(TRAP_PCOUTOFCODE, pc);
+                break;
+            }
+            let px = code[code_len + pc];
+            let op = px & 0xffu;
+            let a = (px >> 8u) & 0xffu;
+            let b = (px >> 16u) & 0xffu;
+            let c = px >> 24u;
+            if (op == OP_INVALID) {
+                trap(a, select(code[pc], pc, a == TRAP_TRUNCATEDINSTRUCTION));
+                break;
+            }
+            let info = OP_INFO[op];
+            let word = code[pc + 1u];
+            let rb = regs[b & 15u];
+            let rc = regs[c & 15u];
+            var next = pc + (info & 3u);
+            var jump = false;
+            switch op {
+                case OP_NOP, OP_YIELD: {}
+                case OP_EXIT: {
+                    harts[base + H_AUX] = regs[a];
+                    status = HART_EXITED;
+                }
+                case OP_SYSCALL: {
+                    status = HART_SYSCALL;
+                    next = pc;
+                }
+                case OP_SPAWN: {
+                    status = HART_SPAWN;
+                    next = pc;
+                }
+                case OP_HARTID: { regs[a] = id; }
+                case OP_LI: { regs[a] = word; }
+                case OP_MOV: { regs[a] = rb; }
+                case OP_LD, OP_ST: {
+                    let addr = rb + c;
+                    if (addr >= params.memory_words) {
+                        trap(TRAP_MEMORYOUTOFBOUNDS, addr);
+                    } else if (op == OP_LD) {
+                        regs[a] = atomicLoad(&memory[addr]);
+                    } else {
+                        atomicStore(&memory[addr], regs[a]);
+                    }
+                }
+                case OP_PUSH: {
+                    if (sp >= STACK_DEPTH) {
+                        trap(TRAP_STACKOVERFLOW, regs[a]);
+                    } else {
+                        harts[base + H_STACK + sp] = regs[a];
+                        sp += 1u;
+                    }
+                }
+                case OP_POP: {
+                    if (sp == 0u) {
+                        trap(TRAP_STACKUNDERFLOW, 0u);
+                    } else {
+                        sp -= 1u;
+                        regs[a] = harts[base + H_STACK + sp];
+                    }
+                }
+                case OP_ADD: { regs[a] = rb + rc; }
+                case OP_SUB: { regs[a] = rb - rc; }
+                case OP_MUL: { regs[a] = rb * rc; }
+                case OP_MULHU: { regs[a] = mulhu(rb, rc); }
+                case OP_DIVU, OP_REMU, OP_DIV, OP_REM: {
+                    if (rc == 0u) {
+                        trap(TRAP_DIVISIONBYZERO, 0u);
+                    } else if (op == OP_DIVU) {
+                        regs[a] = rb / rc;
+                    } else if (op == OP_REMU) {
+                        regs[a] = rb % rc;
+                    } else if (op == OP_DIV) {
+                        // WGSL defines MIN / -1 = MIN, like wrapping_div.
+                        regs[a] = u32(i32(rb) / i32(rc));
+                    } else {
+                        regs[a] = u32(i32(rb) % i32(rc));
+                    }
+                }
+                case OP_AND: { regs[a] = rb & rc; }
+                case OP_OR: { regs[a] = rb | rc; }
+                case OP_XOR: { regs[a] = rb ^ rc; }
+                case OP_SHL: { regs[a] = rb << (rc & 31u); }
+                case OP_SHR: { regs[a] = rb >> (rc & 31u); }
+                case OP_SAR: { regs[a] = u32(i32(rb) >> (rc & 31u)); }
+                case OP_SLT: { regs[a] = u32(i32(rb) < i32(rc)); }
+                case OP_SLTU: { regs[a] = u32(rb < rc); }
+                case OP_SEQ: { regs[a] = u32(rb == rc); }
+                case OP_MINU: { regs[a] = min(rb, rc); }
+                case OP_MAXU: { regs[a] = max(rb, rc); }
+                case OP_ADDI: { regs[a] = rb + u32(i32(c << 24u) >> 24u); }
+                case OP_SHLI: { regs[a] = rb << (c & 31u); }
+                case OP_SHRI: { regs[a] = rb >> (c & 31u); }
+                case OP_ANDI: { regs[a] = rb & c; }
+                case OP_CMP: {
+                    let x = regs[a];
+                    flags = select(0u, FLAG_Z, x == rb) | select(0u, FLAG_LT, i32(x) < i32(rb))
+                        | select(0u, FLAG_LTU, x < rb);
+                }
+                case OP_JMP: { jump = true; }
+                case OP_JEQ: { jump = (flags & FLAG_Z) != 0u; }
+                case OP_JNE: { jump = (flags & FLAG_Z) == 0u; }
+                case OP_JLT: { jump = (flags & FLAG_LT) != 0u; }
+                case OP_JGE: { jump = (flags & FLAG_LT) == 0u; }
+                case OP_JLTU: { jump = (flags & FLAG_LTU) != 0u; }
+                case OP_JGEU: { jump = (flags & FLAG_LTU) == 0u; }
+                case OP_CALL, OP_CALLR: {
+                    let dest = select(word, regs[a], op == OP_CALLR);
+                    if (dest >= code_len) {
+                        trap(TRAP_JUMPOUTOFCODE, dest);
+                    } else if (sp >= STACK_DEPTH) {
+                        trap(TRAP_STACKOVERFLOW, next);
+                    } else {
+                        harts[base + H_STACK + sp] = next;
+                        sp += 1u;
+                        next = dest;
+                    }
+                }
+                case OP_RET: {
+                    if (sp == 0u) {
+                        trap(TRAP_STACKUNDERFLOW, 0u);
+                    } else {
+                        let dest = harts[base + H_STACK + sp - 1u];
+                        if (dest >= code_len) {
+                            trap(TRAP_JUMPOUTOFCODE, dest);
+                        } else {
+                            sp -= 1u;
+                            next = dest;
+                        }
+                    }
+                }
+                case OP_JR: {
+                    if (regs[a] >= code_len) {
+                        trap(TRAP_JUMPOUTOFCODE, regs[a]);
+                    } else {
+                        next = regs[a];
+                    }
+                }
+                case OP_AADD, OP_AXCHG, OP_ACAS: {
+                    if (rb >= params.memory_words) {
+                        trap(TRAP_MEMORYOUTOFBOUNDS, rb);
+                    } else if (op == OP_AADD) {
+                        regs[a] = atomicAdd(&memory[rb], rc);
+                    } else if (op == OP_AXCHG) {
+                        regs[a] = atomicExchange(&memory[rb], rc);
+                    } else {
+                        let expected = regs[a];
+                        var old = 0u;
+                        // The weak exchange may fail spuriously: retry until it
+                        // either succeeds or sees a different value.
+                        loop {
+                            let r = atomicCompareExchangeWeak(&memory[rb], expected, rc);
+                            old = r.old_value;
+                            if (r.exchanged || old != expected) { break; }
+                        }
+                        regs[a] = old;
+                    }
+                }
+                default: {
+                    // Vector instructions (the only opcodes left).
+                    _ = queue_vector(id, op, a, b, c, word);
+                }
+            }
+            if (jump) {
+                if (word >= code_len) {
+                    trap(TRAP_JUMPOUTOFCODE, word);
+                } else {
+                    next = word;
+                }
+            }
+            if (trap_kind != 0u) {
+                break;
+            }
+            if (params.count_exec != 0u) {
+                atomicAdd(&counts[pc], 1u);
+            }
+            steps += 1u;
+            pc = next;
+            if ((info & 0x1000u) != 0u) {
+                stopped = true;
+                break;
+            }
+        }
+        if (trap_kind != 0u) {
+            status = HART_TRAPPED;
+            harts[base + H_AUX] = trap_kind;
+            harts[base + H_INFO] = trap_info;
+            stopped = true;
+        }
+        if (!stopped && steps < slice) {
+            // The loop ended without a reason: the driver cut it off.
+            atomicAdd(&control[S_CUTOFF], 1u);
+            atomicMin(&control[S_CUTOFF_HART], id);
+        }
+        for (var r = 0u; r < 16u; r++) {
+            harts[base + H_REGS + r] = regs[r];
+        }
+        harts[base + H_FLAGS] = flags;
+        harts[base + H_SP] = sp;
+        harts[base + H_STEPS] += steps;
+        harts[base + H_SLICE] = steps;
+        atomicAdd(&control[S_ROUND_STEPS], steps);
+    }
+    harts[base + H_PC] = pc;
+    harts[base + H_STATUS] = status;
+    switch status {
+        case HART_RUNNABLE, HART_WAITING: { atomicAdd(&control[S_LIVE], 1u); }
+        case HART_SYSCALL, HART_SPAWN: {
+            atomicAdd(&control[S_LIVE], 1u);
+            atomicOr(&control[S_PENDING], 1u);
+        }
+        case HART_TRAPPED: { atomicOr(&control[S_TRAPPED], 1u); }
+        default: {}
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+const RESOLVE_LANES: u32 = 256u;
+// Marks a hart slot started by spawn whose other words still need clearing.
+const FRESH_MARK: u32 = 0xfeedf00du;
+
+var<workgroup> wg_running: u32;
+var<workgroup> wg_spawned: u32;
+
+fn find_free_hart(start: u32) -> u32 {
+    var h = start;
+    while (h < params.hart_count) {
+        let st = harts[h * HART_WORDS + H_STATUS];
+        if (st == HART_FREE || st == HART_EXITED) {
+            break;
+        }
+        h += 1u;
+    }
+    return h;
+}
+
+fn find_free_slot(start: u32) -> u32 {
+    var s = start;
+    while (s < MB_SLOTS && mailbox[s * MB_SLOT_WORDS + MB_W_STATE] != MB_FREE) {
+        s += 1u;
+    }
+    return s;
+}
+
+fn post(id: u32, slot: u32) {
+    let base = id * HART_WORDS;
+    let s = slot * MB_SLOT_WORDS;
+    let call = harts[base + H_REGS];
+    mailbox[s + MB_W_STATE] = MB_REQUEST;
+    mailbox[s + MB_W_SEQ] = atomicLoad(&control[C_SEQ]);
+    mailbox[s + MB_W_HART] = id;
+    mailbox[s + MB_W_CALL] = call;
+    for (var i = 0u; i < 3u; i++) {
+        mailbox[s + MB_W_ARG0 + i] = harts[base + H_REGS + 1u + i];
+    }
+    mailbox[s + MB_W_RESULT] = 0u;
+    var words = 0u;
+    if (call == SYS_WRITE) {
+        words = (min(harts[base + H_REGS + 2u], MB_PAYLOAD_BYTES) + 3u) / 4u;
+    }
+    let addr = harts[base + H_REGS + 1u];
+    for (var i = 0u; i < MB_PAYLOAD_WORDS; i++) {
+        var w = 0u;
+        // addr + i must neither wrap nor leave memory.
+        if (i < words && addr + i >= addr && addr + i < params.memory_words) {
+            w = atomicLoad(&memory[addr + i]);
+        }
+        mailbox[s + MB_W_PAYLOAD + i] = w;
+    }
+    atomicAdd(&control[C_SEQ], 1u);
+    harts[base + H_STATUS] = HART_WAITING;
+    harts[base + H_AUX] = slot;
+}
+
+// Serial part of resolve (lane 0): spawns and syscall posting in hart-id order.
+fn resolve_pending() -> u32 {
+    var spawned = 0u;
+    var free_hart = 0u;
+    var free_slot = 0u;
+    for (var id = 0u; id < params.hart_count; id++) {
+        let base = id * HART_WORDS;
+        let st = harts[base + H_STATUS];
+        if (st == HART_SPAWN) {
+            let px = code[params.code_len + harts[base + H_PC]];
+            let a = (px >> 8u) & 0xffu;
+            let b = (px >> 16u) & 0xffu;
+            let c = px >> 24u;
+            free_hart = find_free_hart(free_hart);
+            var new_id = 0xffffffffu;
+            if (free_hart < params.hart_count) {
+                let nb = free_hart * HART_WORDS;
+                harts[nb + H_REGS + 1u] = harts[base + H_REGS + c];
+                harts[nb + H_PC] = harts[base + H_REGS + b];
+                harts[nb + H_STATUS] = HART_RUNNABLE;
+                harts[nb + H_SLICE] = FRESH_MARK;
+                new_id = free_hart;
+                spawned += 1u;
+            }
+            harts[base + H_REGS + a] = new_id;
+            harts[base + H_PC] += 1u;
+            harts[base + H_STATUS] = HART_RUNNABLE;
+        } else if (st == HART_SYSCALL) {
+            free_slot = find_free_slot(free_slot);
+            if (free_slot < MB_SLOTS) {
+                post(id, free_slot);
+            }
+        }
+    }
+    return spawned;
+}
+
+@compute @workgroup_size(256)
+fn resolve(@builtin(local_invocation_index) lane: u32) {
+    if (lane == 0u) {
+        wg_running = u32(atomicLoad(&control[C_STATUS]) == MACHINE_RUNNING);
+    }
+    if (workgroupUniformLoad(&wg_running) == 0u) {
+        return;
+    }
+    // 1. Queued reductions write their result register.
+    let entries = atomicLoad(&queue[0]);
+    for (var e = lane; e < entries; e += RESOLVE_LANES) {
+        let q = Q_ENTRIES + e * Q_ENTRY_WORDS;
+        let op_a = atomicLoad(&queue[q + 1u]);
+        let op = op_a & 0xffu;
+        if (op == OP_VSUM || op == OP_VDOT || op == OP_VFIND) {
+            harts[atomicLoad(&queue[q]) * HART_WORDS + H_REGS + (op_a >> 8u)] = atomicLoad(&queue[q + 7u]);
+        }
+    }
+    storageBarrier();
+    // 2. Spawns and syscalls, serially in hart-id order.
+    if (lane == 0u) {
+        var spawned = 0u;
+        if (atomicLoad(&control[S_PENDING]) != 0u) {
+            spawned = resolve_pending();
+        }
+        wg_spawned = spawned;
+        let round_steps = atomicLoad(&control[S_ROUND_STEPS]);
+        atomicStore(&control[C_ROUND_STEPS], round_steps);
+        atomicAdd(&control[C_ROUND], 1u);
+        let lo = atomicLoad(&control[C_STEPS_LO]);
+        let new_lo = lo + round_steps;
+        var hi = atomicLoad(&control[C_STEPS_HI]);
+        if (new_lo < lo) {
+            hi += 1u;
+        }
+        atomicStore(&control[C_STEPS_LO], new_lo);
+        atomicStore(&control[C_STEPS_HI], hi);
+        let budget_hi = atomicLoad(&control[C_BUDGET_HI]);
+        let budget_lo = atomicLoad(&control[C_BUDGET_LO]);
+        let over = hi > budget_hi || (hi == budget_hi && new_lo >= budget_lo);
+        var st = MACHINE_RUNNING;
+        if (atomicLoad(&control[S_TRAPPED]) != 0u) {
+            st = MACHINE_TRAPPED;
+        } else if (atomicLoad(&control[S_LIVE]) + spawned == 0u) {
+            st = MACHINE_ALL_EXITED;
+        } else if (over) {
+            st = MACHINE_BUDGET;
+        }
+        atomicStore(&control[C_STATUS], st);
+        atomicStore(&control[S_LIVE], 0u);
+        atomicStore(&control[S_TRAPPED], 0u);
+        atomicStore(&control[S_PENDING], 0u);
+        atomicStore(&control[S_ROUND_STEPS], 0u);
+        atomicStore(&queue[0], 0u);
+        atomicStore(&queue[1], 0u);
+    }
+    // 3. Clear the other words of freshly spawned harts, in parallel.
+    if (workgroupUniformLoad(&wg_spawned) == 0u) {
+        return;
+    }
+    for (var h = lane; h < params.hart_count; h += RESOLVE_LANES) {
+        let base = h * HART_WORDS;
+        if (harts[base + H_SLICE] == FRESH_MARK) {
+            for (var w = 0u; w < HART_WORDS; w++) {
+                if (w != H_REGS + 1u && w != H_PC && w != H_STATUS) {
+                    harts[base + w] = 0u;
+                }
+            }
+        }
+    }
+}
