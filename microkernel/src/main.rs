@@ -22,6 +22,11 @@ const OS_IMAGE_SOURCE: &str = env!("PXOS_IMAGE_SOURCE");
 
 /// Kernel command-line word: exit QEMU when the program stops (needs `isa-debug-exit`).
 const EXIT_ON_STOP: &str = "exit-on-stop";
+/// Kernel command-line word: read unmapped memory right after boot, to check that CPU
+/// exceptions are reported (the QEMU tests use it).
+const FAULT_TEST: &str = "fault-test";
+/// First address past the identity map.
+const UNMAPPED_ADDRESS: usize = 1 << 32;
 
 #[unsafe(no_mangle)]
 extern "C" fn kernel_main(start_info: u32) -> ! {
@@ -36,6 +41,14 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         Err(error) => panic!("bad PVH start info: {error:?}"),
     };
     kprintln!("boot: command line {:?}", boot.command_line);
+    let has_word = |word: &str| boot.command_line.split_whitespace().any(|w| w == word);
+    if has_word(FAULT_TEST) {
+        kprintln!("boot: {FAULT_TEST}: reading unmapped address {UNMAPPED_ADDRESS:#x}");
+        // SAFETY: not sound by design: the read faults, and the page-fault handler reports it
+        // and exits QEMU; control never comes back here.
+        let value = unsafe { core::ptr::read_volatile(UNMAPPED_ADDRESS as *const u64) };
+        panic!("{FAULT_TEST}: reading {UNMAPPED_ADDRESS:#x} did not fault (read {value:#x})");
+    }
     for entry in boot.memory_map {
         kprintln!("  mem {:#012x}..{:#012x} {}", entry.address, entry.address + entry.size, entry.kind_name());
     }
@@ -84,7 +97,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         Stop::Halted(0) | Stop::AllExited => ExitCode::Success,
         Stop::Halted(_) | Stop::Trapped | Stop::BudgetExhausted => ExitCode::Failure,
     };
-    if boot.command_line.split_whitespace().any(|word| word == EXIT_ON_STOP) {
+    if has_word(EXIT_ON_STOP) {
         qemu::exit(code)
     }
     kprintln!("kernel: idle (the screen stays up; pass `-append {EXIT_ON_STOP}` to exit QEMU instead)");

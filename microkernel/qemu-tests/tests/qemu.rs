@@ -1,0 +1,157 @@
+//! Boots the microkernel in QEMU (TCG, headless) and checks what it does. Every run has a
+//! timeout, so a hung kernel fails a test instead of hanging it; a missing QEMU fails too.
+
+use qemu_tests::{
+    DISPATCH_START, DISPATCH_STOPPED, EXIT_FAILURE, EXIT_ON_STOP, EXIT_SUCCESS, Finished, Monitor, Qemu,
+    ScreenLayout, clean_cargo, kernels, require_qemu,
+};
+use std::time::Duration;
+
+/// TCG on a busy 2-core CI machine is slow; a kernel that needs longer is broken.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Console byte that closes the kernel's serial input (the os may be a shell waiting for it).
+const END_OF_INPUT: &[u8] = b"\x04";
+
+/// Boots the full kernel with `exit-on-stop` (plus `extra` QEMU arguments), closes its
+/// console input once the program runs, and waits for QEMU to exit.
+fn boot_to_exit(extra: &[&str]) -> Finished {
+    require_qemu();
+    let qemu = Qemu::new(&kernels().kernel).args(extra.iter().copied()).append(EXIT_ON_STOP);
+    let mut running = qemu.spawn();
+    running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
+    running.send(END_OF_INPUT);
+    running.wait(BOOT_TIMEOUT)
+}
+
+#[test]
+fn boots_runs_the_os_and_exits_through_isa_debug_exit() {
+    let run = boot_to_exit(&[]);
+    run.expect_line(DISPATCH_START);
+    let stopped = run.expect_line(DISPATCH_STOPPED);
+    assert!(
+        stopped.contains("Halted(0)") || stopped.contains("AllExited"),
+        "the os did not stop cleanly: {stopped}\n{}",
+        run.text()
+    );
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "QEMU exit status; serial log:\n{}", run.text());
+}
+
+#[test]
+fn serial_log_shows_boot_memory_map_pci_and_display() {
+    let run = boot_to_exit(&[]);
+    run.expect_line("pxOS microkernel: long mode, identity-mapped 0..4 GiB with 2 MiB pages");
+    run.expect_line("boot: command line \"exit-on-stop\"");
+    run.expect_line("mem 0x0000100000..");
+    run.expect_line("mem 0x00b0000000..0x00c0000000 reserved"); // q35 ECAM window
+    run.expect_line("pci 00:00.0 8086:29c0 class 0600 host bridge");
+    run.expect_line("1af4:1050 class 0380 display controller");
+    run.expect_line("bar4 mem64 0x0000fe");
+    run.expect_line("virtio-gpu enabled (io | memory | bus master)");
+    run.expect_line("display: 1280x800 B8G8R8A8; program ");
+    run.expect_line("os.pxi: ");
+    run.expect_line("(no GPU compute path on metal yet)");
+}
+
+#[test]
+fn pci_enumeration_lists_extra_devices() {
+    let run = boot_to_exit(&["-device", "e1000,netdev=n0", "-netdev", "user,id=n0", "-device", "pci-testdev"]);
+    let e1000 = run.expect_line("8086:100e");
+    assert!(e1000.contains("class 0200 network controller"), "{e1000}");
+    let testdev = run.expect_line("1b36:0005");
+    assert!(testdev.starts_with("pci 00:"), "{testdev}");
+    // e1000: a 128 KiB memory BAR and an I/O BAR.
+    run.expect_line("mem32 0xfe");
+    run.expect_line("size 0x20000");
+    run.expect_line("io    0x");
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+}
+
+#[test]
+fn cpu_exception_is_reported_and_fails() {
+    require_qemu();
+    let run = Qemu::new(&kernels().kernel).append("fault-test").run(BOOT_TIMEOUT);
+    run.expect_line("CPU EXCEPTION 14 (page fault)");
+    run.expect_line("faulting address (cr2) 0x0000000100000000");
+    run.expect_line("rip 0x");
+    assert_eq!(run.code(), Some(EXIT_FAILURE), "{}", run.text());
+}
+
+#[test]
+fn minimal_kernel_prints_one_line_and_exits() {
+    require_qemu();
+    let run = Qemu::new(&kernels().minimal).run(BOOT_TIMEOUT);
+    assert_eq!(run.text(), "pxos-minimal: up\n");
+    assert_eq!(run.code(), Some(EXIT_SUCCESS));
+}
+
+/// The screendump (PNG, of the virtio-gpu since there is no VGA) shows every pixel of the
+/// embedded program, scaled, at the place the kernel reported, and a heatmap in which code ran.
+#[test]
+fn screendump_shows_program_pixels_and_heatmap() {
+    require_qemu();
+    let dir = std::env::temp_dir().join(format!("pxos-screendump-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let socket = dir.join("monitor.sock");
+    let screenshot = dir.join("screen.png");
+    // No exit-on-stop: the kernel keeps the screen up when the program stops.
+    let qemu = Qemu::new(&kernels().kernel).args(Monitor::qemu_args(&socket).iter().map(String::as_str));
+    let mut running = qemu.spawn();
+    let (_, display_line) = running.wait_for_line("display: ", BOOT_TIMEOUT);
+    let layout = ScreenLayout::parse(&display_line).unwrap_or_else(|| panic!("unparsable: {display_line}"));
+    running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
+    running.send(END_OF_INPUT);
+    running.wait_for_line(DISPATCH_STOPPED, BOOT_TIMEOUT);
+
+    let mut monitor = Monitor::connect(&socket);
+    let reply = monitor.command(&format!("screendump {} -f png", screenshot.display()));
+    let screen = image::open(&screenshot)
+        .unwrap_or_else(|error| panic!("screendump failed ({error}); monitor said: {reply}"))
+        .to_rgb8();
+    monitor.command("quit");
+    running.wait(BOOT_TIMEOUT);
+    assert_eq!(screen.dimensions(), (1280, 800));
+
+    let os_image = std::fs::read(&kernels().os_image).expect("read the embedded os.pxi");
+    let program = image::load_from_memory_with_format(&os_image, image::ImageFormat::Png)
+        .expect("decode the embedded os.pxi")
+        .to_rgba8();
+    assert_eq!(program.dimensions(), layout.program_size, "kernel and test disagree on the image");
+    let mut mismatches = Vec::new();
+    for (x, y, pixel) in program.enumerate_pixels() {
+        let (sx, sy) = layout.cell_centre(layout.program_at, x, y);
+        let shown = screen.get_pixel(sx, sy).0;
+        if shown != [pixel[0], pixel[1], pixel[2]] {
+            mismatches.push(format!("({x},{y}): program {:?}, screen {shown:?}", pixel.0));
+        }
+    }
+    assert!(mismatches.is_empty(), "{} program pixels differ on screen: {mismatches:?}", mismatches.len());
+
+    // Code starts after the 8 header pixels and the segment table; its length is pixel 3.
+    let word = |index: u32| u32::from_le_bytes(program.get_pixel(index % program.width(), index / program.width()).0);
+    let code_start = 8 + 2 * word(6);
+    let executed_cells = (code_start..code_start + word(3))
+        .filter(|&index| {
+            let (sx, sy) = layout.cell_centre(layout.heatmap_at, index % program.width(), index / program.width());
+            screen.get_pixel(sx, sy).0 != [0, 0, 0]
+        })
+        .count();
+    assert!(executed_cells > 0, "the heatmap shows no executed code pixel");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The kernel's host-testable logic (PCI decoding, drawing) is unit-tested on the host target;
+/// running it from here makes the root workspace's `cargo test` cover it.
+#[test]
+fn kernel_logic_unit_tests_pass_on_the_host() {
+    let host = std::env::var("QEMU_TESTS_HOST_TARGET").unwrap_or_else(|_| "x86_64-unknown-linux-gnu".to_string());
+    let output = clean_cargo()
+        .args(["test", "--lib", "--target", &host])
+        .output()
+        .expect("run cargo test in microkernel/");
+    assert!(
+        output.status.success(),
+        "microkernel unit tests failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
