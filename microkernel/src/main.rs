@@ -4,7 +4,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use microkernel::arch::dispatch::{self, KernelHost, Screen};
+use microkernel::arch::dispatch::{self, CpuExecutor, KernelHost, Screen};
 use microkernel::arch::gpu::Display;
 use microkernel::arch::pci::{ConfigSpace, Function};
 use microkernel::arch::qemu::{self, ExitCode};
@@ -78,9 +78,9 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
 
     kprintln!("dispatch: running os.pxi on the pxi CPU interpreter (no GPU compute path on metal yet)");
     let started = interrupts::uptime_micros();
-    let mut machine = Machine::new(&image, dispatch::limits());
+    let mut executor = CpuExecutor(Machine::new(&image, dispatch::limits()));
     let mut host = KernelHost::new(serial);
-    let outcome = dispatch::run(&mut machine, &mut host, screen.as_mut());
+    let outcome = dispatch::run(&mut executor, &mut host, screen.as_mut());
     let elapsed_ms = (interrupts::uptime_micros() - started) / 1000;
     kprintln!(
         "dispatch: stopped ({:?}) after {} rounds, {} steps, {} batches, {} ms",
@@ -90,7 +90,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         outcome.batches,
         elapsed_ms
     );
-    for trap in machine.traps(&image) {
+    for trap in executor.0.traps(&image) {
         kprintln!("dispatch: trap: {trap}");
     }
     let code = match outcome.stop {

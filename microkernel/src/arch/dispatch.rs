@@ -8,7 +8,7 @@ use super::interrupts;
 use super::serial::Com1;
 use crate::screen::ProgramView;
 use pxi::mailbox::{Host, Input};
-use pxi::run::{self, Outcome};
+use pxi::run::{self, BatchReport, Executor, Outcome};
 use pxi::{Limits, Machine};
 
 /// Rounds between two mailbox services: small, so console I/O feels immediate.
@@ -64,6 +64,32 @@ impl Host for KernelHost {
     }
 }
 
+/// The pxi CPU interpreter as the kernel's executor. It only delegates to `Machine`; it exists
+/// so that the interpreter stays out of line and the dispatch core (drive loop, mailbox
+/// service, devices) can be measured on its own.
+pub struct CpuExecutor(pub Machine);
+
+impl Executor for CpuExecutor {
+    type Error = core::convert::Infallible;
+
+    #[inline(never)]
+    fn run_batch(&mut self, rounds: u32) -> Result<BatchReport, Self::Error> {
+        self.0.run_batch(rounds)
+    }
+
+    fn mailbox(&mut self) -> &mut [u32] {
+        self.0.mailbox()
+    }
+
+    fn commit_mailbox(&mut self) -> Result<(), Self::Error> {
+        self.0.commit_mailbox()
+    }
+
+    fn memory_words(&self) -> u32 {
+        self.0.memory_words()
+    }
+}
+
 /// The screen while a program runs.
 pub struct Screen {
     pub display: Display,
@@ -83,21 +109,21 @@ impl Screen {
 /// Runs `machine` until it halts, exits, traps or runs out of budget, servicing the mailbox
 /// after every batch and refreshing the heatmap every [`HEATMAP_REFRESH_MICROS`].
 #[inline(never)]
-pub fn run(machine: &mut Machine, host: &mut KernelHost, mut screen: Option<&mut Screen>) -> Outcome {
+pub fn run(executor: &mut CpuExecutor, host: &mut KernelHost, mut screen: Option<&mut Screen>) -> Outcome {
     let mut next_refresh = interrupts::uptime_micros() + HEATMAP_REFRESH_MICROS;
-    let outcome = run::drive(machine, host, ROUNDS_PER_BATCH, |machine, _report| {
+    let outcome = run::drive(executor, host, ROUNDS_PER_BATCH, |executor, _report| {
         let now = interrupts::uptime_micros();
         if let Some(screen) = screen.as_deref_mut()
             && now >= next_refresh
         {
-            screen.show_counts(&machine.counts);
+            screen.show_counts(&executor.0.counts);
             next_refresh = now + HEATMAP_REFRESH_MICROS;
         }
     });
     // The interpreter's error type is `Infallible`.
     let Ok(outcome) = outcome;
     if let Some(screen) = screen {
-        screen.show_counts(&machine.counts);
+        screen.show_counts(&executor.0.counts);
     }
     outcome
 }

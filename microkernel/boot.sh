@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Boots pxOS in QEMU: in a window when $DISPLAY is set, headless otherwise. The serial console
+# (boot log, os output, keyboard input; Ctrl-D ends input) is this terminal; Ctrl-A X quits QEMU.
+# Installs what is missing first (idempotent): qemu-system-x86 (+ qemu-system-gui for a window)
+# and the x86_64-unknown-none Rust target. Extra arguments go to QEMU, e.g.
+#   microkernel/boot.sh -append exit-on-stop -device isa-debug-exit,iobase=0xf4,iosize=0x04
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+apt_install() {
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update
+    $sudo apt-get -o DPkg::Lock::Timeout=600 install -y "$@"
+}
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+    apt_install qemu-system-x86
+fi
+display=(-display none)
+if [ -n "${DISPLAY:-}" ]; then
+    if ! qemu-system-x86_64 -display help | grep -qx gtk; then
+        apt_install qemu-system-gui
+    fi
+    display=(-display gtk)
+fi
+if ! rustup target list --installed | grep -qx x86_64-unknown-none; then
+    rustup target add x86_64-unknown-none
+fi
+
+(cd "$here" && cargo build --release --bin pxos-kernel)
+
+# TCG only: KVM hangs on these machines (docs/microkernel.md).
+exec qemu-system-x86_64 -machine q35 -accel tcg -nodefaults "${display[@]}" -serial mon:stdio \
+    -vga none -nic none -device virtio-gpu-pci \
+    -kernel "$here/target/x86_64-unknown-none/release/pxos-kernel" "$@"
