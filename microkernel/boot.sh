@@ -19,7 +19,8 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 fi
 display=(-display none)
 if [ -n "${DISPLAY:-}" ]; then
-    if ! qemu-system-x86_64 -display help | grep -qx gtk; then
+    # `-display help` lists gtk even without the module; ask dpkg whether it is installed.
+    if ! dpkg-query -W -f='${Status}' qemu-system-gui 2>/dev/null | grep -q "ok installed"; then
         apt_install qemu-system-gui
     fi
     display=(-display gtk)
