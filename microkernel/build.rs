@@ -13,7 +13,9 @@ use pxi::mailbox::Call;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     let script = manifest_dir.join("linker.ld");
@@ -37,7 +39,10 @@ fn main() {
             println!("cargo:rerun-if-changed={}", path.display());
             ("examples/os.pxi".to_string(), read(&path))
         }
-        None => ("placeholder (examples/os.pxi not built yet)".to_string(), placeholder().encode_png()),
+        None => (
+            "placeholder (examples/os.pxi not built yet)".to_string(),
+            placeholder().encode_png(),
+        ),
     };
     if let Err(error) = Image::decode_png(&bytes) {
         panic!("the program image from {source} is not a valid PXI image: {error}");
@@ -49,13 +54,17 @@ fn main() {
 }
 
 fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|error| panic!("cannot read program image {}: {error}", path.display()))
+    std::fs::read(path)
+        .unwrap_or_else(|error| panic!("cannot read program image {}: {error}", path.display()))
 }
 
 /// Counts to 5000 in a loop (so the heatmap has something to show), writes a banner and halts.
 fn placeholder() -> Image {
     let banner = b"pxOS placeholder program: examples/os.pxi is not built yet\n";
-    let words: Vec<u32> = banner.chunks(4).map(|c| c.iter().rev().fold(0, |w, &b| w << 8 | u32::from(b))).collect();
+    let words: Vec<u32> = banner
+        .chunks(4)
+        .map(|c| c.iter().rev().fold(0, |w, &b| w << 8 | u32::from(b)))
+        .collect();
     let instr = |op, a, b, c, word| Instruction { op, a, b, c, word };
     let program = [
         instr(Op::Li, 1, 0, 0, 0),
@@ -76,7 +85,11 @@ fn placeholder() -> Image {
         let (pixels, len) = instruction.encode();
         code.extend_from_slice(&pixels[..len]);
     }
-    assert_eq!(Instruction::decode(&code, 4).map(|i| i.op), Ok(Op::Addi), "loop label moved");
+    assert_eq!(
+        Instruction::decode(&code, 4).map(|i| i.op),
+        Ok(Op::Addi),
+        "loop label moved"
+    );
     let image = Image {
         width: 16,
         entry: 0,

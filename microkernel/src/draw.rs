@@ -43,7 +43,8 @@ pub fn heat_colour(count: u64, max: u64) -> Rgb {
     let segment = ((position / 256) as usize).min(RAMP.len() - 2);
     let fraction = (position - segment as u64 * 256) as u32;
     let (from, to) = (RAMP[segment], RAMP[segment + 1]);
-    let mix = |a: u8, b: u8| ((u32::from(a) * (256 - fraction) + u32::from(b) * fraction) / 256) as u8;
+    let mix =
+        |a: u8, b: u8| ((u32::from(a) * (256 - fraction) + u32::from(b) * fraction) / 256) as u8;
     Rgb::new(mix(from.r, to.r), mix(from.g, to.g), mix(from.b, to.b))
 }
 
@@ -65,8 +66,14 @@ impl Layout {
     pub fn fit(screen: (usize, usize), image: (usize, usize)) -> Self {
         let panel_width = screen.0.saturating_sub(3 * MARGIN) / 2;
         let panel_height = screen.1.saturating_sub(2 * MARGIN);
-        let scale = (panel_width / image.0.max(1)).min(panel_height / image.1.max(1)).max(1);
-        Self { scale, image: (MARGIN, MARGIN), heatmap: (2 * MARGIN + panel_width, MARGIN) }
+        let scale = (panel_width / image.0.max(1))
+            .min(panel_height / image.1.max(1))
+            .max(1);
+        Self {
+            scale,
+            image: (MARGIN, MARGIN),
+            heatmap: (2 * MARGIN + panel_width, MARGIN),
+        }
     }
 }
 
@@ -81,7 +88,11 @@ pub struct Canvas<'a> {
 impl<'a> Canvas<'a> {
     /// `None` if `bytes` is smaller than `width * height` pixels.
     pub fn new(bytes: &'a mut [u8], width: usize, height: usize) -> Option<Self> {
-        (bytes.len() >= width.checked_mul(height)?.checked_mul(4)?).then_some(Self { bytes, width, height })
+        (bytes.len() >= width.checked_mul(height)?.checked_mul(4)?).then_some(Self {
+            bytes,
+            width,
+            height,
+        })
     }
 
     pub fn size(&self) -> (usize, usize) {
@@ -114,7 +125,13 @@ impl<'a> Canvas<'a> {
     ) {
         for y in 0..size.1 {
             for x in 0..size.0 {
-                self.fill_rect(origin.0 + x * scale, origin.1 + y * scale, scale, scale, pixel(x, y));
+                self.fill_rect(
+                    origin.0 + x * scale,
+                    origin.1 + y * scale,
+                    scale,
+                    scale,
+                    pixel(x, y),
+                );
             }
         }
     }
@@ -125,7 +142,11 @@ impl<'a> Canvas<'a> {
             return None;
         }
         let i = (y * self.width + x) * 4;
-        Some(Rgb::new(self.bytes[i + 2], self.bytes[i + 1], self.bytes[i]))
+        Some(Rgb::new(
+            self.bytes[i + 2],
+            self.bytes[i + 1],
+            self.bytes[i],
+        ))
     }
 }
 
@@ -139,13 +160,20 @@ mod tests {
         assert_eq!(heat_colour(5, 0), COLD);
         assert_eq!(heat_colour(1, 1), Rgb::new(0xff, 0xff, 0xff));
         assert_eq!(heat_colour(1 << 20, 1 << 20), Rgb::new(0xff, 0xff, 0xff));
-        assert_eq!(heat_colour(7, 3), heat_colour(3, 3), "counts above max clamp");
+        assert_eq!(
+            heat_colour(7, 3),
+            heat_colour(3, 3),
+            "counts above max clamp"
+        );
         let brightness = |c: Rgb| u32::from(c.r) + u32::from(c.g) + u32::from(c.b);
         let mut previous = 0;
         for shift in 0..=20 {
             let colour = heat_colour(1 << shift, 1 << 20);
             assert_ne!(colour, COLD);
-            assert!(brightness(colour) >= previous, "ramp must not get darker at 2^{shift}");
+            assert!(
+                brightness(colour) >= previous,
+                "ramp must not get darker at 2^{shift}"
+            );
             previous = brightness(colour);
         }
     }
@@ -167,7 +195,9 @@ mod tests {
         assert!(Canvas::new(&mut bytes[..15], 2, 2).is_none());
         let mut canvas = Canvas::new(&mut bytes, 4, 4).unwrap();
         canvas.clear(Rgb::new(1, 2, 3));
-        canvas.draw_scaled((2, 2), (2, 2), 2, |x, y| Rgb::new(10 * x as u8, 10 * y as u8, 7));
+        canvas.draw_scaled((2, 2), (2, 2), 2, |x, y| {
+            Rgb::new(10 * x as u8, 10 * y as u8, 7)
+        });
         assert_eq!(canvas.pixel(0, 0), Some(Rgb::new(1, 2, 3)));
         assert_eq!(canvas.pixel(3, 3), Some(Rgb::new(0, 0, 7)));
         assert_eq!(canvas.pixel(4, 0), None);

@@ -50,7 +50,12 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         panic!("{FAULT_TEST}: reading {UNMAPPED_ADDRESS:#x} did not fault (read {value:#x})");
     }
     for entry in boot.memory_map {
-        kprintln!("  mem {:#012x}..{:#012x} {}", entry.address, entry.address + entry.size, entry.kind_name());
+        kprintln!(
+            "  mem {:#012x}..{:#012x} {}",
+            entry.address,
+            entry.address + entry.size,
+            entry.kind_name()
+        );
     }
 
     let image = match Image::decode_png(OS_IMAGE) {
@@ -76,7 +81,9 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         }
     });
 
-    kprintln!("dispatch: running os.pxi on the pxi CPU interpreter (no GPU compute path on metal yet)");
+    kprintln!(
+        "dispatch: running os.pxi on the pxi CPU interpreter (no GPU compute path on metal yet)"
+    );
     let started = interrupts::uptime_micros();
     let mut executor = CpuExecutor(Machine::new(&image, dispatch::limits()));
     let mut host = KernelHost::new(serial);
@@ -100,7 +107,9 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     if has_word(EXIT_ON_STOP) {
         qemu::exit(code)
     }
-    kprintln!("kernel: idle (the screen stays up; pass `-append {EXIT_ON_STOP}` to exit QEMU instead)");
+    kprintln!(
+        "kernel: idle (the screen stays up; pass `-append {EXIT_ON_STOP}` to exit QEMU instead)"
+    );
     qemu::halt_forever()
 }
 
@@ -131,7 +140,13 @@ fn enumerate_pci() -> Option<Function> {
     let mut gpu = None;
     kprintln!("pci: scanning buses 00..ff");
     config.enumerate(|function| {
-        kprintln!("pci {} {} class {} {}", function.address, function.id, function.class, function.class.name());
+        kprintln!(
+            "pci {} {} class {} {}",
+            function.address,
+            function.id,
+            function.class,
+            function.class.name()
+        );
         for (slot, bar) in function.bars.iter().enumerate() {
             if let Some(bar) = bar {
                 kprintln!("    bar{slot} {bar}");
@@ -146,10 +161,16 @@ fn enumerate_pci() -> Option<Function> {
         return None;
     };
     if let Err(bar) = gpu.check_bars_mapped() {
-        kprintln!("pci {}: virtio-gpu {bar} lies outside the identity map; running without a screen", gpu.address);
+        kprintln!(
+            "pci {}: virtio-gpu {bar} lies outside the identity map; running without a screen",
+            gpu.address
+        );
         return None;
     }
     config.enable(gpu.address);
-    kprintln!("pci {}: virtio-gpu enabled (io | memory | bus master), BARs identity mapped", gpu.address);
+    kprintln!(
+        "pci {}: virtio-gpu enabled (io | memory | bus master), BARs identity mapped",
+        gpu.address
+    );
     Some(gpu)
 }

@@ -18,7 +18,11 @@ impl PciAddress {
     /// `None` when `device` or `function` is out of range.
     pub const fn new(bus: u8, device: u8, function: u8) -> Option<Self> {
         if device < Self::DEVICES_PER_BUS && function < Self::FUNCTIONS_PER_DEVICE {
-            Some(Self { bus, device, function })
+            Some(Self {
+                bus,
+                device,
+                function,
+            })
         } else {
             None
         }
@@ -74,12 +78,20 @@ impl ConfigRegister {
 
     /// `None` unless `offset` is dword-aligned.
     pub const fn new(offset: u8) -> Option<Self> {
-        if offset % 4 == 0 { Some(Self(offset)) } else { None }
+        if offset.is_multiple_of(4) {
+            Some(Self(offset))
+        } else {
+            None
+        }
     }
 
     /// The register of BAR `index` (0..6).
     pub const fn bar(index: u8) -> Option<Self> {
-        if index < Self::BAR_COUNT { Some(Self(0x10 + 4 * index)) } else { None }
+        if index < Self::BAR_COUNT {
+            Some(Self(0x10 + 4 * index))
+        } else {
+            None
+        }
     }
 
     pub const fn offset(self) -> u8 {
@@ -95,7 +107,10 @@ pub struct PciId {
 }
 
 impl PciId {
-    pub const VIRTIO_GPU: Self = Self { vendor: 0x1af4, device: 0x1050 };
+    pub const VIRTIO_GPU: Self = Self {
+        vendor: 0x1af4,
+        device: 0x1050,
+    };
 
     /// Decodes register 0x00; `None` for an empty slot (vendor 0xffff).
     pub const fn from_register(value: u32) -> Option<Self> {
@@ -103,7 +118,10 @@ impl PciId {
         if vendor == 0xffff {
             None
         } else {
-            Some(Self { vendor, device: (value >> 16) as u16 })
+            Some(Self {
+                vendor,
+                device: (value >> 16) as u16,
+            })
         }
     }
 }
@@ -210,9 +228,20 @@ impl Command {
 /// A decoded base address register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bar {
-    Io { port: u32, size: u32 },
-    Memory32 { address: u32, size: u32, prefetchable: bool },
-    Memory64 { address: u64, size: u64, prefetchable: bool },
+    Io {
+        port: u32,
+        size: u32,
+    },
+    Memory32 {
+        address: u32,
+        size: u32,
+        prefetchable: bool,
+    },
+    Memory64 {
+        address: u64,
+        size: u64,
+        prefetchable: bool,
+    },
 }
 
 /// The two reads that describe a BAR: its value, and what it reads back after writing all ones
@@ -239,7 +268,10 @@ impl Bar {
             if mask == 0xffff_0000 {
                 return None;
             }
-            return Some(Self::Io { port: low & !0b11, size: (!mask).wrapping_add(1) });
+            return Some(Self::Io {
+                port: low & !0b11,
+                size: (!mask).wrapping_add(1),
+            });
         }
         let prefetchable = low & 0b1000 != 0;
         if Self::is_64_bit(low) {
@@ -247,13 +279,21 @@ impl Bar {
             if mask == 0 {
                 return None;
             }
-            Some(Self::Memory64 { address: probe.value & !0xf, size: (!mask).wrapping_add(1), prefetchable })
+            Some(Self::Memory64 {
+                address: probe.value & !0xf,
+                size: (!mask).wrapping_add(1),
+                prefetchable,
+            })
         } else {
             let mask = probe.size_mask as u32 & !0xf;
             if mask == 0 {
                 return None;
             }
-            Some(Self::Memory32 { address: low & !0xf, size: (!mask).wrapping_add(1), prefetchable })
+            Some(Self::Memory32 {
+                address: low & !0xf,
+                size: (!mask).wrapping_add(1),
+                prefetchable,
+            })
         }
     }
 
@@ -280,11 +320,27 @@ impl fmt::Display for Bar {
         let prefetch = |p: bool| if p { " prefetchable" } else { "" };
         match *self {
             Self::Io { port, size } => write!(f, "io    {port:#06x} size {size:#x}"),
-            Self::Memory32 { address, size, prefetchable } => {
-                write!(f, "mem32 {address:#010x} size {size:#x}{}", prefetch(prefetchable))
+            Self::Memory32 {
+                address,
+                size,
+                prefetchable,
+            } => {
+                write!(
+                    f,
+                    "mem32 {address:#010x} size {size:#x}{}",
+                    prefetch(prefetchable)
+                )
             }
-            Self::Memory64 { address, size, prefetchable } => {
-                write!(f, "mem64 {address:#014x} size {size:#x}{}", prefetch(prefetchable))
+            Self::Memory64 {
+                address,
+                size,
+                prefetchable,
+            } => {
+                write!(
+                    f,
+                    "mem64 {address:#014x} size {size:#x}{}",
+                    prefetch(prefetchable)
+                )
             }
         }
     }
@@ -338,19 +394,50 @@ mod tests {
 
     #[test]
     fn decodes_io_bar() {
-        let bar = Bar::decode(BarProbe { value: 0xc041, size_mask: 0xffff_ffe1 }).unwrap();
-        assert_eq!(bar, Bar::Io { port: 0xc040, size: 0x20 });
+        let bar = Bar::decode(BarProbe {
+            value: 0xc041,
+            size_mask: 0xffff_ffe1,
+        })
+        .unwrap();
+        assert_eq!(
+            bar,
+            Bar::Io {
+                port: 0xc040,
+                size: 0x20
+            }
+        );
         // Some devices return zeros in the upper half of an I/O probe.
-        let bar = Bar::decode(BarProbe { value: 0xc041, size_mask: 0xffe1 }).unwrap();
-        assert_eq!(bar, Bar::Io { port: 0xc040, size: 0x20 });
+        let bar = Bar::decode(BarProbe {
+            value: 0xc041,
+            size_mask: 0xffe1,
+        })
+        .unwrap();
+        assert_eq!(
+            bar,
+            Bar::Io {
+                port: 0xc040,
+                size: 0x20
+            }
+        );
         assert_eq!(bar.slots(), 1);
         assert_eq!(bar.memory_range(), None);
     }
 
     #[test]
     fn decodes_memory32_bar() {
-        let bar = Bar::decode(BarProbe { value: 0xfebd_1000, size_mask: 0xffff_f000 }).unwrap();
-        assert_eq!(bar, Bar::Memory32 { address: 0xfebd_1000, size: 0x1000, prefetchable: false });
+        let bar = Bar::decode(BarProbe {
+            value: 0xfebd_1000,
+            size_mask: 0xffff_f000,
+        })
+        .unwrap();
+        assert_eq!(
+            bar,
+            Bar::Memory32 {
+                address: 0xfebd_1000,
+                size: 0x1000,
+                prefetchable: false
+            }
+        );
         assert_eq!(bar.to_string(), "mem32 0xfebd1000 size 0x1000");
     }
 
@@ -363,16 +450,41 @@ mod tests {
             size_mask: 0xffff_ffff_ffff_c00c,
         })
         .unwrap();
-        assert_eq!(bar, Bar::Memory64 { address: 0xfe00_0000, size: 0x4000, prefetchable: true });
+        assert_eq!(
+            bar,
+            Bar::Memory64 {
+                address: 0xfe00_0000,
+                size: 0x4000,
+                prefetchable: true
+            }
+        );
         assert_eq!(bar.slots(), 2);
         assert_eq!(bar.memory_range(), Some((0xfe00_0000, 0x4000)));
-        let high = Bar::decode(BarProbe { value: 0x8_0000_000c, size_mask: 0xffff_fff0_0000_000c });
-        assert_eq!(high.and_then(Bar::memory_range), Some((0x8_0000_0000, 0x10_0000_0000)));
+        let high = Bar::decode(BarProbe {
+            value: 0x8_0000_000c,
+            size_mask: 0xffff_fff0_0000_000c,
+        });
+        assert_eq!(
+            high.and_then(Bar::memory_range),
+            Some((0x8_0000_0000, 0x10_0000_0000))
+        );
     }
 
     #[test]
     fn unimplemented_bars_decode_to_none() {
-        assert_eq!(Bar::decode(BarProbe { value: 0, size_mask: 0 }), None);
-        assert_eq!(Bar::decode(BarProbe { value: 1, size_mask: 1 }), None);
+        assert_eq!(
+            Bar::decode(BarProbe {
+                value: 0,
+                size_mask: 0
+            }),
+            None
+        );
+        assert_eq!(
+            Bar::decode(BarProbe {
+                value: 1,
+                size_mask: 1
+            }),
+            None
+        );
     }
 }

@@ -30,7 +30,12 @@ impl ProgramView {
         let width = image.width as usize;
         let size = (width, pixels.len() / width);
         let code = image.code_offset()..image.code_offset() + image.code.len();
-        Self { pixels, size, code, layout: Layout::fit(screen, size), }
+        Self {
+            pixels,
+            size,
+            code,
+            layout: Layout::fit(screen, size),
+        }
     }
 
     pub fn layout(&self) -> Layout {
@@ -63,7 +68,11 @@ impl ProgramView {
                 return NOT_CODE;
             }
             let count = counts.get(index - self.code.start).copied().unwrap_or(0);
-            if count == 0 { COLD } else { heat_colour(u64::from(count), u64::from(max)) }
+            if count == 0 {
+                COLD
+            } else {
+                heat_colour(u64::from(count), u64::from(max))
+            }
         });
     }
 }
@@ -74,9 +83,30 @@ mod tests {
     use pxi::isa::{Instruction, Op};
 
     fn tiny_image() -> Image {
-        let (nop, _) = Instruction { op: Op::Nop, a: 0, b: 0, c: 0, word: 0 }.encode();
-        let (exit, _) = Instruction { op: Op::Exit, a: 0, b: 0, c: 0, word: 0 }.encode();
-        Image { width: 4, entry: 0, code: vec![nop[0], exit[0]], memory_words: 0, harts: 1, segments: vec![] }
+        let (nop, _) = Instruction {
+            op: Op::Nop,
+            a: 0,
+            b: 0,
+            c: 0,
+            word: 0,
+        }
+        .encode();
+        let (exit, _) = Instruction {
+            op: Op::Exit,
+            a: 0,
+            b: 0,
+            c: 0,
+            word: 0,
+        }
+        .encode();
+        Image {
+            width: 4,
+            entry: 0,
+            code: vec![nop[0], exit[0]],
+            memory_words: 0,
+            harts: 1,
+            segments: vec![],
+        }
     }
 
     #[test]
@@ -91,12 +121,22 @@ mod tests {
         let pixels = image.to_pixels();
         for (index, &word) in pixels.iter().enumerate() {
             let (x, y) = (index % 4, index / 4);
-            let at = (layout.image.0 + x * layout.scale, layout.image.1 + y * layout.scale);
-            assert_eq!(canvas.pixel(at.0, at.1), Some(pixel_colour(word)), "pixel {index}");
+            let at = (
+                layout.image.0 + x * layout.scale,
+                layout.image.1 + y * layout.scale,
+            );
+            assert_eq!(
+                canvas.pixel(at.0, at.1),
+                Some(pixel_colour(word)),
+                "pixel {index}"
+            );
         }
         let heat_cell = |canvas: &Canvas<'_>, index: usize| {
             let (x, y) = (index % 4, index / 4);
-            canvas.pixel(layout.heatmap.0 + x * layout.scale, layout.heatmap.1 + y * layout.scale)
+            canvas.pixel(
+                layout.heatmap.0 + x * layout.scale,
+                layout.heatmap.1 + y * layout.scale,
+            )
         };
         assert_eq!(heat_cell(&canvas, 0), Some(NOT_CODE));
         assert_eq!(heat_cell(&canvas, 8), Some(COLD));

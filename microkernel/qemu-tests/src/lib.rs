@@ -48,7 +48,16 @@ pub fn clean_cargo() -> Command {
         let inherited = (key.starts_with("CARGO") && key != "CARGO_HOME")
             || key.starts_with("__CARGO")
             || key.starts_with("RUSTC")
-            || matches!(&*key, "RUSTFLAGS" | "RUSTDOCFLAGS" | "DEBUG" | "OPT_LEVEL" | "PROFILE" | "TARGET" | "HOST");
+            || matches!(
+                &*key,
+                "RUSTFLAGS"
+                    | "RUSTDOCFLAGS"
+                    | "DEBUG"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "TARGET"
+                    | "HOST"
+            );
         if inherited {
             command.env_remove(&*key);
         }
@@ -64,22 +73,37 @@ pub fn kernels() -> &'static Kernels {
 
 fn build_kernels() -> Result<Kernels, String> {
     let output = clean_cargo()
-        .args(["build", "--release", "--bins", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--bins",
+            "--message-format=json-render-diagnostics",
+        ])
         .stderr(Stdio::inherit())
         .output()
         .map_err(|error| format!("cannot run cargo: {error}"))?;
     if !output.status.success() {
-        return Err(format!("building the microkernel failed ({})", output.status));
+        return Err(format!(
+            "building the microkernel failed ({})",
+            output.status
+        ));
     }
     let (mut kernel, mut minimal, mut out_dir) = (None, None, None);
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         let path = |key: &str| message[key].as_str().map(PathBuf::from);
-        match (message["reason"].as_str(), message["target"]["name"].as_str()) {
+        match (
+            message["reason"].as_str(),
+            message["target"]["name"].as_str(),
+        ) {
             (Some("compiler-artifact"), Some("pxos-kernel")) => kernel = path("executable"),
             (Some("compiler-artifact"), Some("pxos-minimal")) => minimal = path("executable"),
             (Some("build-script-executed"), _)
-                if message["package_id"].as_str().is_some_and(|id| id.contains("pxos-microkernel")) =>
+                if message["package_id"]
+                    .as_str()
+                    .is_some_and(|id| id.contains("pxos-microkernel")) =>
             {
                 out_dir = path("out_dir")
             }
@@ -90,13 +114,20 @@ fn build_kernels() -> Result<Kernels, String> {
     Ok(Kernels {
         kernel: kernel.ok_or_else(|| missing("the pxos-kernel executable"))?,
         minimal: minimal.ok_or_else(|| missing("the pxos-minimal executable"))?,
-        os_image: out_dir.ok_or_else(|| missing("the microkernel build script's out_dir"))?.join("os.pxi"),
+        os_image: out_dir
+            .ok_or_else(|| missing("the microkernel build script's out_dir"))?
+            .join("os.pxi"),
     })
 }
 
 /// Fails (never skips) when QEMU is missing.
 pub fn require_qemu() {
-    match Command::new(QEMU).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+    match Command::new(QEMU)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
         Ok(status) if status.success() => {}
         other => panic!(
             "{QEMU} is required for the microkernel tests but could not be run ({other:?}); \
@@ -115,9 +146,24 @@ impl Qemu {
     /// q35, no default devices, serial on stdio, a virtio-gpu, no VGA or NIC, isa-debug-exit.
     pub fn new(kernel: &Path) -> Self {
         let args = [
-            "-machine", "q35", "-accel", "tcg", "-nodefaults", "-display", "none", "-serial", "stdio",
-            "-vga", "none", "-nic", "none", "-device", "virtio-gpu-pci",
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel",
+            "-machine",
+            "q35",
+            "-accel",
+            "tcg",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-vga",
+            "none",
+            "-nic",
+            "none",
+            "-device",
+            "virtio-gpu-pci",
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-kernel",
         ];
         let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         args.push(kernel.display().to_string());
@@ -156,7 +202,9 @@ impl Qemu {
             let mut reader = BufReader::new(stdout);
             let mut line = Vec::new();
             while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                let text = String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string();
+                let text = String::from_utf8_lossy(&line)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string();
                 if sender.send((started.elapsed(), text)).is_err() {
                     break;
                 }
@@ -164,7 +212,13 @@ impl Qemu {
             }
         });
         let stdin = child.stdin.take();
-        Running { child, stdin, lines, log: Vec::new(), command: self.describe() }
+        Running {
+            child,
+            stdin,
+            lines,
+            log: Vec::new(),
+            command: self.describe(),
+        }
     }
 
     /// Boots, waits for QEMU to exit (killing it after `timeout`), and returns what happened.
@@ -206,8 +260,12 @@ impl Finished {
 
     /// Fails with the whole log unless a line contains `needle`.
     pub fn expect_line(&self, needle: &str) -> &str {
-        find_line(&self.serial, needle)
-            .unwrap_or_else(|| panic!("no serial line contains {needle:?}; serial log:\n{}", self.text()))
+        find_line(&self.serial, needle).unwrap_or_else(|| {
+            panic!(
+                "no serial line contains {needle:?}; serial log:\n{}",
+                self.text()
+            )
+        })
     }
 }
 
@@ -216,7 +274,10 @@ fn serial_text(lines: &[SerialLine]) -> String {
 }
 
 fn find_line<'a>(lines: &'a [SerialLine], needle: &str) -> Option<&'a str> {
-    lines.iter().map(|(_, line)| line.as_str()).find(|line| line.contains(needle))
+    lines
+        .iter()
+        .map(|(_, line)| line.as_str())
+        .find(|line| line.contains(needle))
 }
 
 impl Running {
@@ -257,7 +318,10 @@ impl Running {
     /// Sends bytes to the kernel's COM1.
     pub fn send(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin is open");
-        stdin.write_all(bytes).and_then(|()| stdin.flush()).expect("write to QEMU's serial input");
+        stdin
+            .write_all(bytes)
+            .and_then(|()| stdin.flush())
+            .expect("write to QEMU's serial input");
     }
 
     /// Waits for QEMU to exit, killing it and failing after `timeout`.
@@ -283,7 +347,10 @@ impl Running {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
             self.log.push(line);
         }
-        Finished { status, serial: std::mem::take(&mut self.log) }
+        Finished {
+            status,
+            serial: std::mem::take(&mut self.log),
+        }
     }
 }
 
@@ -304,13 +371,22 @@ pub struct Monitor {
 impl Monitor {
     /// QEMU arguments for a monitor at `socket`.
     pub fn qemu_args(socket: &Path) -> [String; 2] {
-        ["-monitor".to_string(), format!("unix:{},server=on,wait=off", socket.display())]
+        [
+            "-monitor".to_string(),
+            format!("unix:{},server=on,wait=off", socket.display()),
+        ]
     }
 
     pub fn connect(socket: &Path) -> Self {
-        let stream = UnixStream::connect(socket)
-            .unwrap_or_else(|error| panic!("cannot connect to the QEMU monitor at {}: {error}", socket.display()));
-        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("set monitor timeout");
+        let stream = UnixStream::connect(socket).unwrap_or_else(|error| {
+            panic!(
+                "cannot connect to the QEMU monitor at {}: {error}",
+                socket.display()
+            )
+        });
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("set monitor timeout");
         let mut monitor = Self { stream };
         monitor.read_prompt();
         monitor
@@ -318,7 +394,9 @@ impl Monitor {
 
     /// Runs one command and returns what QEMU printed before the next prompt.
     pub fn command(&mut self, command: &str) -> String {
-        self.stream.write_all(format!("{command}\n").as_bytes()).expect("write to the QEMU monitor");
+        self.stream
+            .write_all(format!("{command}\n").as_bytes())
+            .expect("write to the QEMU monitor");
         self.read_prompt()
     }
 
@@ -326,7 +404,10 @@ impl Monitor {
         let mut seen = Vec::new();
         let mut byte = [0u8; 256];
         while !seen.ends_with(b"(qemu) ") {
-            let n = self.stream.read(&mut byte).expect("read from the QEMU monitor");
+            let n = self
+                .stream
+                .read(&mut byte)
+                .expect("read from the QEMU monitor");
             if n == 0 {
                 break;
             }
@@ -366,7 +447,10 @@ impl ScreenLayout {
 
     /// Screen coordinates of the centre of cell (x, y) in a panel at `origin`.
     pub fn cell_centre(&self, origin: (u32, u32), x: u32, y: u32) -> (u32, u32) {
-        (origin.0 + x * self.scale + self.scale / 2, origin.1 + y * self.scale + self.scale / 2)
+        (
+            origin.0 + x * self.scale + self.scale / 2,
+            origin.1 + y * self.scale + self.scale / 2,
+        )
     }
 }
 
@@ -380,9 +464,17 @@ mod tests {
         let layout = ScreenLayout::parse(line).unwrap();
         assert_eq!(
             layout,
-            ScreenLayout { program_size: (16, 3), program_at: (16, 16), scale: 38, heatmap_at: (648, 16) }
+            ScreenLayout {
+                program_size: (16, 3),
+                program_at: (16, 16),
+                scale: 38,
+                heatmap_at: (648, 16)
+            }
         );
-        assert_eq!(layout.cell_centre(layout.program_at, 1, 0), (16 + 38 + 19, 16 + 19));
+        assert_eq!(
+            layout.cell_centre(layout.program_at, 1, 0),
+            (16 + 38 + 19, 16 + 19)
+        );
         assert_eq!(ScreenLayout::parse("display: none"), None);
     }
 }

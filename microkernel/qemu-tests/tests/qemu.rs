@@ -2,8 +2,8 @@
 //! timeout, so a hung kernel fails a test instead of hanging it; a missing QEMU fails too.
 
 use qemu_tests::{
-    DISPATCH_START, DISPATCH_STOPPED, EXIT_FAILURE, EXIT_ON_STOP, EXIT_SUCCESS, Finished, Monitor, Qemu,
-    ScreenLayout, clean_cargo, kernels, require_qemu,
+    DISPATCH_START, DISPATCH_STOPPED, EXIT_FAILURE, EXIT_ON_STOP, EXIT_SUCCESS, Finished, Monitor,
+    Qemu, ScreenLayout, clean_cargo, kernels, require_qemu,
 };
 use std::time::Duration;
 
@@ -16,7 +16,9 @@ const END_OF_INPUT: &[u8] = b"\x04";
 /// console input once the program runs, and waits for QEMU to exit.
 fn boot_to_exit(extra: &[&str]) -> Finished {
     require_qemu();
-    let qemu = Qemu::new(&kernels().kernel).args(extra.iter().copied()).append(EXIT_ON_STOP);
+    let qemu = Qemu::new(&kernels().kernel)
+        .args(extra.iter().copied())
+        .append(EXIT_ON_STOP);
     let mut running = qemu.spawn();
     running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
     running.send(END_OF_INPUT);
@@ -33,7 +35,12 @@ fn boots_runs_the_os_and_exits_through_isa_debug_exit() {
         "the os did not stop cleanly: {stopped}\n{}",
         run.text()
     );
-    assert_eq!(run.code(), Some(EXIT_SUCCESS), "QEMU exit status; serial log:\n{}", run.text());
+    assert_eq!(
+        run.code(),
+        Some(EXIT_SUCCESS),
+        "QEMU exit status; serial log:\n{}",
+        run.text()
+    );
 }
 
 #[test]
@@ -54,7 +61,14 @@ fn serial_log_shows_boot_memory_map_pci_and_display() {
 
 #[test]
 fn pci_enumeration_lists_extra_devices() {
-    let run = boot_to_exit(&["-device", "e1000,netdev=n0", "-netdev", "user,id=n0", "-device", "pci-testdev"]);
+    let run = boot_to_exit(&[
+        "-device",
+        "e1000,netdev=n0",
+        "-netdev",
+        "user,id=n0",
+        "-device",
+        "pci-testdev",
+    ]);
     let e1000 = run.expect_line("8086:100e");
     assert!(e1000.contains("class 0200 network controller"), "{e1000}");
     let testdev = run.expect_line("1b36:0005");
@@ -69,7 +83,9 @@ fn pci_enumeration_lists_extra_devices() {
 #[test]
 fn cpu_exception_is_reported_and_fails() {
     require_qemu();
-    let run = Qemu::new(&kernels().kernel).append("fault-test").run(BOOT_TIMEOUT);
+    let run = Qemu::new(&kernels().kernel)
+        .append("fault-test")
+        .run(BOOT_TIMEOUT);
     run.expect_line("CPU EXCEPTION 14 (page fault)");
     run.expect_line("faulting address (cr2) 0x0000000100000000");
     run.expect_line("rip 0x");
@@ -94,10 +110,12 @@ fn screendump_shows_program_pixels_and_heatmap() {
     let socket = dir.join("monitor.sock");
     let screenshot = dir.join("screen.png");
     // No exit-on-stop: the kernel keeps the screen up when the program stops.
-    let qemu = Qemu::new(&kernels().kernel).args(Monitor::qemu_args(&socket).iter().map(String::as_str));
+    let qemu =
+        Qemu::new(&kernels().kernel).args(Monitor::qemu_args(&socket).iter().map(String::as_str));
     let mut running = qemu.spawn();
     let (_, display_line) = running.wait_for_line("display: ", BOOT_TIMEOUT);
-    let layout = ScreenLayout::parse(&display_line).unwrap_or_else(|| panic!("unparsable: {display_line}"));
+    let layout =
+        ScreenLayout::parse(&display_line).unwrap_or_else(|| panic!("unparsable: {display_line}"));
     running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
     running.send(END_OF_INPUT);
     running.wait_for_line(DISPATCH_STOPPED, BOOT_TIMEOUT);
@@ -115,27 +133,51 @@ fn screendump_shows_program_pixels_and_heatmap() {
     let program = image::load_from_memory_with_format(&os_image, image::ImageFormat::Png)
         .expect("decode the embedded os.pxi")
         .to_rgba8();
-    assert_eq!(program.dimensions(), layout.program_size, "kernel and test disagree on the image");
+    assert_eq!(
+        program.dimensions(),
+        layout.program_size,
+        "kernel and test disagree on the image"
+    );
     let mut mismatches = Vec::new();
     for (x, y, pixel) in program.enumerate_pixels() {
         let (sx, sy) = layout.cell_centre(layout.program_at, x, y);
         let shown = screen.get_pixel(sx, sy).0;
         if shown != [pixel[0], pixel[1], pixel[2]] {
-            mismatches.push(format!("({x},{y}): program {:?}, screen {shown:?}", pixel.0));
+            mismatches.push(format!(
+                "({x},{y}): program {:?}, screen {shown:?}",
+                pixel.0
+            ));
         }
     }
-    assert!(mismatches.is_empty(), "{} program pixels differ on screen: {mismatches:?}", mismatches.len());
+    assert!(
+        mismatches.is_empty(),
+        "{} program pixels differ on screen: {mismatches:?}",
+        mismatches.len()
+    );
 
     // Code starts after the 8 header pixels and the segment table; its length is pixel 3.
-    let word = |index: u32| u32::from_le_bytes(program.get_pixel(index % program.width(), index / program.width()).0);
+    let word = |index: u32| {
+        u32::from_le_bytes(
+            program
+                .get_pixel(index % program.width(), index / program.width())
+                .0,
+        )
+    };
     let code_start = 8 + 2 * word(6);
     let executed_cells = (code_start..code_start + word(3))
         .filter(|&index| {
-            let (sx, sy) = layout.cell_centre(layout.heatmap_at, index % program.width(), index / program.width());
+            let (sx, sy) = layout.cell_centre(
+                layout.heatmap_at,
+                index % program.width(),
+                index / program.width(),
+            );
             screen.get_pixel(sx, sy).0 != [0, 0, 0]
         })
         .count();
-    assert!(executed_cells > 0, "the heatmap shows no executed code pixel");
+    assert!(
+        executed_cells > 0,
+        "the heatmap shows no executed code pixel"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -143,7 +185,8 @@ fn screendump_shows_program_pixels_and_heatmap() {
 /// running it from here makes the root workspace's `cargo test` cover it.
 #[test]
 fn kernel_logic_unit_tests_pass_on_the_host() {
-    let host = std::env::var("QEMU_TESTS_HOST_TARGET").unwrap_or_else(|_| "x86_64-unknown-linux-gnu".to_string());
+    let host = std::env::var("QEMU_TESTS_HOST_TARGET")
+        .unwrap_or_else(|_| "x86_64-unknown-linux-gnu".to_string());
     let output = clean_cargo()
         .args(["test", "--lib", "--target", &host])
         .output()

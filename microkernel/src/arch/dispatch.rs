@@ -27,7 +27,10 @@ pub struct KernelHost {
 
 impl KernelHost {
     pub fn new(serial: Com1) -> Self {
-        Self { serial, input_closed: false }
+        Self {
+            serial,
+            input_closed: false,
+        }
     }
 }
 
@@ -109,7 +112,11 @@ impl Screen {
 /// Runs `machine` until it halts, exits, traps or runs out of budget, servicing the mailbox
 /// after every batch and refreshing the heatmap every [`HEATMAP_REFRESH_MICROS`].
 #[inline(never)]
-pub fn run(executor: &mut CpuExecutor, host: &mut KernelHost, mut screen: Option<&mut Screen>) -> Outcome {
+pub fn run(
+    executor: &mut CpuExecutor,
+    host: &mut KernelHost,
+    mut screen: Option<&mut Screen>,
+) -> Outcome {
     let mut next_refresh = interrupts::uptime_micros() + HEATMAP_REFRESH_MICROS;
     let outcome = run::drive(executor, host, ROUNDS_PER_BATCH, |executor, _report| {
         let now = interrupts::uptime_micros();
@@ -130,5 +137,8 @@ pub fn run(executor: &mut CpuExecutor, host: &mut KernelHost, mut screen: Option
 
 /// Limits for the os: no step budget (it is the operating system), default slices.
 pub fn limits() -> Limits {
-    Limits { max_steps: u64::MAX, ..Limits::default() }
+    Limits {
+        max_steps: u64::MAX,
+        ..Limits::default()
+    }
 }

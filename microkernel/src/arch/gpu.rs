@@ -15,7 +15,8 @@ use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 pub struct KernelHal;
 
 fn dma_layout(pages: usize) -> Layout {
-    Layout::from_size_align(pages * PAGE_SIZE, PAGE_SIZE).expect("DMA request fits the address space")
+    Layout::from_size_align(pages * PAGE_SIZE, PAGE_SIZE)
+        .expect("DMA request fits the address space")
 }
 
 // SAFETY: `dma_alloc` returns zeroed, page-aligned heap memory that nothing else aliases until
@@ -75,15 +76,23 @@ impl Display {
     /// resolution.
     pub fn new(function: &Function) -> Result<Self, DisplayError> {
         let address = function.address;
-        let device_function =
-            DeviceFunction { bus: address.bus(), device: address.device(), function: address.function() };
+        let device_function = DeviceFunction {
+            bus: address.bus(),
+            device: address.device(),
+            function: address.function(),
+        };
         let mut root = PciRoot::new(ConfigSpace);
-        let transport =
-            PciTransport::new::<KernelHal, _>(&mut root, device_function).map_err(DisplayError::Transport)?;
+        let transport = PciTransport::new::<KernelHal, _>(&mut root, device_function)
+            .map_err(DisplayError::Transport)?;
         let mut gpu = VirtIOGpu::<KernelHal, _>::new(transport).map_err(DisplayError::Device)?;
         let (width, height) = gpu.resolution().map_err(DisplayError::Device)?;
         let framebuffer = NonNull::from(gpu.setup_framebuffer().map_err(DisplayError::Device)?);
-        Ok(Self { gpu, framebuffer, width: width as usize, height: height as usize })
+        Ok(Self {
+            gpu,
+            framebuffer,
+            width: width as usize,
+            height: height as usize,
+        })
     }
 
     pub fn size(&self) -> (usize, usize) {
@@ -96,7 +105,8 @@ impl Display {
         // `self`; borrowing `self` mutably for the canvas' lifetime keeps it the only reference,
         // and the device only reads it during `flush`, which needs `&mut self` too.
         let bytes = unsafe { self.framebuffer.as_mut() };
-        Canvas::new(bytes, self.width, self.height).expect("virtio-gpu framebuffer holds width * height pixels")
+        Canvas::new(bytes, self.width, self.height)
+            .expect("virtio-gpu framebuffer holds width * height pixels")
     }
 
     /// Copies the framebuffer to the host and shows it.

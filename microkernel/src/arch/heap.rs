@@ -17,5 +17,9 @@ static ALLOCATOR: LockedHeap = LockedHeap::empty();
 /// Hands the heap area to the allocator. Call once, before the first allocation.
 pub fn init() {
     // SAFETY: `init` runs once; after it, HEAP_AREA is only ever accessed through the allocator.
-    unsafe { ALLOCATOR.lock().init((&raw mut HEAP_AREA).cast::<u8>(), HEAP_BYTES) };
+    unsafe {
+        ALLOCATOR
+            .lock()
+            .init((&raw mut HEAP_AREA).cast::<u8>(), HEAP_BYTES)
+    };
 }

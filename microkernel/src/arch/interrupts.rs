@@ -162,14 +162,22 @@ const EXCEPTION_NAMES: [&str; 32] = [
 
 #[unsafe(no_mangle)]
 extern "C" fn exception_report(frame: &ExceptionFrame) -> ! {
-    let name = EXCEPTION_NAMES.get(frame.vector as usize).copied().unwrap_or("unknown");
+    let name = EXCEPTION_NAMES
+        .get(frame.vector as usize)
+        .copied()
+        .unwrap_or("unknown");
     crate::kprintln!();
     crate::kprintln!(
         "!!! CPU EXCEPTION {} ({name}), error code {:#x}",
         frame.vector,
         frame.error_code
     );
-    crate::kprintln!("    rip {:#018x}  cs {:#06x}  rflags {:#010x}", frame.rip, frame.cs, frame.rflags);
+    crate::kprintln!(
+        "    rip {:#018x}  cs {:#06x}  rflags {:#010x}",
+        frame.rip,
+        frame.cs,
+        frame.rflags
+    );
     crate::kprintln!("    rsp {:#018x}  ss {:#06x}", frame.rsp, frame.ss);
     if frame.vector == 14 {
         let cr2: u64;
@@ -198,7 +206,12 @@ extern "C" fn exception_report(frame: &ExceptionFrame) -> ! {
         frame.r11,
         frame.r12
     );
-    crate::kprintln!("    r13 {:#018x} r14 {:#018x} r15 {:#018x}", frame.r13, frame.r14, frame.r15);
+    crate::kprintln!(
+        "    r13 {:#018x} r14 {:#018x} r15 {:#018x}",
+        frame.r13,
+        frame.r14,
+        frame.r15
+    );
     crate::kprintln!("kernel stopped: exiting QEMU with failure");
     qemu::exit(ExitCode::Failure)
 }

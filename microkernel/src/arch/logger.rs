@@ -12,7 +12,12 @@ impl Log for SerialLogger {
     }
 
     fn log(&self, record: &Record) {
-        crate::kprintln!("  [{} {}] {}", record.level(), record.target(), record.args());
+        crate::kprintln!(
+            "  [{} {}] {}",
+            record.level(),
+            record.target(),
+            record.args()
+        );
     }
 
     fn flush(&self) {}

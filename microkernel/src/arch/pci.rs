@@ -2,7 +2,9 @@
 //! probing, and the `ConfigurationAccess` that lets `virtio-drivers` reach the same space.
 
 use super::port::Port;
-use crate::pci::{Bar, BarProbe, ClassCode, Command, ConfigRegister, HeaderType, PciAddress, PciId};
+use crate::pci::{
+    Bar, BarProbe, ClassCode, Command, ConfigRegister, HeaderType, PciAddress, PciId,
+};
 use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction};
 
 const CONFIG_ADDRESS: Port<u32> = Port::new(0xcf8);
@@ -42,7 +44,11 @@ impl ConfigSpace {
     /// Writes the command register; the status half is written as zero, which leaves its
     /// write-one-to-clear bits alone.
     pub fn set_command(self, address: PciAddress, command: Command) {
-        self.write(address, ConfigRegister::STATUS_COMMAND, u32::from(command.bits()));
+        self.write(
+            address,
+            ConfigRegister::STATUS_COMMAND,
+            u32::from(command.bits()),
+        );
     }
 
     /// Turns on I/O and memory decoding and bus mastering (DMA).
@@ -60,12 +66,20 @@ impl ConfigSpace {
     fn probe_bars(self, address: PciAddress) -> [Option<Bar>; ConfigRegister::BAR_COUNT as usize] {
         let mut bars = [None; ConfigRegister::BAR_COUNT as usize];
         let command = self.command(address);
-        self.set_command(address, command.without(Command::IO_SPACE).without(Command::MEMORY_SPACE));
+        self.set_command(
+            address,
+            command
+                .without(Command::IO_SPACE)
+                .without(Command::MEMORY_SPACE),
+        );
         let mut index = 0;
         while let Some(register) = ConfigRegister::bar(index) {
             let low = self.read(address, register);
             let high_register = ConfigRegister::bar(index + 1).filter(|_| Bar::is_64_bit(low));
-            let mut probe = BarProbe { value: u64::from(low), size_mask: u64::from(self.size_mask(address, register)) };
+            let mut probe = BarProbe {
+                value: u64::from(low),
+                size_mask: u64::from(self.size_mask(address, register)),
+            };
             if let Some(high_register) = high_register {
                 probe.value |= u64::from(self.read(address, high_register)) << 32;
                 probe.size_mask |= u64::from(self.size_mask(address, high_register)) << 32;
@@ -92,7 +106,9 @@ impl ConfigSpace {
         for bus in 0..=u8::MAX {
             for device in 0..PciAddress::DEVICES_PER_BUS {
                 for function in 0..PciAddress::FUNCTIONS_PER_DEVICE {
-                    let Some(address) = PciAddress::new(bus, device, function) else { continue };
+                    let Some(address) = PciAddress::new(bus, device, function) else {
+                        continue;
+                    };
                     let Some(found) = self.function(address) else {
                         if function == 0 {
                             break;
@@ -113,8 +129,18 @@ impl ConfigSpace {
         let id = PciId::from_register(self.read(address, ConfigRegister::ID))?;
         let class = ClassCode::from_register(self.read(address, ConfigRegister::CLASS_REVISION));
         let header = HeaderType::from_register(self.read(address, ConfigRegister::HEADER_TYPE));
-        let bars = if header.is_endpoint() { self.probe_bars(address) } else { Default::default() };
-        Some(Function { address, id, class, header, bars })
+        let bars = if header.is_endpoint() {
+            self.probe_bars(address)
+        } else {
+            Default::default()
+        };
+        Some(Function {
+            address,
+            id,
+            class,
+            header,
+            bars,
+        })
     }
 }
 
@@ -145,8 +171,12 @@ impl Function {
 }
 
 fn pci_address(device_function: DeviceFunction) -> PciAddress {
-    PciAddress::new(device_function.bus, device_function.device, device_function.function)
-        .expect("virtio-drivers only passes valid device functions")
+    PciAddress::new(
+        device_function.bus,
+        device_function.device,
+        device_function.function,
+    )
+    .expect("virtio-drivers only passes valid device functions")
 }
 
 fn config_register(offset: u8) -> ConfigRegister {
@@ -155,11 +185,18 @@ fn config_register(offset: u8) -> ConfigRegister {
 
 impl ConfigurationAccess for ConfigSpace {
     fn read_word(&self, device_function: DeviceFunction, register_offset: u8) -> u32 {
-        self.read(pci_address(device_function), config_register(register_offset))
+        self.read(
+            pci_address(device_function),
+            config_register(register_offset),
+        )
     }
 
     fn write_word(&mut self, device_function: DeviceFunction, register_offset: u8, data: u32) {
-        self.write(pci_address(device_function), config_register(register_offset), data);
+        self.write(
+            pci_address(device_function),
+            config_register(register_offset),
+            data,
+        );
     }
 
     unsafe fn unsafe_clone(&self) -> Self {

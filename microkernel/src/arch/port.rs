@@ -51,7 +51,10 @@ pub struct Port<T> {
 
 impl<T: PortValue> Port<T> {
     pub const fn new(number: u16) -> Self {
-        Self { number, width: PhantomData }
+        Self {
+            number,
+            width: PhantomData,
+        }
     }
 
     /// # Safety

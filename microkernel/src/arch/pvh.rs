@@ -78,9 +78,13 @@ impl BootInfo {
             ""
         } else {
             // SAFETY: QEMU wrote a NUL-terminated command line at `cmdline_paddr`.
-            let bytes = unsafe { core::ffi::CStr::from_ptr(info.cmdline_paddr as usize as *const _) };
+            let bytes =
+                unsafe { core::ffi::CStr::from_ptr(info.cmdline_paddr as usize as *const _) };
             bytes.to_str().unwrap_or("")
         };
-        Ok(Self { memory_map, command_line })
+        Ok(Self {
+            memory_map,
+            command_line,
+        })
     }
 }

@@ -37,7 +37,11 @@ fn main() {
         let finished = running.wait(TIMEOUT);
         exit.push(start.elapsed());
         first.push(finished.serial[0].0);
-        let after_start = finished.serial.iter().skip_while(|(_, line)| !line.contains(DISPATCH_START)).nth(1);
+        let after_start = finished
+            .serial
+            .iter()
+            .skip_while(|(_, line)| !line.contains(DISPATCH_START))
+            .nth(1);
         let (at, text) = after_start.expect("the os printed nothing");
         banner.push(*at);
         banner_text.clone_from(text);
@@ -47,9 +51,23 @@ fn main() {
         minimal_exit.push(start.elapsed());
         minimal_first.push(finished.serial[0].0);
     }
-    println!("QEMU: {}", Qemu::new(std::path::Path::new("KERNEL")).append(EXIT_ON_STOP).describe());
+    println!(
+        "QEMU: {}",
+        Qemu::new(std::path::Path::new("KERNEL"))
+            .append(EXIT_ON_STOP)
+            .describe()
+    );
     println!("median of {runs} boots, wall time from spawning QEMU:");
-    println!("  minimal kernel: first serial line {}, QEMU exited {}", ms(median(minimal_first)), ms(median(minimal_exit)));
-    println!("  pxos-kernel:    first serial line {}, os banner {}, QEMU exited {}", ms(median(first)), ms(median(banner)), ms(median(exit)));
+    println!(
+        "  minimal kernel: first serial line {}, QEMU exited {}",
+        ms(median(minimal_first)),
+        ms(median(minimal_exit))
+    );
+    println!(
+        "  pxos-kernel:    first serial line {}, os banner {}, QEMU exited {}",
+        ms(median(first)),
+        ms(median(banner)),
+        ms(median(exit))
+    );
     println!("  os banner: {banner_text:?}");
 }
