@@ -379,7 +379,8 @@ impl Exec<'_> {
             Some(Err(_)) => return Err((TrapKind::IllegalInstruction, self.raw_pixel(pc))),
         };
         let (a, b, c) = (inst.a, inst.b, inst.c);
-        let (rb, rc) = (self.reg(b), self.reg(c));
+        // `c` is an immediate in some forms; masking keeps this read in bounds (its value is then unused).
+        let (rb, rc) = (self.reg(b), self.reg(c & 15));
         let mut next = pc + inst.len();
         let flags = self.hart[H_FLAGS];
         let mut jump: Option<bool> = None;

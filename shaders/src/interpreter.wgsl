@@ -26,9 +26,11 @@ struct Params {
 // control[0..CONTROL_WORDS] = pxi control block, then the S_* scratch words.
 @group(0) @binding(4) var<storage, read_write> control: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> counts: array<atomic<u32>>;
-// queue[0..3] = indirect dispatch (entries, chunks, 1), entries from Q_ENTRIES.
+// Queued vector instructions, Q_ENTRY_WORDS each.
 @group(0) @binding(6) var<storage, read_write> queue: array<atomic<u32>>;
-@group(0) @binding(7) var<uniform> params: Params;
+// Indirect dispatch of the vector pass: (entries, max chunks, 1).
+@group(0) @binding(7) var<storage, read_write> dispatch: array<atomic<u32>, 3>;
+@group(0) @binding(8) var<uniform> params: Params;
 
 override WORKGROUP: u32 = 64u;
 
@@ -41,7 +43,6 @@ const S_CUTOFF: u32 = CONTROL_WORDS + 4u;
 const S_CUTOFF_HART: u32 = CONTROL_WORDS + 5u;
 
 // Vector queue entry: hart, op | a << 8, dst, x, y, len, value, accumulator.
-const Q_ENTRIES: u32 = 4u;
 const Q_ENTRY_WORDS: u32 = 8u;
 const VECTOR_CHUNK: u32 = 4096u;
 
@@ -124,10 +125,10 @@ fn queue_vector(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
             }
         }
     }
-    let e = atomicAdd(&queue[0], 1u);
+    let e = atomicAdd(&dispatch[0], 1u);
     let chunks = max(1u, (len + VECTOR_CHUNK - 1u) / VECTOR_CHUNK);
-    atomicMax(&queue[1], chunks);
-    let q = Q_ENTRIES + e * Q_ENTRY_WORDS;
+    atomicMax(&dispatch[1], chunks);
+    let q = e * Q_ENTRY_WORDS;
     atomicStore(&queue[q + 0u], hart);
     atomicStore(&queue[q + 1u], op | (a << 8u));
     atomicStore(&queue[q + 2u], dst);
@@ -492,9 +493,9 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
         return;
     }
     // 1. Queued reductions write their result register.
-    let entries = atomicLoad(&queue[0]);
+    let entries = atomicLoad(&dispatch[0]);
     for (var e = lane; e < entries; e += RESOLVE_LANES) {
-        let q = Q_ENTRIES + e * Q_ENTRY_WORDS;
+        let q = e * Q_ENTRY_WORDS;
         let op_a = atomicLoad(&queue[q + 1u]);
         let op = op_a & 0xffu;
         if (op == OP_VSUM || op == OP_VDOT || op == OP_VFIND) {
@@ -536,8 +537,8 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
         atomicStore(&control[S_TRAPPED], 0u);
         atomicStore(&control[S_PENDING], 0u);
         atomicStore(&control[S_ROUND_STEPS], 0u);
-        atomicStore(&queue[0], 0u);
-        atomicStore(&queue[1], 0u);
+        atomicStore(&dispatch[0], 0u);
+        atomicStore(&dispatch[1], 0u);
     }
     // 3. Clear the other words of freshly spawned harts, in parallel.
     if (workgroupUniformLoad(&wg_spawned) == 0u) {

@@ -8,7 +8,6 @@
 @group(0) @binding(0) var<storage, read_write> memory: array<u32>;
 @group(0) @binding(1) var<storage, read_write> queue: array<atomic<u32>>;
 
-const Q_ENTRIES: u32 = 4u;
 const Q_ENTRY_WORDS: u32 = 8u;
 const VECTOR_CHUNK: u32 = 4096u;
 const LANES: u32 = 64u;
@@ -35,7 +34,7 @@ fn run_vector(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lane: u32,
 ) {
-    let q = Q_ENTRIES + wid.x * Q_ENTRY_WORDS;
+    let q = wid.x * Q_ENTRY_WORDS;
     if (lane == 0u) {
         wg_op = atomicLoad(&queue[q + 1u]) & 0xffu;
     }

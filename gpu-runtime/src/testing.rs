@@ -1,0 +1,38 @@
+//! Helpers shared by the differential tests and the benchmarks: run an image
+//! on the CPU interpreter and on the GPU under the same limits and host.
+
+use pxi::host::CaptureHost;
+use pxi::run::{Outcome, drive};
+use pxi::{Image, Limits, Machine};
+
+use crate::{Gpu, GpuError, GpuMachine, GpuOptions, MachineState};
+
+/// Everything observable about one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRecord {
+    /// How it stopped.
+    pub outcome: Outcome,
+    /// Final state, every word.
+    pub state: MachineState,
+    /// Console output.
+    pub output: Vec<u8>,
+}
+
+/// Run on the CPU reference interpreter.
+pub fn run_cpu(image: &Image, limits: Limits, rounds_per_batch: u32, input: &[u8]) -> RunRecord {
+    let mut machine = Machine::new(image, limits);
+    let mut host = CaptureHost::with_input(input);
+    let outcome = match drive(&mut machine, &mut host, rounds_per_batch, |_, _| {}) {
+        Ok(outcome) => outcome,
+        Err(never) => match never {},
+    };
+    RunRecord { outcome, state: MachineState::of(&machine), output: host.output }
+}
+
+/// Run on the GPU runtime.
+pub fn run_gpu(gpu: &Gpu, image: &Image, limits: Limits, rounds_per_batch: u32, input: &[u8]) -> Result<RunRecord, GpuError> {
+    let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions::default())?;
+    let mut host = CaptureHost::with_input(input);
+    let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})?;
+    Ok(RunRecord { outcome, state: machine.read_state()?, output: host.output })
+}
