@@ -1,0 +1,456 @@
+//! From parsed statements to an [`Image`] and its [`SourceMap`], in two
+//! passes: layout (addresses of every label) then emission.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use pxi::image::{DEFAULT_WIDTH, HEADER_PIXELS, MAX_DIMENSION, MAX_HARTS, MAX_MEMORY_WORDS, MAX_PIXELS, Segment};
+use pxi::isa::{Form, OperandKind};
+use pxi::mailbox::CALLS;
+use pxi::{Image, Instruction, Op};
+
+use crate::error::{Error, ErrorKind, Errors};
+use crate::parser::{Expr, Header, Operand, Parsed, Section, SourceFile, Span, Statement, Stmt, Term, locate, parse};
+use crate::source_map::{PixelSource, SourceMap, Space, Symbol};
+
+/// An assembled program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assembly {
+    /// The image.
+    pub image: Image,
+    /// Where each code pixel came from.
+    pub map: SourceMap,
+}
+
+/// Assemble the file at `path` (includes are resolved relative to it).
+pub fn assemble_file(path: &Path) -> Result<Assembly, Errors> {
+    let name = path.to_string_lossy();
+    match std::fs::read_to_string(path) {
+        Ok(text) => assemble_source(&name, &text),
+        Err(e) => {
+            let kind = ErrorKind::Io { path: name.into_owned(), reason: e.to_string() };
+            Err(Errors(vec![Error { kind, at: None }]))
+        }
+    }
+}
+
+/// Assemble `text`, named `name` in errors and the source map; includes are
+/// resolved relative to `name`'s directory.
+pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
+    let Parsed { files, statements, errors } = parse(name, text);
+    if !errors.is_empty() {
+        return Err(Errors(errors));
+    }
+    let mut asm = Assembler { files: &files, errors: Vec::new(), symbols: HashMap::new() };
+    asm.define_symbols(&statements);
+    let layout = asm.layout(&statements);
+    let assembly = asm.emit(&layout);
+    match assembly {
+        Some(assembly) if asm.errors.is_empty() => Ok(assembly),
+        _ => Err(Errors(asm.errors)),
+    }
+}
+
+/// Change the image width, checking that the image still fits the PNG limits.
+pub fn set_width(image: &mut Image, width: u32) -> Result<(), ErrorKind> {
+    if width == 0 || width > MAX_DIMENSION {
+        return Err(out_of_range(width as i64, "the image width", 1, MAX_DIMENSION as i64));
+    }
+    let pixels = HEADER_PIXELS as u64
+        + 2 * image.segments.len() as u64
+        + image.code.len() as u64
+        + image.segments.iter().map(|s| s.words.len() as u64).sum::<u64>();
+    let height = pixels.div_ceil(width as u64);
+    if height * width as u64 > MAX_PIXELS || height > MAX_DIMENSION as u64 {
+        return Err(ErrorKind::ImageTooLarge { width, height, max: MAX_PIXELS });
+    }
+    image.width = width;
+    Ok(())
+}
+
+fn out_of_range(value: i64, what: &'static str, min: i64, max: i64) -> ErrorKind {
+    ErrorKind::OutOfRange { value, what, min, max }
+}
+
+/// What a name stands for.
+#[derive(Clone, Debug)]
+enum Meaning<'s> {
+    /// A system call number.
+    Builtin(u32),
+    /// `.equ`
+    Constant(&'s Expr),
+    /// A label; its address is known once layout reaches it.
+    Label(Option<(Space, u32)>),
+}
+
+struct Definition<'s> {
+    meaning: Meaning<'s>,
+    span: Option<Span>,
+}
+
+/// A statement with the address layout gave it.
+struct Placed<'s> {
+    stmt: &'s Statement,
+    section: Section,
+    addr: u32,
+}
+
+struct Layout<'s> {
+    placed: Vec<Placed<'s>>,
+    headers: Vec<&'s Statement>,
+    code_len: u32,
+    data_end: u32,
+}
+
+type Fault = (ErrorKind, Span);
+
+struct Assembler<'f, 's> {
+    files: &'f [SourceFile],
+    errors: Vec<Error>,
+    symbols: HashMap<&'s str, Definition<'s>>,
+}
+
+impl<'s> Assembler<'_, 's> {
+    fn error(&mut self, kind: ErrorKind, span: Option<Span>) {
+        let at = span.map(|span| locate(self.files, span));
+        self.errors.push(Error { kind, at });
+    }
+
+    fn fault(&mut self, (kind, span): Fault) {
+        self.error(kind, Some(span));
+    }
+
+    /// Pass 0: every name, so that later passes can tell forward references from typos.
+    fn define_symbols(&mut self, statements: &'s [Statement]) {
+        for &(number, name, _) in CALLS {
+            self.symbols.insert(name, Definition { meaning: Meaning::Builtin(number), span: None });
+        }
+        for statement in statements {
+            let (name, meaning) = match &statement.stmt {
+                Stmt::Label(name) => (name, Meaning::Label(None)),
+                Stmt::Equ(name, expr) => (name, Meaning::Constant(expr)),
+                _ => continue,
+            };
+            if let Some(previous) = self.symbols.get(name.as_str()) {
+                let previous = match previous.span {
+                    Some(span) => {
+                        let at = locate(self.files, span);
+                        format!("{}:{}", at.file, at.line)
+                    }
+                    None => "the assembler (system call)".to_string(),
+                };
+                let kind = ErrorKind::Redefined { name: name.clone(), previous };
+                self.error(kind, Some(statement.span));
+                continue;
+            }
+            self.symbols.insert(name, Definition { meaning, span: Some(statement.span) });
+        }
+    }
+
+    fn eval(&self, expr: &Expr) -> Result<i64, Fault> {
+        self.eval_nested(expr, &mut Vec::new())
+    }
+
+    fn eval_nested(&self, expr: &Expr, visiting: &mut Vec<&'s str>) -> Result<i64, Fault> {
+        let mut total: i64 = 0;
+        for (negative, term, span) in &expr.terms {
+            let value = match term {
+                Term::Number(n) => *n,
+                Term::Symbol(name) => self.symbol_value(name, *span, visiting)?,
+            };
+            let sum = if *negative { total.checked_sub(value) } else { total.checked_add(value) };
+            total = sum.ok_or((ErrorKind::Overflow, expr.span))?;
+        }
+        Ok(total)
+    }
+
+    fn symbol_value(&self, name: &str, span: Span, visiting: &mut Vec<&'s str>) -> Result<i64, Fault> {
+        let Some((&key, definition)) = self.symbols.get_key_value(name) else {
+            return Err((ErrorKind::Undefined(name.to_string()), span));
+        };
+        match definition.meaning {
+            Meaning::Builtin(n) => Ok(n as i64),
+            Meaning::Label(Some((_, addr))) => Ok(addr as i64),
+            Meaning::Label(None) => Err((ErrorKind::ForwardReference(name.to_string()), span)),
+            Meaning::Constant(expr) => {
+                if visiting.contains(&key) {
+                    return Err((ErrorKind::CyclicConstant(name.to_string()), span));
+                }
+                visiting.push(key);
+                let value = self.eval_nested(expr, visiting);
+                visiting.pop();
+                value
+            }
+        }
+    }
+
+    /// Evaluate and check `lo..=hi`.
+    fn eval_in(&self, expr: &Expr, what: &'static str, lo: i64, hi: i64) -> Result<i64, Fault> {
+        let value = self.eval(expr)?;
+        if value < lo || value > hi {
+            return Err((out_of_range(value, what, lo, hi), expr.span));
+        }
+        Ok(value)
+    }
+
+    /// Pass 1: give every label and placed statement its address.
+    fn layout(&mut self, statements: &'s [Statement]) -> Layout<'s> {
+        let mut layout = Layout { placed: Vec::new(), headers: Vec::new(), code_len: 0, data_end: 0 };
+        let mut section = Section::Code;
+        let mut cursor: u32 = 0;
+        let max_words = MAX_MEMORY_WORDS as i64;
+        for statement in statements {
+            let here = match section {
+                Section::Code => layout.code_len,
+                Section::Data => cursor,
+            };
+            let (needs, size) = match &statement.stmt {
+                Stmt::Section(s) => {
+                    section = *s;
+                    continue;
+                }
+                Stmt::Equ(..) => continue,
+                Stmt::Header(..) => {
+                    layout.headers.push(statement);
+                    continue;
+                }
+                Stmt::Label(name) => {
+                    let space = if section == Section::Code { Space::Code } else { Space::Data };
+                    if let Some(def) = self.symbols.get_mut(name.as_str()) {
+                        if def.span == Some(statement.span) {
+                            def.meaning = Meaning::Label(Some((space, here)));
+                        }
+                    }
+                    (None, 0)
+                }
+                Stmt::Instruction(op, _) => (Some(Section::Code), op.len() as i64),
+                Stmt::Pixel(_) => (Some(Section::Code), 1),
+                Stmt::Words(words) => (Some(Section::Data), words.len() as i64),
+                Stmt::Bytes(bytes) => (Some(Section::Data), bytes.len().div_ceil(4) as i64),
+                Stmt::Space(n) => match self.eval_in(n, "a .space size", 0, max_words) {
+                    Ok(n) => (Some(Section::Data), n),
+                    Err(fault) => {
+                        self.fault(fault);
+                        continue;
+                    }
+                },
+                Stmt::Org(addr) => match self.eval_in(addr, "a data address", 0, max_words) {
+                    Ok(addr) if section == Section::Data => {
+                        cursor = addr as u32;
+                        layout.data_end = layout.data_end.max(cursor);
+                        layout.placed.push(Placed { stmt: statement, section, addr: cursor });
+                        continue;
+                    }
+                    Ok(_) => (Some(Section::Data), 0),
+                    Err(fault) => {
+                        self.fault(fault);
+                        continue;
+                    }
+                },
+            };
+            if let Some(wanted) = needs.filter(|&wanted| wanted != section) {
+                let what = match &statement.stmt {
+                    Stmt::Instruction(op, _) => format!("instruction `{}`", op.mnemonic()),
+                    Stmt::Pixel(_) => "`.pixel`".into(),
+                    Stmt::Words(_) => "`.word` (use `.pixel` for raw code pixels)".into(),
+                    Stmt::Bytes(_) => "`.string`".into(),
+                    Stmt::Space(_) => "`.space`".into(),
+                    _ => "`.org`".into(),
+                };
+                let section = if wanted == Section::Code { ".code" } else { ".data" };
+                self.error(ErrorKind::WrongSection { what, section }, Some(statement.span));
+                continue;
+            }
+            // Sizes are bounded by the line length or MAX_MEMORY_WORDS, so this cannot overflow.
+            let end = here as i64 + size;
+            match section {
+                Section::Code => layout.code_len = end.min(u32::MAX as i64) as u32,
+                Section::Data => {
+                    cursor = end.min(u32::MAX as i64) as u32;
+                    layout.data_end = layout.data_end.max(cursor);
+                }
+            }
+            layout.placed.push(Placed { stmt: statement, section, addr: here });
+        }
+        layout
+    }
+
+    /// Pass 2: pixels, words, header and source map.
+    fn emit(&mut self, layout: &Layout<'s>) -> Option<Assembly> {
+        let mut code = Vec::with_capacity(layout.code_len as usize);
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut open = false;
+        let mut map = SourceMap { files: self.files.iter().map(|f| f.path.clone()).collect(), ..Default::default() };
+        let mut label: Option<String> = None;
+        for placed in &layout.placed {
+            let span = placed.stmt.span;
+            let words = match &placed.stmt.stmt {
+                Stmt::Label(name) => {
+                    if let Some(Definition { meaning: Meaning::Label(Some((space, addr))), .. }) =
+                        self.symbols.get(name.as_str())
+                    {
+                        map.symbols.push(Symbol { name: name.clone(), space: *space, addr: *addr });
+                    }
+                    if placed.section == Section::Code {
+                        label = Some(name.clone());
+                    }
+                    continue;
+                }
+                Stmt::Org(_) => {
+                    segments.push(Segment { addr: placed.addr, words: Vec::new() });
+                    open = true;
+                    continue;
+                }
+                Stmt::Space(_) => {
+                    open = false;
+                    continue;
+                }
+                Stmt::Instruction(op, operands) => {
+                    let pixels = match self.encode(*op, operands) {
+                        Ok(inst) => {
+                            let (pixels, len) = inst.encode();
+                            pixels[..len].to_vec()
+                        }
+                        Err(fault) => {
+                            self.fault(fault);
+                            vec![0; op.len() as usize]
+                        }
+                    };
+                    self.push_code(&mut code, &mut map, &pixels, span, &label);
+                    continue;
+                }
+                Stmt::Pixel(expr) => {
+                    let pixel = self.word(expr).unwrap_or_else(|fault| {
+                        self.fault(fault);
+                        0
+                    });
+                    self.push_code(&mut code, &mut map, &[pixel], span, &label);
+                    continue;
+                }
+                Stmt::Bytes(bytes) => {
+                    bytes.chunks(4).map(|c| c.iter().rev().fold(0, |w, &b| w << 8 | b as u32)).collect::<Vec<_>>()
+                }
+                Stmt::Words(exprs) => exprs
+                    .iter()
+                    .map(|e| {
+                        self.word(e).unwrap_or_else(|fault| {
+                            self.fault(fault);
+                            0
+                        })
+                    })
+                    .collect(),
+                Stmt::Section(_) | Stmt::Equ(..) | Stmt::Header(..) => continue,
+            };
+            match segments.last_mut() {
+                Some(seg) if open && seg.addr as usize + seg.words.len() == placed.addr as usize => {
+                    seg.words.extend(words)
+                }
+                _ => segments.push(Segment { addr: placed.addr, words }),
+            }
+            open = true;
+        }
+        self.finish(layout, code, segments, map)
+    }
+
+    fn push_code(&self, code: &mut Vec<u32>, map: &mut SourceMap, pixels: &[u32], span: Span, label: &Option<String>) {
+        code.extend_from_slice(pixels);
+        let source = PixelSource { file: span.file as u32, line: span.line as u32, label: label.clone() };
+        map.pixels.extend(std::iter::repeat_n(source, pixels.len()));
+    }
+
+    fn word(&self, expr: &Expr) -> Result<u32, Fault> {
+        Ok(self.eval_in(expr, "a 32-bit word", i32::MIN as i64, u32::MAX as i64)? as u32)
+    }
+
+    fn encode(&self, op: Op, operands: &[(Operand, Span)]) -> Result<Instruction, Fault> {
+        let mut values = [0u32; 4];
+        for (slot, ((operand, _), kind)) in values.iter_mut().zip(operands.iter().zip(op.form().operands())) {
+            *slot = match (operand, kind) {
+                (Operand::Register(r), _) => *r as u32,
+                (Operand::Value(e), OperandKind::U8) => self.eval_in(e, "an unsigned 8-bit immediate", 0, 255)? as u32,
+                (Operand::Value(e), OperandKind::S8) => {
+                    self.eval_in(e, "a signed 8-bit immediate", -128, 127)? as i8 as u8 as u32
+                }
+                (Operand::Value(e), _) => self.word(e)?,
+            };
+        }
+        Ok(instruction(op, values))
+    }
+
+    /// Header fields, sizes and the final image.
+    fn finish(
+        &mut self,
+        layout: &Layout<'s>,
+        code: Vec<u32>,
+        segments: Vec<Segment>,
+        map: SourceMap,
+    ) -> Option<Assembly> {
+        let mut harts = None;
+        let mut memory = None;
+        let mut entry = None;
+        let mut width = None;
+        for placed in &layout.headers {
+            let Stmt::Header(header, expr) = &placed.stmt else { continue };
+            let (slot, what, lo, hi) = match header {
+                Header::Harts => (&mut harts, "the hart count", 1, MAX_HARTS as i64),
+                Header::Memory => (&mut memory, "the memory size", 0, MAX_MEMORY_WORDS as i64),
+                Header::Entry => (&mut entry, "the entry point", 0, u32::MAX as i64),
+                Header::Width => (&mut width, "the image width", 1, MAX_DIMENSION as i64),
+            };
+            if slot.is_some() {
+                self.error(ErrorKind::DuplicateDirective(header.name()), Some(placed.span));
+                continue;
+            }
+            match self.eval_in(expr, what, lo, hi) {
+                Ok(value) => *slot = Some((value as u32, expr.span)),
+                Err(fault) => self.fault(fault),
+            }
+        }
+        if code.is_empty() {
+            self.error(ErrorKind::NoCode, None);
+        }
+        if let Some((entry, span)) = entry.filter(|&(e, _)| e as usize >= code.len() && !code.is_empty()) {
+            self.error(ErrorKind::EntryOutsideCode { entry: entry as i64, code_len: code.len() }, Some(span));
+        }
+        if let Some((words, span)) = memory.filter(|&(m, _)| m < layout.data_end) {
+            self.error(ErrorKind::MemoryTooSmall { memory: words, data_end: layout.data_end }, Some(span));
+        }
+        let mut image = Image {
+            width: DEFAULT_WIDTH,
+            entry: entry.map_or(0, |e| e.0),
+            code,
+            memory_words: memory.map_or(layout.data_end, |m| m.0),
+            harts: harts.map_or(1, |h| h.0),
+            segments,
+        };
+        if let Err(kind) = set_width(&mut image, width.map_or(DEFAULT_WIDTH, |w| w.0)) {
+            self.error(kind, width.map(|w| w.1));
+        }
+        if !self.errors.is_empty() {
+            return None;
+        }
+        if let Err(e) = image.validate() {
+            self.error(ErrorKind::Image(e), None);
+            return None;
+        }
+        Some(Assembly { image, map })
+    }
+
+}
+
+/// Build an instruction from operand values in assembly order, the inverse of
+/// [`Instruction::operands`].
+pub fn instruction(op: Op, values: [u32; 4]) -> Instruction {
+    let [v0, v1, v2, v3] = values;
+    let byte = |v: u32| v as u8;
+    match op.form() {
+        Form::AW => Instruction::new(op, byte(v0), 0, 0, v1),
+        Form::W => Instruction::new(op, 0, 0, 0, v0),
+        Form::ABCD => Instruction::new(op, byte(v0), byte(v1), byte(v2), v3),
+        Form::None | Form::A | Form::AB | Form::ABC | Form::ABU | Form::ABS => {
+            let n = op.form().operands().len();
+            let field = |i: usize| if i < n { byte(values[i]) } else { 0 };
+            Instruction::new(op, field(0), field(1), field(2), 0)
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! Parses `.pxs` source into statements with spans, expanding `.include`s.
+
+use std::path::{Path, PathBuf};
+
+use pxi::isa::{OperandKind, REGISTERS};
+use pxi::Op;
+
+use crate::error::{Error, ErrorKind, Location};
+use crate::lexer::{Token, TokenKind, tokenize};
+
+/// A stretch of one source line: file index, 1-based line, 0-based column, width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Index into [`Parsed::files`].
+    pub file: usize,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column in characters, from 0.
+    pub col: usize,
+    /// Width in characters.
+    pub len: usize,
+}
+
+/// A source file taking part in an assembly.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// Its path as written (root) or resolved (includes).
+    pub path: String,
+    /// Its lines.
+    pub lines: Vec<String>,
+}
+
+/// Resolve a span to a printable location.
+pub fn locate(files: &[SourceFile], span: Span) -> Location {
+    let file = &files[span.file];
+    Location {
+        file: file.path.clone(),
+        line: span.line,
+        col: span.col + 1,
+        len: span.len,
+        text: file.lines.get(span.line - 1).cloned().unwrap_or_default(),
+    }
+}
+
+/// A value: a sum of signed numbers and symbols (`label+4`, `N-1`, `-8`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expr {
+    /// Terms and whether each is subtracted.
+    pub terms: Vec<(bool, Term, Span)>,
+    /// The whole expression.
+    pub span: Span,
+}
+
+/// One term of an [`Expr`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Term {
+    /// A literal.
+    Number(i64),
+    /// A label or constant.
+    Symbol(String),
+}
+
+/// An instruction operand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// `r0`..`r15`.
+    Register(u8),
+    /// An immediate or word.
+    Value(Expr),
+}
+
+/// Which space statements are placed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Code pixels.
+    Code,
+    /// Data memory words.
+    Data,
+}
+
+/// Header directives: each sets one image header field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Header {
+    /// `.harts`
+    Harts,
+    /// `.memory`
+    Memory,
+    /// `.entry`
+    Entry,
+    /// `.width`
+    Width,
+}
+
+impl Header {
+    /// The directive's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Header::Harts => ".harts",
+            Header::Memory => ".memory",
+            Header::Entry => ".entry",
+            Header::Width => ".width",
+        }
+    }
+}
+
+/// One statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stmt {
+    /// `name:`
+    Label(String),
+    /// `.equ name, value`
+    Equ(String, Expr),
+    /// `.harts`, `.memory`, `.entry`, `.width`
+    Header(Header, Expr),
+    /// `.code` / `.data`
+    Section(Section),
+    /// `.org addr`: start a new data segment at `addr`.
+    Org(Expr),
+    /// `.word a, b, …`
+    Words(Vec<Expr>),
+    /// `.string "…"`
+    Bytes(Vec<u8>),
+    /// `.space n`
+    Space(Expr),
+    /// `.pixel value`: one raw code pixel.
+    Pixel(Expr),
+    /// An instruction and its operands.
+    Instruction(Op, Vec<(Operand, Span)>),
+}
+
+/// A statement and the source text it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    /// What it says.
+    pub stmt: Stmt,
+    /// Where.
+    pub span: Span,
+}
+
+/// The result of parsing a root file and everything it includes.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Every file read, the root first.
+    pub files: Vec<SourceFile>,
+    /// Statements in assembly order.
+    pub statements: Vec<Statement>,
+    /// Errors found.
+    pub errors: Vec<Error>,
+}
+
+/// Whether `name` spells a register (`r0`, `R12`, `r99` …).
+fn register_number(name: &str) -> Option<&str> {
+    let digits = name.strip_prefix(['r', 'R'])?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+}
+
+/// Whether `name` is reserved for registers.
+pub fn is_register_name(name: &str) -> bool {
+    register_number(name).is_some()
+}
+
+/// Parse `text` (the contents of `name`), following includes on the file system.
+pub fn parse(name: &str, text: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut stack = Vec::new();
+    parse_file(&mut parsed, &mut stack, PathBuf::from(name), name.to_string(), text);
+    parsed
+}
+
+/// Identity of a file for cycle detection.
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn parse_file(parsed: &mut Parsed, stack: &mut Vec<PathBuf>, path: PathBuf, display: String, text: &str) {
+    let file = parsed.files.len();
+    parsed.files.push(SourceFile { path: display, lines: text.lines().map(str::to_string).collect() });
+    stack.push(canonical(&path));
+    for index in 0..parsed.files[file].lines.len() {
+        let line = parsed.files[file].lines[index].clone();
+        let span = |col, len| Span { file, line: index + 1, col, len };
+        let result = tokenize(&line)
+            .and_then(|tokens| LineParser { tokens: &tokens, pos: 0, end: line.chars().count() }.statements());
+        match result {
+            Ok(statements) => {
+                for (stmt, col, len) in statements {
+                    let span = span(col, len);
+                    match stmt {
+                        LineStmt::Stmt(stmt) => parsed.statements.push(Statement { stmt: rebase(stmt, file, index + 1), span }),
+                        LineStmt::Include(target) => include(parsed, stack, &path, &target, span),
+                    }
+                }
+            }
+            Err((kind, col, len)) => {
+                let at = locate(&parsed.files, span(col, len));
+                parsed.errors.push(Error { kind, at: Some(at) });
+            }
+        }
+    }
+    stack.pop();
+}
+
+fn include(parsed: &mut Parsed, stack: &mut Vec<PathBuf>, from: &Path, target: &str, span: Span) {
+    let path = from.parent().unwrap_or(Path::new("")).join(target);
+    let display = path.to_string_lossy().into_owned();
+    let error = |parsed: &mut Parsed, kind| {
+        let at = locate(&parsed.files, span);
+        parsed.errors.push(Error { kind, at: Some(at) });
+    };
+    if stack.contains(&canonical(&path)) {
+        let chain: Vec<String> = stack.iter().chain([&canonical(&path)]).map(|p| p.display().to_string()).collect();
+        return error(parsed, ErrorKind::IncludeCycle(chain.join(" -> ")));
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_file(parsed, stack, path, display, &text),
+        Err(e) => error(parsed, ErrorKind::Io { path: display, reason: e.to_string() }),
+    }
+}
+
+/// Spans built while parsing a line only know columns; give them the file and line.
+fn rebase(stmt: Stmt, file: usize, line: usize) -> Stmt {
+    let fix = |mut span: Span| {
+        span.file = file;
+        span.line = line;
+        span
+    };
+    let fix_expr = |mut e: Expr| {
+        e.span = fix(e.span);
+        for t in &mut e.terms {
+            t.2 = fix(t.2);
+        }
+        e
+    };
+    match stmt {
+        Stmt::Equ(name, e) => Stmt::Equ(name, fix_expr(e)),
+        Stmt::Header(h, e) => Stmt::Header(h, fix_expr(e)),
+        Stmt::Org(e) => Stmt::Org(fix_expr(e)),
+        Stmt::Space(e) => Stmt::Space(fix_expr(e)),
+        Stmt::Pixel(e) => Stmt::Pixel(fix_expr(e)),
+        Stmt::Words(words) => Stmt::Words(words.into_iter().map(fix_expr).collect()),
+        Stmt::Instruction(op, operands) => Stmt::Instruction(
+            op,
+            operands
+                .into_iter()
+                .map(|(operand, span)| match operand {
+                    Operand::Value(e) => (Operand::Value(fix_expr(e)), fix(span)),
+                    register => (register, fix(span)),
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A statement of one line, before includes are expanded.
+enum LineStmt {
+    Stmt(Stmt),
+    Include(String),
+}
+
+type LineResult<T> = Result<T, (ErrorKind, usize, usize)>;
+
+/// Recursive-descent parser over the tokens of one line. Spans it creates
+/// have file 0 and line 0 until [`rebase`] fixes them.
+struct LineParser<'t> {
+    tokens: &'t [Token],
+    pos: usize,
+    /// Length of the line, for errors at its end.
+    end: usize,
+}
+
+impl LineParser<'_> {
+    fn peek(&self) -> Option<&TokenKind> {
+        self.tokens.get(self.pos).map(|t| &t.kind)
+    }
+
+    fn span_from(&self, start: usize) -> Span {
+        let first = &self.tokens[start];
+        let last = &self.tokens[self.pos - 1];
+        Span { file: 0, line: 0, col: first.col, len: last.col + last.len - first.col }
+    }
+
+    fn error<T>(&self, expected: &'static str) -> LineResult<T> {
+        Err(match self.tokens.get(self.pos) {
+            Some(t) => (ErrorKind::Expected { expected, found: t.kind.describe() }, t.col, t.len),
+            None => (ErrorKind::Expected { expected, found: "end of line".into() }, self.end, 1),
+        })
+    }
+
+    fn eat(&mut self, kind: &TokenKind) -> bool {
+        let found = self.peek() == Some(kind);
+        self.pos += found as usize;
+        found
+    }
+
+    fn expect(&mut self, kind: TokenKind, expected: &'static str) -> LineResult<()> {
+        if self.eat(&kind) { Ok(()) } else { self.error(expected) }
+    }
+
+    fn name(&mut self, expected: &'static str) -> LineResult<String> {
+        match self.peek() {
+            Some(TokenKind::Ident(name)) => {
+                let name = name.clone();
+                self.pos += 1;
+                Ok(name)
+            }
+            _ => self.error(expected),
+        }
+    }
+
+    fn statements(mut self) -> LineResult<Vec<(LineStmt, usize, usize)>> {
+        let mut out = Vec::new();
+        while let (Some(TokenKind::Ident(name)), Some(TokenKind::Colon)) =
+            (self.peek(), self.tokens.get(self.pos + 1).map(|t| &t.kind))
+        {
+            let token = &self.tokens[self.pos];
+            if is_register_name(name) {
+                return Err((ErrorKind::ReservedName(name.clone()), token.col, token.len));
+            }
+            out.push((LineStmt::Stmt(Stmt::Label(name.clone())), token.col, token.len));
+            self.pos += 2;
+        }
+        let start = self.pos;
+        let stmt = match self.peek().cloned() {
+            None => return Ok(out),
+            Some(TokenKind::Directive(name)) => {
+                self.pos += 1;
+                self.directive(&name, start)?
+            }
+            Some(TokenKind::Ident(name)) => {
+                self.pos += 1;
+                let token = &self.tokens[start];
+                let op = Op::from_mnemonic(&name)
+                    .ok_or((ErrorKind::UnknownInstruction(name), token.col, token.len))?;
+                LineStmt::Stmt(self.instruction(op, start)?)
+            }
+            Some(_) => return self.error("a label, directive or instruction"),
+        };
+        if self.pos < self.tokens.len() {
+            return self.error("end of line");
+        }
+        let span = self.span_from(start);
+        out.push((stmt, span.col, span.len));
+        Ok(out)
+    }
+
+    fn directive(&mut self, name: &str, start: usize) -> LineResult<LineStmt> {
+        let stmt = match name {
+            "equ" => {
+                let token = self.tokens.get(self.pos).cloned();
+                let constant = self.name("a constant name")?;
+                if is_register_name(&constant) {
+                    let t = token.expect("a name was just read");
+                    return Err((ErrorKind::ReservedName(constant), t.col, t.len));
+                }
+                self.expect(TokenKind::Comma, "`,`")?;
+                Stmt::Equ(constant, self.expr()?)
+            }
+            "harts" => Stmt::Header(Header::Harts, self.expr()?),
+            "memory" => Stmt::Header(Header::Memory, self.expr()?),
+            "entry" => Stmt::Header(Header::Entry, self.expr()?),
+            "width" => Stmt::Header(Header::Width, self.expr()?),
+            "code" => Stmt::Section(Section::Code),
+            "data" => Stmt::Section(Section::Data),
+            "org" => Stmt::Org(self.expr()?),
+            "space" => Stmt::Space(self.expr()?),
+            "pixel" => Stmt::Pixel(self.expr()?),
+            "word" => {
+                let mut words = vec![self.expr()?];
+                while self.eat(&TokenKind::Comma) {
+                    words.push(self.expr()?);
+                }
+                Stmt::Words(words)
+            }
+            "string" | "include" => {
+                let Some(TokenKind::Str(bytes)) = self.peek().cloned() else {
+                    return self.error("a string literal");
+                };
+                self.pos += 1;
+                if name == "string" {
+                    Stmt::Bytes(bytes)
+                } else {
+                    return Ok(LineStmt::Include(String::from_utf8_lossy(&bytes).into_owned()));
+                }
+            }
+            _ => {
+                let token = &self.tokens[start];
+                return Err((ErrorKind::UnknownDirective(format!(".{name}")), token.col, token.len));
+            }
+        };
+        Ok(LineStmt::Stmt(stmt))
+    }
+
+    fn instruction(&mut self, op: Op, start: usize) -> LineResult<Stmt> {
+        let mut operands = Vec::new();
+        if self.pos < self.tokens.len() {
+            loop {
+                operands.push(self.operand()?);
+                if !self.eat(&TokenKind::Comma) {
+                    break;
+                }
+            }
+        }
+        let kinds = op.form().operands();
+        if operands.len() != kinds.len() {
+            let token = &self.tokens[start];
+            let kind = ErrorKind::OperandCount {
+                mnemonic: op.mnemonic(),
+                expected: kinds.len(),
+                form: op.form().name(),
+                found: operands.len(),
+            };
+            return Err((kind, token.col, self.span_from(start).len));
+        }
+        for ((operand, span), kind) in operands.iter().zip(kinds) {
+            match (operand, kind) {
+                (Operand::Register(r), OperandKind::U8 | OperandKind::S8 | OperandKind::Word) => {
+                    return Err((ErrorKind::UnexpectedRegister(format!("r{r}")), span.col, span.len));
+                }
+                (Operand::Value(_), OperandKind::Reg) => return Err((ErrorKind::ExpectedRegister, span.col, span.len)),
+                _ => {}
+            }
+        }
+        Ok(Stmt::Instruction(op, operands))
+    }
+
+    fn operand(&mut self) -> LineResult<(Operand, Span)> {
+        if let Some(TokenKind::Ident(name)) = self.peek() {
+            if let Some(digits) = register_number(name) {
+                let token = &self.tokens[self.pos];
+                let span = Span { file: 0, line: 0, col: token.col, len: token.len };
+                let register = digits.parse::<usize>().ok().filter(|&r| r < REGISTERS);
+                let register = register.ok_or((ErrorKind::UnknownRegister(name.clone()), token.col, token.len))?;
+                self.pos += 1;
+                return Ok((Operand::Register(register as u8), span));
+            }
+        }
+        let expr = self.expr()?;
+        let span = expr.span;
+        Ok((Operand::Value(expr), span))
+    }
+
+    fn expr(&mut self) -> LineResult<Expr> {
+        let start = self.pos;
+        let mut terms = Vec::new();
+        let mut negative = self.eat(&TokenKind::Minus);
+        if !negative {
+            self.eat(&TokenKind::Plus);
+        }
+        loop {
+            let term_start = self.pos;
+            let term = match self.peek() {
+                Some(TokenKind::Number(n)) => Term::Number(*n),
+                Some(TokenKind::Ident(name)) if !is_register_name(name) => Term::Symbol(name.clone()),
+                Some(TokenKind::Ident(name)) => {
+                    let token = &self.tokens[self.pos];
+                    return Err((ErrorKind::UnexpectedRegister(name.clone()), token.col, token.len));
+                }
+                _ => return self.error("a number, label or constant"),
+            };
+            self.pos += 1;
+            terms.push((negative, term, self.span_from(term_start)));
+            negative = match self.peek() {
+                Some(TokenKind::Plus) => false,
+                Some(TokenKind::Minus) => true,
+                _ => break,
+            };
+            self.pos += 1;
+        }
+        Ok(Expr { terms, span: self.span_from(start) })
+    }
+}
