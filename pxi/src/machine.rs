@@ -273,11 +273,9 @@ impl Machine {
         s[mailbox::W_RESULT] = 0;
         let payload = &mut s[mailbox::W_PAYLOAD..];
         payload.fill(0);
-        if hart[H_REGS] == mailbox::Call::Write as u32 {
-            let (addr, words) = (hart[H_REGS + 1] as usize, mailbox::payload_words(hart[H_REGS + 2]) as usize);
-            for (i, word) in payload.iter_mut().take(words).enumerate() {
-                *word = addr.checked_add(i).and_then(|a| self.memory.get(a)).copied().unwrap_or(0);
-            }
+        let (addr, words) = (hart[H_REGS + 1] as usize, mailbox::payload_words(hart[H_REGS], hart[H_REGS + 2]));
+        for (i, word) in payload.iter_mut().take(words as usize).enumerate() {
+            *word = addr.checked_add(i).and_then(|a| self.memory.get(a)).copied().unwrap_or(0);
         }
         self.control[C_SEQ] = self.control[C_SEQ].wrapping_add(1);
         hart[H_STATUS] = HART_WAITING;

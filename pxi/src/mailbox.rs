@@ -91,6 +91,7 @@ syscalls! {
     PutU  = 3, "SYS_PUTU",  "Write `r1` as an unsigned decimal number. Returns 0.";
     Clock = 4, "SYS_CLOCK", "Returns the host clock in microseconds since start (low 32 bits).";
     Getc  = 5, "SYS_GETC",  "Read one byte of console input; waits until one arrives. Returns it, or EOF (0xFFFFFFFF) at end of input.";
+    Blit  = 6, "SYS_BLIT",  "Draw `r2` (at most 64) 0xAARRGGBB pixels from word address `r1` in a row on the screen, starting at x = `r3` & 0xFFFF, y = `r3` >> 16. Returns the pixels drawn, ERR_FAULT, or ERR_NOSYS when the host has no screen.";
 }
 
 /// One console-input poll.
@@ -115,6 +116,11 @@ pub trait Host {
     fn read_byte(&mut self) -> Input;
     /// Nothing can progress until input arrives: wait a little (or `hlt`).
     fn idle(&mut self) {}
+    /// Draw a row of 0xAARRGGBB `pixels` at (`x`, `y`); false when there is no screen.
+    fn blit(&mut self, x: u32, y: u32, pixels: &[u32]) -> bool {
+        let _ = (x, y, pixels);
+        false
+    }
 }
 
 /// What one call to [`service`] did.
@@ -147,7 +153,16 @@ pub fn service(mailbox: &mut [u32], memory_words: u32, host: &mut impl Host) -> 
     // Sequence numbers wrap; outstanding ones are within SLOTS of each other,
     // so the signed distance from any one of them orders them all.
     let reference = order.first().map_or(0, |&(seq, _)| seq);
-    order.sort_unstable_by_key(|&(seq, _)| seq.wrapping_sub(reference) as i32);
+    let key = |&(seq, _): &(u32, usize)| seq.wrapping_sub(reference) as i32;
+    // Insertion sort: at most SLOTS entries, and far less code than slice::sort
+    // in the microkernel's dispatch core.
+    for i in 1..order.len() {
+        let mut j = i;
+        while j > 0 && key(&order[j - 1]) > key(&order[j]) {
+            order.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     for &(_, i) in order.iter() {
         let slot = &mut mailbox[i * SLOT_WORDS..(i + 1) * SLOT_WORDS];
         let (arg0, arg1) = (slot[W_ARG0], slot[W_ARG1]);
@@ -161,6 +176,7 @@ pub fn service(mailbox: &mut [u32], memory_words: u32, host: &mut impl Host) -> 
                 Some(0)
             }
             Some(Call::Write) => Some(write_payload(slot, arg0, arg1, memory_words, host)),
+            Some(Call::Blit) => Some(blit_payload(slot, arg0, arg1, slot[W_ARG2], memory_words, host)),
             Some(Call::PutU) => {
                 let mut digits = [0u8; 10];
                 host.write(format_u32(arg0, &mut digits));
@@ -188,7 +204,7 @@ pub fn service(mailbox: &mut [u32], memory_words: u32, host: &mut impl Host) -> 
 
 fn write_payload(slot: &[u32], addr: u32, len: u32, memory_words: u32, host: &mut impl Host) -> u32 {
     let len = len.min(PAYLOAD_BYTES);
-    if addr as u64 + (len as u64).div_ceil(4) > memory_words as u64 {
+    if addr as u64 + payload_words(Call::Write as u32, len) as u64 > memory_words as u64 {
         return ERR_FAULT;
     }
     let mut bytes = [0u8; PAYLOAD_BYTES as usize];
@@ -197,6 +213,15 @@ fn write_payload(slot: &[u32], addr: u32, len: u32, memory_words: u32, host: &mu
     }
     host.write(&bytes[..len as usize]);
     len
+}
+
+fn blit_payload(slot: &[u32], addr: u32, len: u32, at: u32, memory_words: u32, host: &mut impl Host) -> u32 {
+    let words = payload_words(Call::Blit as u32, len);
+    if addr as u64 + words as u64 > memory_words as u64 {
+        return ERR_FAULT;
+    }
+    let pixels = &slot[W_PAYLOAD..W_PAYLOAD + words as usize];
+    if host.blit(at & 0xFFFF, at >> 16, pixels) { words } else { ERR_NOSYS }
 }
 
 /// Decimal digits of `value` in `buf`.
@@ -212,9 +237,15 @@ pub fn format_u32(mut value: u32, buf: &mut [u8; 10]) -> &[u8] {
     }
 }
 
-/// Number of payload words copied for a `write` of `len` bytes.
-pub fn payload_words(len: u32) -> u32 {
-    len.min(PAYLOAD_BYTES).div_ceil(4)
+/// Number of payload words copied from memory (at `r1`) when a hart posts
+/// call `call` with length argument `len` (`r2`): the bytes of a `write`, the
+/// pixels of a `blit`, nothing for other calls.
+pub fn payload_words(call: u32, len: u32) -> u32 {
+    match Call::from_u32(call) {
+        Some(Call::Write) => len.min(PAYLOAD_BYTES).div_ceil(4),
+        Some(Call::Blit) => len.min(PAYLOAD_WORDS as u32),
+        _ => 0,
+    }
 }
 
 /// Human-readable name of a call number.

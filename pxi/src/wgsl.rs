@@ -122,6 +122,7 @@ pub fn constants() -> String {
         ("MB_REPLIED", mailbox::REPLIED),
         ("MB_PAYLOAD_BYTES", mailbox::PAYLOAD_BYTES),
         ("SYS_WRITE", mailbox::Call::Write as u32),
+        ("SYS_BLIT", mailbox::Call::Blit as u32),
     ] {
         line(format!("const {name}: u32 = {value}u;"));
     }

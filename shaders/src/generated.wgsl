@@ -143,6 +143,7 @@ const MB_REQUEST: u32 = 1u;
 const MB_REPLIED: u32 = 2u;
 const MB_PAYLOAD_BYTES: u32 = 256u;
 const SYS_WRITE: u32 = 2u;
+const SYS_BLIT: u32 = 6u;
 const TRAP_ILLEGALINSTRUCTION: u32 = 1u;
 const TRAP_TRUNCATEDINSTRUCTION: u32 = 2u;
 const TRAP_PCOUTOFCODE: u32 = 3u;

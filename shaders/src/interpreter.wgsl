@@ -429,9 +429,13 @@ fn post(id: u32, slot: u32) {
         mailbox[s + MB_W_ARG0 + i] = harts[base + H_REGS + 1u + i];
     }
     mailbox[s + MB_W_RESULT] = 0u;
+    // Payload sizes as pxi::mailbox::payload_words defines them.
+    let len = harts[base + H_REGS + 2u];
     var words = 0u;
     if (call == SYS_WRITE) {
-        words = (min(harts[base + H_REGS + 2u], MB_PAYLOAD_BYTES) + 3u) / 4u;
+        words = (min(len, MB_PAYLOAD_BYTES) + 3u) / 4u;
+    } else if (call == SYS_BLIT) {
+        words = min(len, MB_PAYLOAD_WORDS);
     }
     let addr = harts[base + H_REGS + 1u];
     for (var i = 0u; i < MB_PAYLOAD_WORDS; i++) {
