@@ -1,0 +1,23 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use pxi::host::CaptureHost;
+use pxi::run::{Outcome, drive};
+use pxi::{Image, Limits, Machine};
+use pxi_asm::{Assembly, assemble_source};
+
+/// Assemble an in-memory program, panicking with the rendered errors.
+pub fn assemble(text: &str) -> Assembly {
+    assemble_source("test.pxs", text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Run `image` to the end with a capturing host.
+pub fn run(image: &Image) -> (Outcome, String, Machine) {
+    let mut machine = Machine::new(image, Limits { slice_steps: 4096, max_steps: 10_000_000 });
+    let mut host = CaptureHost::default();
+    let outcome = match drive(&mut machine, &mut host, 1, |_, _| {}) {
+        Ok(outcome) => outcome,
+        Err(never) => match never {},
+    };
+    (outcome, String::from_utf8_lossy(&host.output).into_owned(), machine)
+}
