@@ -77,6 +77,16 @@ pub struct Gpu {
     queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
+    /// Compiled once per device: shader compilation dominates small runs.
+    pipelines: std::sync::OnceLock<Pipelines>,
+}
+
+/// The runtime's compute pipelines and the interpreter's bind group layout.
+struct Pipelines {
+    layout: wgpu::BindGroupLayout,
+    run_slice: wgpu::ComputePipeline,
+    run_vector: wgpu::ComputePipeline,
+    resolve: wgpu::ComputePipeline,
 }
 
 impl Gpu {
@@ -99,7 +109,7 @@ impl Gpu {
             ..Default::default()
         }))
         .map_err(|e| GpuError::Device(e.to_string()))?;
-        Ok(Gpu { device, queue, info: adapter.get_info(), limits })
+        Ok(Gpu { device, queue, info: adapter.get_info(), limits, pipelines: Default::default() })
     }
 
     /// "name (backend, device type)" for logs and benchmark tables.
@@ -116,6 +126,32 @@ impl Gpu {
     /// runs one workgroup per thread, 8 lanes wide), 64 on real GPUs.
     pub fn hart_workgroup(&self) -> u32 {
         if self.is_cpu() { 8 } else { 64 }
+    }
+
+    fn pipelines(&self) -> &Pipelines {
+        self.pipelines.get_or_init(|| {
+            let module = |label, body| {
+                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(label),
+                    source: wgpu::ShaderSource::Wgsl(shaders::module(body).into()),
+                })
+            };
+            let interpreter = module("interpreter.wgsl", shaders::INTERPRETER);
+            let vector = module("vector.wgsl", shaders::VECTOR);
+            let layout = interpreter_layout(self);
+            let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("interpreter"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let workgroup = [("WORKGROUP", self.hart_workgroup() as f64)];
+            Pipelines {
+                run_slice: pipeline(self, Some(&pipeline_layout), &interpreter, "run_slice", &workgroup),
+                resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
+                run_vector: pipeline(self, None, &vector, "run_vector", &[]),
+                layout,
+            }
+        })
     }
 
     pub(crate) fn device(&self) -> &wgpu::Device {
@@ -235,9 +271,6 @@ struct Buffers {
 pub struct GpuMachine<'g> {
     gpu: &'g Gpu,
     buffers: Buffers,
-    run_slice: wgpu::ComputePipeline,
-    run_vector: wgpu::ComputePipeline,
-    resolve: wgpu::ComputePipeline,
     interpreter_group: wgpu::BindGroup,
     vector_group: wgpu::BindGroup,
     hart_groups: u32,
@@ -340,31 +373,15 @@ impl<'g> GpuMachine<'g> {
                 mapped_at_creation: false,
             }),
         };
-        let interpreter = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("interpreter.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::INTERPRETER).into()),
-        });
-        let vector = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("vector.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::VECTOR).into()),
-        });
         let workgroup = gpu.hart_workgroup();
-        let layout = interpreter_layout(gpu);
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("interpreter"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let run_slice = pipeline(gpu, Some(&pipeline_layout), &interpreter, "run_slice", &[("WORKGROUP", workgroup as f64)]);
-        let resolve = pipeline(gpu, Some(&pipeline_layout), &interpreter, "resolve", &[]);
-        let run_vector = pipeline(gpu, None, &vector, "run_vector", &[]);
+        let p = gpu.pipelines();
         let b = &buffers;
         let interpreter_group = bind_group(
             gpu,
-            &layout,
+            &p.layout,
             &[&b.code, &b.memory, &b.harts, &b.mailbox, &b.control, &b.counts, &b.queue, &b.dispatch, &b.params],
         );
-        let vector_group = bind_group(gpu, &run_vector.get_bind_group_layout(0), &[&b.memory, &b.queue]);
+        let vector_group = bind_group(gpu, &p.run_vector.get_bind_group_layout(0), &[&b.memory, &b.queue]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Wgpu(e.to_string()));
         }
@@ -375,9 +392,6 @@ impl<'g> GpuMachine<'g> {
             control,
             mailbox: vec![0; MAILBOX_WORDS],
             buffers,
-            run_slice,
-            run_vector,
-            resolve,
             interpreter_group,
             vector_group,
         })
@@ -390,15 +404,16 @@ impl<'g> GpuMachine<'g> {
 
     /// Record `rounds` rounds into `encoder`.
     fn record_rounds(&self, encoder: &mut wgpu::CommandEncoder, rounds: u32) {
+        let p = self.gpu.pipelines();
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("rounds"), timestamp_writes: None });
         for _ in 0..rounds {
-            pass.set_pipeline(&self.run_slice);
+            pass.set_pipeline(&p.run_slice);
             pass.set_bind_group(0, &self.interpreter_group, &[]);
             pass.dispatch_workgroups(self.hart_groups, 1, 1);
-            pass.set_pipeline(&self.run_vector);
+            pass.set_pipeline(&p.run_vector);
             pass.set_bind_group(0, &self.vector_group, &[]);
             pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
-            pass.set_pipeline(&self.resolve);
+            pass.set_pipeline(&p.resolve);
             pass.set_bind_group(0, &self.interpreter_group, &[]);
             pass.dispatch_workgroups(1, 1, 1);
         }

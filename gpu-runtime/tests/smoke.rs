@@ -32,7 +32,12 @@ fn counting_loop_matches_cpu() {
     let img = image(&code, 4, 1);
     let limits = Limits { slice_steps: 100, max_steps: 1 << 20 };
     let cpu = run_cpu(&img, limits, 4, b"");
+    let t = std::time::Instant::now();
     let gpu_run = run_gpu(&gpu, &img, limits, 4, b"").unwrap();
+    eprintln!("first {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let _ = run_gpu(&gpu, &img, limits, 4, b"").unwrap();
+    eprintln!("second {:?}", t.elapsed());
     assert_eq!(cpu.output, b"3000");
     assert_eq!(cpu, gpu_run);
 }

@@ -1,0 +1,291 @@
+//! Seeded generator of valid, race-free PXI programs for differential tests.
+//!
+//! Layout of a generated program: hart 0 spawns `harts - 1` workers (each
+//! gets its index in `r1`), then runs the worker body itself with index 0.
+//! A worker owns the memory region `[index * REGION, (index + 1) * REGION)`
+//! (its base in `r13`); words `[SHARED, SHARED + 8)` past all regions are
+//! shared counters touched only with `aadd` whose old value lands in `r15`
+//! and is never read — the memory model leaves it unspecified, so the
+//! comparison masks `r15` in programs that use atomics. Everything else
+//! (ALU, loads/stores, vector ops, syscalls, calls, loops, yields, traps)
+//! is deterministic on every executor.
+
+use pxi::isa::{Instruction as I, Op, TABLE};
+use pxi::mailbox::Call;
+use pxi::{Image, Op as O};
+
+/// Words of private memory per worker.
+pub const REGION: u32 = 256;
+/// Shared counters after the regions.
+pub const SHARED_WORDS: u32 = 8;
+
+/// SplitMix64: small, seedable, good enough for test programs.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u32) -> u32 {
+        (self.next() % n as u64) as u32
+    }
+    pub fn chance(&mut self, percent: u32) -> bool {
+        self.below(100) < percent
+    }
+    fn reg(&mut self) -> u8 {
+        // r0..r12 are free for the body; r13 = region base, r14 = loop counter, r15 = atomic scratch.
+        self.below(13) as u8
+    }
+}
+
+/// What flavour of program to bias towards.
+#[derive(Clone, Copy, Debug)]
+pub enum Flavour {
+    Scalar,
+    MultiHart,
+    Vector,
+    Atomic,
+    Syscall,
+}
+
+pub const FLAVOURS: [Flavour; 5] = [Flavour::Scalar, Flavour::MultiHart, Flavour::Vector, Flavour::Atomic, Flavour::Syscall];
+
+/// A generated program and whether `r15` must be masked when comparing.
+pub struct Program {
+    pub image: Image,
+    pub uses_atomics: bool,
+}
+
+struct Builder {
+    code: Vec<u32>,
+    /// (pixel index of a word to patch, label id)
+    fixups: Vec<(usize, usize)>,
+    labels: Vec<Option<u32>>,
+}
+
+impl Builder {
+    fn emit(&mut self, inst: I) {
+        let (px, n) = inst.encode();
+        self.code.extend_from_slice(&px[..n]);
+    }
+    fn pc(&self) -> u32 {
+        self.code.len() as u32
+    }
+    fn new_label(&mut self) -> usize {
+        self.labels.push(None);
+        self.labels.len() - 1
+    }
+    fn bind(&mut self, label: usize) {
+        self.labels[label] = Some(self.pc());
+    }
+    /// Emit a two-pixel instruction whose word is `label`'s address.
+    fn emit_to(&mut self, op: Op, a: u8, label: usize) {
+        self.emit(I::new(op, a, 0, 0, 0));
+        self.fixups.push((self.code.len() - 1, label));
+    }
+    fn li(&mut self, r: u8, value: u32) {
+        self.emit(I::new(Op::Li, r, 0, 0, value));
+    }
+    fn finish(mut self) -> Vec<u32> {
+        for (at, label) in std::mem::take(&mut self.fixups) {
+            self.code[at] = self.labels[label].expect("label bound");
+        }
+        self.code
+    }
+}
+
+fn alu_ops() -> Vec<Op> {
+    TABLE.iter().filter(|r| r.class == pxi::isa::Class::Alu).map(|r| r.op).collect()
+}
+
+/// Generate program number `seed`.
+pub fn generate(seed: u64) -> Program {
+    let mut rng = Rng::new(seed);
+    let flavour = FLAVOURS[(seed % FLAVOURS.len() as u64) as usize];
+    let harts = match flavour {
+        Flavour::Scalar => 1,
+        Flavour::MultiHart => 2 + rng.below(15),
+        _ => 1 + rng.below(6),
+    };
+    let shared = harts * REGION;
+    let memory_words = shared + SHARED_WORDS;
+    let mut b = Builder { code: Vec::new(), fixups: Vec::new(), labels: Vec::new() };
+    let worker = b.new_label();
+    let sub = b.new_label();
+    // Hart 0: spawn the workers, then become worker 0.
+    for index in 1..harts {
+        b.li(1, index);
+        b.emit_to(Op::Li, 2, worker);
+        b.emit(I::new(Op::Spawn, 3, 2, 1, 0));
+    }
+    b.li(1, 0);
+    b.bind(worker);
+    b.li(2, REGION);
+    b.emit(I::new(Op::Mul, 13, 1, 2, 0));
+    for r in 0..13 {
+        if rng.chance(70) {
+            b.li(r, rng.next() as u32 % 1000);
+        }
+    }
+    let mut uses_atomics = false;
+    let blocks = 4 + rng.below(12);
+    for _ in 0..blocks {
+        if rng.chance(25) {
+            // A counted loop around a few instructions.
+            let top = b.new_label();
+            b.li(14, 1 + rng.below(20));
+            b.bind(top);
+            for _ in 0..1 + rng.below(5) {
+                body_instruction(&mut b, &mut rng, flavour, shared, &mut uses_atomics, sub);
+            }
+            b.emit(I::new(Op::Addi, 14, 14, 0xFF, 0));
+            b.li(15, 0);
+            b.emit(I::new(Op::Cmp, 14, 15, 0, 0));
+            b.emit_to(Op::Jne, 0, top);
+        } else {
+            body_instruction(&mut b, &mut rng, flavour, shared, &mut uses_atomics, sub);
+        }
+    }
+    if rng.chance(3) {
+        // A runaway loop: stops at the step budget.
+        let spin = b.new_label();
+        b.bind(spin);
+        b.emit(I::new(Op::Addi, 0, 0, 1, 0));
+        b.emit_to(Op::Jmp, 0, spin);
+    }
+    let exit_reg = rng.reg();
+    b.emit(I::new(Op::Exit, exit_reg, 0, 0, 0));
+    // A subroutine: a few ALU ops and a return.
+    b.bind(sub);
+    for _ in 0..1 + rng.below(3) {
+        alu(&mut b, &mut rng);
+    }
+    b.emit(I::new(Op::Ret, 0, 0, 0, 0));
+    let code = b.finish();
+    Program {
+        image: Image { width: 16, entry: 0, code, memory_words, harts, segments: vec![] },
+        uses_atomics,
+    }
+}
+
+fn alu(b: &mut Builder, rng: &mut Rng) {
+    let ops = alu_ops();
+    let op = ops[rng.below(ops.len() as u32) as usize];
+    let (d, x, y) = (rng.reg(), rng.reg(), rng.reg());
+    match op.form() {
+        pxi::isa::Form::ABC => {
+            if matches!(op, O::Divu | O::Remu | O::Div | O::Rem) && !rng.chance(5) {
+                // Mostly a non-zero divisor; sometimes a division-by-zero trap.
+                b.li(y, 1 + rng.below(50));
+            }
+            b.emit(I::new(op, d, x, y, 0));
+        }
+        _ => b.emit(I::new(op, d, x, rng.below(256) as u8, 0)),
+    }
+}
+
+fn body_instruction(b: &mut Builder, rng: &mut Rng, flavour: Flavour, shared: u32, uses_atomics: &mut bool, sub: usize) {
+    let weights: [u32; 6] = match flavour {
+        // alu, memory, vector, atomic, syscall, control
+        Flavour::Scalar => [60, 20, 0, 0, 5, 15],
+        Flavour::MultiHart => [45, 20, 10, 10, 5, 10],
+        Flavour::Vector => [30, 10, 45, 0, 5, 10],
+        Flavour::Atomic => [35, 15, 5, 35, 5, 5],
+        Flavour::Syscall => [30, 10, 5, 5, 45, 5],
+    };
+    let mut pick = rng.below(weights.iter().sum());
+    let kind = weights.iter().position(|&w| {
+        if pick < w {
+            true
+        } else {
+            pick -= w;
+            false
+        }
+    });
+    let r = rng.reg();
+    match kind {
+        Some(0) => alu(b, rng),
+        Some(1) => {
+            let offset = rng.below(REGION.min(256)) as u8;
+            if rng.chance(3) {
+                // Out of bounds: traps on every executor the same way.
+                b.li(12, u32::MAX - 3);
+                b.emit(I::new(Op::Ld, r, 12, offset, 0));
+            } else if rng.chance(50) {
+                b.emit(I::new(Op::Ld, r, 13, offset, 0));
+            } else {
+                b.emit(I::new(Op::St, r, 13, offset, 0));
+            }
+        }
+        Some(2) => {
+            // Vector op inside the private region: r10 = dst, r11 = x, r12 = y, r9 = length.
+            let len = rng.below(REGION / 4);
+            let at = |rng: &mut Rng| rng.below(4) * (REGION / 4);
+            let (dst, x) = (at(rng), at(rng));
+            b.emit(I::new(Op::Addi, 10, 13, 0, 0));
+            b.li(9, dst);
+            b.emit(I::new(Op::Add, 10, 13, 9, 0));
+            b.li(9, x);
+            b.emit(I::new(Op::Add, 11, 13, 9, 0));
+            b.li(9, at(rng));
+            b.emit(I::new(Op::Add, 12, 13, 9, 0));
+            b.li(9, len);
+            let vops: Vec<Op> = TABLE.iter().filter(|r| r.class == pxi::isa::Class::Vector).map(|r| r.op).collect();
+            let op = vops[rng.below(vops.len() as u32) as usize];
+            match op {
+                O::Vfill => b.emit(I::new(op, 10, r, 9, 0)),
+                O::Vcopy => b.emit(I::new(op, 10, 11, 9, 0)),
+                O::Vsum => b.emit(I::new(op, r, 11, 9, 0)),
+                O::Vfind => {
+                    b.emit(I::new(op, r, 11, 9, rng.reg() as u32));
+                }
+                O::Vdot => b.emit(I::new(op, r, 11, 12, 9)),
+                _ => b.emit(I::new(op, 10, 11, 12, 9)),
+            }
+        }
+        Some(3) => {
+            *uses_atomics = true;
+            b.li(12, shared + rng.below(SHARED_WORDS));
+            let op = [O::Aadd, O::Aadd, O::Axchg][rng.below(3) as usize];
+            if op == O::Axchg {
+                // Exchanging makes the final value order-dependent: use a
+                // private word instead (no race).
+                b.emit(I::new(Op::Addi, 12, 13, rng.below(100) as u8, 0));
+                b.emit(I::new(op, 15, 12, r, 0));
+            } else {
+                b.emit(I::new(op, 15, 12, r, 0));
+            }
+        }
+        Some(4) => {
+            let call = [Call::Putc, Call::PutU, Call::Write, Call::Clock][rng.below(4) as usize];
+            b.li(0, call as u32);
+            match call {
+                Call::Putc => b.li(1, b'a' as u32 + rng.below(26)),
+                Call::PutU => b.emit(I::new(Op::Mov, 1, r, 0, 0)),
+                Call::Write => {
+                    b.emit(I::new(Op::Addi, 1, 13, 0, 0));
+                    b.li(2, rng.below(40));
+                }
+                _ => {}
+            }
+            b.emit(I::new(Op::Syscall, 0, 0, 0, 0));
+        }
+        _ => match rng.below(4) {
+            0 => b.emit(I::new(Op::Yield, 0, 0, 0, 0)),
+            1 => b.emit_to(Op::Call, 0, sub),
+            2 => {
+                b.emit(I::new(Op::Push, r, 0, 0, 0));
+                alu(b, rng);
+                b.emit(I::new(Op::Pop, r, 0, 0, 0));
+            }
+            _ => b.emit(I::new(Op::HartId, r, 0, 0, 0)),
+        },
+    }
+}
