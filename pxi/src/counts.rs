@@ -78,7 +78,7 @@ impl Counts {
 
     /// Parse, checking every length.
     pub fn from_bytes(bytes: &[u8]) -> Result<Counts, CountsError> {
-        if bytes.len() % 4 != 0 {
+        if !bytes.len().is_multiple_of(4) {
             return Err(CountsError::Truncated);
         }
         let words: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();

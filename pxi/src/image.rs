@@ -277,7 +277,7 @@ impl Image {
 
     /// Parse and validate pixels (row-major words) of an image `width` wide.
     pub fn from_pixels(width: u32, pixels: &[u32]) -> Result<Image, ImageError> {
-        if width == 0 || width > MAX_DIMENSION || pixels.len() % width as usize != 0 {
+        if width == 0 || width > MAX_DIMENSION || !pixels.len().is_multiple_of(width as usize) {
             return Err(ImageError::BadDimensions {
                 width: width as u64,
                 height: (pixels.len() / width.max(1) as usize) as u64,

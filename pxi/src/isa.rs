@@ -62,6 +62,7 @@ pub enum OperandKind {
 
 impl Form {
     /// Length of the instruction in pixels.
+    #[allow(clippy::len_without_is_empty)] // never empty: one or two pixels
     pub const fn len(self) -> u32 {
         match self {
             Form::AW | Form::W | Form::ABCD => 2,
@@ -284,6 +285,7 @@ impl Op {
     }
 
     /// Length in pixels.
+    #[allow(clippy::len_without_is_empty)] // never empty: one or two pixels
     pub const fn len(self) -> u32 {
         self.form().len()
     }
@@ -383,6 +385,7 @@ impl Instruction {
     }
 
     /// Length in pixels.
+    #[allow(clippy::len_without_is_empty)] // never empty: one or two pixels
     pub const fn len(&self) -> u32 {
         self.op.len()
     }

@@ -438,9 +438,9 @@ impl Exec<'_> {
             Op::Andi => self.set(a, rb & c as u32),
             Op::Cmp => {
                 let (x, y) = (self.reg(a), rb);
-                self.hart[H_FLAGS] = (x == y) as u32 * FLAG_Z
-                    | ((x as i32) < (y as i32)) as u32 * FLAG_LT
-                    | (x < y) as u32 * FLAG_LTU;
+                self.hart[H_FLAGS] = ((x == y) as u32 * FLAG_Z)
+                    | (((x as i32) < (y as i32)) as u32 * FLAG_LT)
+                    | ((x < y) as u32 * FLAG_LTU);
             }
             Op::Jmp => jump = Some(true),
             Op::Jeq => jump = Some(flags & FLAG_Z != 0),
