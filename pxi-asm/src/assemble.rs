@@ -4,13 +4,17 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use pxi::image::{DEFAULT_WIDTH, HEADER_PIXELS, MAX_DIMENSION, MAX_HARTS, MAX_MEMORY_WORDS, MAX_PIXELS, Segment};
+use pxi::image::{
+    DEFAULT_WIDTH, HEADER_PIXELS, MAX_DIMENSION, MAX_HARTS, MAX_MEMORY_WORDS, MAX_PIXELS, Segment,
+};
 use pxi::isa::{Form, OperandKind};
 use pxi::mailbox::CALLS;
 use pxi::{Image, Instruction, Op};
 
 use crate::error::{Error, ErrorKind, Errors};
-use crate::parser::{Expr, Header, Operand, Parsed, Section, SourceFile, Span, Statement, Stmt, Term, locate, parse};
+use crate::parser::{
+    Expr, Header, Operand, Parsed, Section, SourceFile, Span, Statement, Stmt, Term, locate, parse,
+};
 use crate::source_map::{PixelSource, SourceMap, Space, Symbol};
 
 /// An assembled program.
@@ -28,7 +32,10 @@ pub fn assemble_file(path: &Path) -> Result<Assembly, Errors> {
     match std::fs::read_to_string(path) {
         Ok(text) => assemble_source(&name, &text),
         Err(e) => {
-            let kind = ErrorKind::Io { path: name.into_owned(), reason: e.to_string() };
+            let kind = ErrorKind::Io {
+                path: name.into_owned(),
+                reason: e.to_string(),
+            };
             Err(Errors(vec![Error { kind, at: None }]))
         }
     }
@@ -37,11 +44,19 @@ pub fn assemble_file(path: &Path) -> Result<Assembly, Errors> {
 /// Assemble `text`, named `name` in errors and the source map; includes are
 /// resolved relative to `name`'s directory.
 pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
-    let Parsed { files, statements, errors } = parse(name, text);
+    let Parsed {
+        files,
+        statements,
+        errors,
+    } = parse(name, text);
     if !errors.is_empty() {
         return Err(Errors(errors));
     }
-    let mut asm = Assembler { files: &files, errors: Vec::new(), symbols: HashMap::new() };
+    let mut asm = Assembler {
+        files: &files,
+        errors: Vec::new(),
+        symbols: HashMap::new(),
+    };
     asm.define_symbols(&statements);
     let layout = asm.layout(&statements);
     let assembly = asm.emit(&layout);
@@ -54,22 +69,40 @@ pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
 /// Change the image width, checking that the image still fits the PNG limits.
 pub fn set_width(image: &mut Image, width: u32) -> Result<(), ErrorKind> {
     if width == 0 || width > MAX_DIMENSION {
-        return Err(out_of_range(width as i64, "the image width", 1, MAX_DIMENSION as i64));
+        return Err(out_of_range(
+            width as i64,
+            "the image width",
+            1,
+            MAX_DIMENSION as i64,
+        ));
     }
     let pixels = HEADER_PIXELS as u64
         + 2 * image.segments.len() as u64
         + image.code.len() as u64
-        + image.segments.iter().map(|s| s.words.len() as u64).sum::<u64>();
+        + image
+            .segments
+            .iter()
+            .map(|s| s.words.len() as u64)
+            .sum::<u64>();
     let height = pixels.div_ceil(width as u64);
     if height * width as u64 > MAX_PIXELS || height > MAX_DIMENSION as u64 {
-        return Err(ErrorKind::ImageTooLarge { width, height, max: MAX_PIXELS });
+        return Err(ErrorKind::ImageTooLarge {
+            width,
+            height,
+            max: MAX_PIXELS,
+        });
     }
     image.width = width;
     Ok(())
 }
 
 fn out_of_range(value: i64, what: &'static str, min: i64, max: i64) -> ErrorKind {
-    ErrorKind::OutOfRange { value, what, min, max }
+    ErrorKind::OutOfRange {
+        value,
+        what,
+        min,
+        max,
+    }
 }
 
 /// What a name stands for.
@@ -123,7 +156,13 @@ impl<'s> Assembler<'_, 's> {
     /// Pass 0: every name, so that later passes can tell forward references from typos.
     fn define_symbols(&mut self, statements: &'s [Statement]) {
         for &(number, name, _) in CALLS {
-            self.symbols.insert(name, Definition { meaning: Meaning::Builtin(number), span: None });
+            self.symbols.insert(
+                name,
+                Definition {
+                    meaning: Meaning::Builtin(number),
+                    span: None,
+                },
+            );
         }
         for statement in statements {
             let (name, meaning) = match &statement.stmt {
@@ -139,11 +178,20 @@ impl<'s> Assembler<'_, 's> {
                     }
                     None => "the assembler (system call)".to_string(),
                 };
-                let kind = ErrorKind::Redefined { name: name.clone(), previous };
+                let kind = ErrorKind::Redefined {
+                    name: name.clone(),
+                    previous,
+                };
                 self.error(kind, Some(statement.span));
                 continue;
             }
-            self.symbols.insert(name, Definition { meaning, span: Some(statement.span) });
+            self.symbols.insert(
+                name,
+                Definition {
+                    meaning,
+                    span: Some(statement.span),
+                },
+            );
         }
     }
 
@@ -158,13 +206,22 @@ impl<'s> Assembler<'_, 's> {
                 Term::Number(n) => *n,
                 Term::Symbol(name) => self.symbol_value(name, *span, visiting)?,
             };
-            let sum = if *negative { total.checked_sub(value) } else { total.checked_add(value) };
+            let sum = if *negative {
+                total.checked_sub(value)
+            } else {
+                total.checked_add(value)
+            };
             total = sum.ok_or((ErrorKind::Overflow, expr.span))?;
         }
         Ok(total)
     }
 
-    fn symbol_value(&self, name: &str, span: Span, visiting: &mut Vec<&'s str>) -> Result<i64, Fault> {
+    fn symbol_value(
+        &self,
+        name: &str,
+        span: Span,
+        visiting: &mut Vec<&'s str>,
+    ) -> Result<i64, Fault> {
         let Some((&key, definition)) = self.symbols.get_key_value(name) else {
             return Err((ErrorKind::Undefined(name.to_string()), span));
         };
@@ -195,7 +252,12 @@ impl<'s> Assembler<'_, 's> {
 
     /// Pass 1: give every label and placed statement its address.
     fn layout(&mut self, statements: &'s [Statement]) -> Layout<'s> {
-        let mut layout = Layout { placed: Vec::new(), headers: Vec::new(), code_len: 0, data_end: 0 };
+        let mut layout = Layout {
+            placed: Vec::new(),
+            headers: Vec::new(),
+            code_len: 0,
+            data_end: 0,
+        };
         let mut section = Section::Code;
         let mut cursor: u32 = 0;
         let max_words = MAX_MEMORY_WORDS as i64;
@@ -215,7 +277,11 @@ impl<'s> Assembler<'_, 's> {
                     continue;
                 }
                 Stmt::Label(name) => {
-                    let space = if section == Section::Code { Space::Code } else { Space::Data };
+                    let space = if section == Section::Code {
+                        Space::Code
+                    } else {
+                        Space::Data
+                    };
                     if let Some(def) = self.symbols.get_mut(name.as_str()) {
                         if def.span == Some(statement.span) {
                             def.meaning = Meaning::Label(Some((space, here)));
@@ -238,7 +304,11 @@ impl<'s> Assembler<'_, 's> {
                     Ok(addr) if section == Section::Data => {
                         cursor = addr as u32;
                         layout.data_end = layout.data_end.max(cursor);
-                        layout.placed.push(Placed { stmt: statement, section, addr: cursor });
+                        layout.placed.push(Placed {
+                            stmt: statement,
+                            section,
+                            addr: cursor,
+                        });
                         continue;
                     }
                     Ok(_) => (Some(Section::Data), 0),
@@ -257,8 +327,15 @@ impl<'s> Assembler<'_, 's> {
                     Stmt::Space(_) => "`.space`".into(),
                     _ => "`.org`".into(),
                 };
-                let section = if wanted == Section::Code { ".code" } else { ".data" };
-                self.error(ErrorKind::WrongSection { what, section }, Some(statement.span));
+                let section = if wanted == Section::Code {
+                    ".code"
+                } else {
+                    ".data"
+                };
+                self.error(
+                    ErrorKind::WrongSection { what, section },
+                    Some(statement.span),
+                );
                 continue;
             }
             // Sizes are bounded by the line length or MAX_MEMORY_WORDS, so this cannot overflow.
@@ -270,7 +347,11 @@ impl<'s> Assembler<'_, 's> {
                     layout.data_end = layout.data_end.max(cursor);
                 }
             }
-            layout.placed.push(Placed { stmt: statement, section, addr: here });
+            layout.placed.push(Placed {
+                stmt: statement,
+                section,
+                addr: here,
+            });
         }
         layout
     }
@@ -280,16 +361,25 @@ impl<'s> Assembler<'_, 's> {
         let mut code = Vec::with_capacity(layout.code_len as usize);
         let mut segments: Vec<Segment> = Vec::new();
         let mut open = false;
-        let mut map = SourceMap { files: self.files.iter().map(|f| f.path.clone()).collect(), ..Default::default() };
+        let mut map = SourceMap {
+            files: self.files.iter().map(|f| f.path.clone()).collect(),
+            ..Default::default()
+        };
         let mut label: Option<String> = None;
         for placed in &layout.placed {
             let span = placed.stmt.span;
             let words = match &placed.stmt.stmt {
                 Stmt::Label(name) => {
-                    if let Some(Definition { meaning: Meaning::Label(Some((space, addr))), .. }) =
-                        self.symbols.get(name.as_str())
+                    if let Some(Definition {
+                        meaning: Meaning::Label(Some((space, addr))),
+                        ..
+                    }) = self.symbols.get(name.as_str())
                     {
-                        map.symbols.push(Symbol { name: name.clone(), space: *space, addr: *addr });
+                        map.symbols.push(Symbol {
+                            name: name.clone(),
+                            space: *space,
+                            addr: *addr,
+                        });
                     }
                     if placed.section == Section::Code {
                         label = Some(name.clone());
@@ -297,7 +387,10 @@ impl<'s> Assembler<'_, 's> {
                     continue;
                 }
                 Stmt::Org(_) => {
-                    segments.push(Segment { addr: placed.addr, words: Vec::new() });
+                    segments.push(Segment {
+                        addr: placed.addr,
+                        words: Vec::new(),
+                    });
                     open = true;
                     continue;
                 }
@@ -327,9 +420,10 @@ impl<'s> Assembler<'_, 's> {
                     self.push_code(&mut code, &mut map, &[pixel], span, &label);
                     continue;
                 }
-                Stmt::Bytes(bytes) => {
-                    bytes.chunks(4).map(|c| c.iter().rev().fold(0, |w, &b| w << 8 | b as u32)).collect::<Vec<_>>()
-                }
+                Stmt::Bytes(bytes) => bytes
+                    .chunks(4)
+                    .map(|c| c.iter().rev().fold(0, |w, &b| w << 8 | b as u32))
+                    .collect::<Vec<_>>(),
                 Stmt::Words(exprs) => exprs
                     .iter()
                     .map(|e| {
@@ -342,19 +436,35 @@ impl<'s> Assembler<'_, 's> {
                 Stmt::Section(_) | Stmt::Equ(..) | Stmt::Header(..) => continue,
             };
             match segments.last_mut() {
-                Some(seg) if open && seg.addr as usize + seg.words.len() == placed.addr as usize => {
+                Some(seg)
+                    if open && seg.addr as usize + seg.words.len() == placed.addr as usize =>
+                {
                     seg.words.extend(words)
                 }
-                _ => segments.push(Segment { addr: placed.addr, words }),
+                _ => segments.push(Segment {
+                    addr: placed.addr,
+                    words,
+                }),
             }
             open = true;
         }
         self.finish(layout, code, segments, map)
     }
 
-    fn push_code(&self, code: &mut Vec<u32>, map: &mut SourceMap, pixels: &[u32], span: Span, label: &Option<String>) {
+    fn push_code(
+        &self,
+        code: &mut Vec<u32>,
+        map: &mut SourceMap,
+        pixels: &[u32],
+        span: Span,
+        label: &Option<String>,
+    ) {
         code.extend_from_slice(pixels);
-        let source = PixelSource { file: span.file as u32, line: span.line as u32, label: label.clone() };
+        let source = PixelSource {
+            file: span.file as u32,
+            line: span.line as u32,
+            label: label.clone(),
+        };
         map.pixels.extend(std::iter::repeat_n(source, pixels.len()));
     }
 
@@ -364,10 +474,15 @@ impl<'s> Assembler<'_, 's> {
 
     fn encode(&self, op: Op, operands: &[(Operand, Span)]) -> Result<Instruction, Fault> {
         let mut values = [0u32; 4];
-        for (slot, ((operand, _), kind)) in values.iter_mut().zip(operands.iter().zip(op.form().operands())) {
+        for (slot, ((operand, _), kind)) in values
+            .iter_mut()
+            .zip(operands.iter().zip(op.form().operands()))
+        {
             *slot = match (operand, kind) {
                 (Operand::Register(r), _) => *r as u32,
-                (Operand::Value(e), OperandKind::U8) => self.eval_in(e, "an unsigned 8-bit immediate", 0, 255)? as u32,
+                (Operand::Value(e), OperandKind::U8) => {
+                    self.eval_in(e, "an unsigned 8-bit immediate", 0, 255)? as u32
+                }
                 (Operand::Value(e), OperandKind::S8) => {
                     self.eval_in(e, "a signed 8-bit immediate", -128, 127)? as i8 as u8 as u32
                 }
@@ -390,7 +505,9 @@ impl<'s> Assembler<'_, 's> {
         let mut entry = None;
         let mut width = None;
         for placed in &layout.headers {
-            let Stmt::Header(header, expr) = &placed.stmt else { continue };
+            let Stmt::Header(header, expr) = &placed.stmt else {
+                continue;
+            };
             let (slot, what, lo, hi) = match header {
                 Header::Harts => (&mut harts, "the hart count", 1, MAX_HARTS as i64),
                 Header::Memory => (&mut memory, "the memory size", 0, MAX_MEMORY_WORDS as i64),
@@ -398,7 +515,10 @@ impl<'s> Assembler<'_, 's> {
                 Header::Width => (&mut width, "the image width", 1, MAX_DIMENSION as i64),
             };
             if slot.is_some() {
-                self.error(ErrorKind::DuplicateDirective(header.name()), Some(placed.span));
+                self.error(
+                    ErrorKind::DuplicateDirective(header.name()),
+                    Some(placed.span),
+                );
                 continue;
             }
             match self.eval_in(expr, what, lo, hi) {
@@ -409,11 +529,25 @@ impl<'s> Assembler<'_, 's> {
         if code.is_empty() {
             self.error(ErrorKind::NoCode, None);
         }
-        if let Some((entry, span)) = entry.filter(|&(e, _)| e as usize >= code.len() && !code.is_empty()) {
-            self.error(ErrorKind::EntryOutsideCode { entry: entry as i64, code_len: code.len() }, Some(span));
+        if let Some((entry, span)) =
+            entry.filter(|&(e, _)| e as usize >= code.len() && !code.is_empty())
+        {
+            self.error(
+                ErrorKind::EntryOutsideCode {
+                    entry: entry as i64,
+                    code_len: code.len(),
+                },
+                Some(span),
+            );
         }
         if let Some((words, span)) = memory.filter(|&(m, _)| m < layout.data_end) {
-            self.error(ErrorKind::MemoryTooSmall { memory: words, data_end: layout.data_end }, Some(span));
+            self.error(
+                ErrorKind::MemoryTooSmall {
+                    memory: words,
+                    data_end: layout.data_end,
+                },
+                Some(span),
+            );
         }
         let mut image = Image {
             width: DEFAULT_WIDTH,
@@ -435,7 +569,6 @@ impl<'s> Assembler<'_, 's> {
         }
         Some(Assembly { image, map })
     }
-
 }
 
 /// Build an instruction from operand values in assembly order, the inverse of

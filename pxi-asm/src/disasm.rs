@@ -46,11 +46,17 @@ struct Labels {
 
 impl Labels {
     fn new(image: &Image, cells: &[Cell], map: Option<&SourceMap>) -> Labels {
-        let is_start = |addr: u32| cells.get(addr as usize).is_some_and(|c| *c != Cell::Extension);
+        let is_start = |addr: u32| {
+            cells
+                .get(addr as usize)
+                .is_some_and(|c| *c != Cell::Extension)
+        };
         let mut names = HashMap::new();
         for symbol in map.map_or(&[][..], |m| &m.symbols) {
             if symbol.space == Space::Code && is_start(symbol.addr) {
-                names.entry(symbol.addr).or_insert_with(|| symbol.name.clone());
+                names
+                    .entry(symbol.addr)
+                    .or_insert_with(|| symbol.name.clone());
             }
         }
         let targets = cells.iter().filter_map(|cell| match cell {
@@ -58,7 +64,9 @@ impl Labels {
             _ => None,
         });
         for target in targets.chain([image.entry]).filter(|&t| is_start(t)) {
-            names.entry(target).or_insert_with(|| format!("L_{target:04x}"));
+            names
+                .entry(target)
+                .or_insert_with(|| format!("L_{target:04x}"));
         }
         Labels { names }
     }
@@ -70,7 +78,11 @@ impl Labels {
 
 /// A number as it reads best: small ones in decimal, the rest in hex.
 fn number(value: u32) -> String {
-    if value < 0x1_0000 { value.to_string() } else { format!("0x{value:08x}") }
+    if value < 0x1_0000 {
+        value.to_string()
+    } else {
+        format!("0x{value:08x}")
+    }
 }
 
 /// The assembly text of one instruction; `syscall_follows` names `li r0, N`
@@ -80,7 +92,10 @@ fn instruction_text(inst: &Instruction, labels: &Labels, syscall_follows: bool) 
     for (i, (kind, value)) in inst.operands().enumerate() {
         text += if i == 0 { " " } else { ", " };
         let word = value as u32;
-        let call = CALLS.iter().find(|c| c.0 == word).filter(|_| syscall_follows && inst.op == Op::Li && inst.a == 0);
+        let call = CALLS
+            .iter()
+            .find(|c| c.0 == word)
+            .filter(|_| syscall_follows && inst.op == Op::Li && inst.a == 0);
         match (kind, inst.op.form()) {
             (OperandKind::Reg, _) => write!(text, "r{value}"),
             (OperandKind::U8 | OperandKind::S8, _) => write!(text, "{value}"),
@@ -104,7 +119,9 @@ fn instruction_text(inst: &Instruction, labels: &Labels, syscall_follows: bool) 
 pub fn pixel_texts(image: &Image, map: Option<&SourceMap>) -> Vec<String> {
     let cells = sweep(&image.code);
     let labels = Labels::new(image, &cells, usable(image, map));
-    (0..cells.len()).map(|pc| cell_text(image, &cells, &labels, pc)).collect()
+    (0..cells.len())
+        .map(|pc| cell_text(image, &cells, &labels, pc))
+        .collect()
 }
 
 fn cell_text(image: &Image, cells: &[Cell], labels: &Labels, pc: usize) -> String {
@@ -146,8 +163,14 @@ pub fn disassemble(image: &Image, map: Option<&SourceMap>) -> String {
     let cells = sweep(&image.code);
     let labels = Labels::new(image, &cells, map);
     let mut out = String::from("; disassembled by pxi-asm\n");
-    let _ = writeln!(out, ".width {}\n.harts {}\n.memory {}", image.width, image.harts, image.memory_words);
-    let entry = labels.get(image.entry).map_or_else(|| image.entry.to_string(), str::to_string);
+    let _ = writeln!(
+        out,
+        ".width {}\n.harts {}\n.memory {}",
+        image.width, image.harts, image.memory_words
+    );
+    let entry = labels
+        .get(image.entry)
+        .map_or_else(|| image.entry.to_string(), str::to_string);
     let _ = writeln!(out, ".entry {entry}");
     let mut data_labels = data_labels(image, map, &mut out);
     out += "\n.code\n";
@@ -163,7 +186,11 @@ pub fn disassemble(image: &Image, map: Option<&SourceMap>) -> String {
         if let Some(source) = map.and_then(|m| m.pixel(pc as u32)) {
             let _ = write!(comment, " {}:{}", source.file, source.line);
         }
-        with_comment(&mut out, &format!("    {}", cell_text(image, &cells, &labels, pc)), &comment);
+        with_comment(
+            &mut out,
+            &format!("    {}", cell_text(image, &cells, &labels, pc)),
+            &comment,
+        );
     }
     if !image.segments.is_empty() {
         out += "\n.data\n";
@@ -171,7 +198,10 @@ pub fn disassemble(image: &Image, map: Option<&SourceMap>) -> String {
     let mut pixel = image.code_offset() + image.code.len();
     for (index, segment) in image.segments.iter().enumerate() {
         let (x, y) = (pixel as u32 % image.width, pixel as u32 / image.width);
-        let comment = format!("segment {index}: {} words from pixel ({x},{y})", segment.words.len());
+        let comment = format!(
+            "segment {index}: {} words from pixel ({x},{y})",
+            segment.words.len()
+        );
         with_comment(&mut out, &format!(".org {}", segment.addr), &comment);
         let mut line_start = 0;
         while line_start < segment.words.len() {
@@ -192,9 +222,19 @@ pub fn disassemble(image: &Image, map: Option<&SourceMap>) -> String {
             let chars: String = words
                 .iter()
                 .flat_map(|w| w.to_le_bytes())
-                .map(|b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+                .map(|b| {
+                    if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
                 .collect();
-            with_comment(&mut out, &format!("    .word {}", list.join(", ")), &format!("\"{chars}\""));
+            with_comment(
+                &mut out,
+                &format!("    .word {}", list.join(", ")),
+                &format!("\"{chars}\""),
+            );
             line_start = end;
         }
         pixel += segment.words.len();

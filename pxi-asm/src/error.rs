@@ -197,7 +197,10 @@ impl Error {
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         let carets = "^".repeat(at.len.max(1));
-        out += &format!("{pad}--> {at}\n{pad} |\n{number} | {}\n{pad} | {indent}{carets}\n", at.text);
+        out += &format!(
+            "{pad}--> {at}\n{pad} |\n{number} | {}\n{pad} | {indent}{carets}\n",
+            at.text
+        );
         out
     }
 }

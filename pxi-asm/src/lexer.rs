@@ -111,7 +111,8 @@ pub fn tokenize(line: &str) -> Result<Vec<Token>, LexError> {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().collect();
-                let value = parse_number(&text).ok_or((ErrorKind::BadNumber(text), start, i - start))?;
+                let value =
+                    parse_number(&text).ok_or((ErrorKind::BadNumber(text), start, i - start))?;
                 TokenKind::Number(value)
             }
             c if is_name_start(c) => {
@@ -122,7 +123,11 @@ pub fn tokenize(line: &str) -> Result<Vec<Token>, LexError> {
             }
             other => return Err((ErrorKind::UnexpectedChar(other), start, 1)),
         };
-        tokens.push(Token { kind, col: start, len: i - start });
+        tokens.push(Token {
+            kind,
+            col: start,
+            len: i - start,
+        });
     }
     Ok(tokens)
 }
@@ -173,14 +178,22 @@ fn quoted(chars: &[char], open: usize, quote: char) -> Result<(Vec<u8>, usize), 
                     '\'' => b'\'',
                     'x' => {
                         let hex: String = chars.iter().skip(i).take(2).collect();
-                        let value = (hex.len() == 2).then(|| u8::from_str_radix(&hex, 16).ok()).flatten();
+                        let value = (hex.len() == 2)
+                            .then(|| u8::from_str_radix(&hex, 16).ok())
+                            .flatten();
                         let Some(value) = value else {
-                            return Err((ErrorKind::BadEscape(format!("x{hex}")), escape_start, 2 + hex.chars().count()));
+                            return Err((
+                                ErrorKind::BadEscape(format!("x{hex}")),
+                                escape_start,
+                                2 + hex.chars().count(),
+                            ));
                         };
                         i += 2;
                         value
                     }
-                    other => return Err((ErrorKind::BadEscape(other.to_string()), escape_start, 2)),
+                    other => {
+                        return Err((ErrorKind::BadEscape(other.to_string()), escape_start, 2));
+                    }
                 };
                 bytes.push(byte);
             }
@@ -197,7 +210,11 @@ mod tests {
     use super::*;
 
     fn kinds(line: &str) -> Vec<TokenKind> {
-        tokenize(line).unwrap().into_iter().map(|t| t.kind).collect()
+        tokenize(line)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.kind)
+            .collect()
     }
 
     #[test]
@@ -221,15 +238,27 @@ mod tests {
             ]
         );
         assert_eq!(kinds("'#' # c"), [Number(35)]);
-        assert_eq!(kinds(r#".string "a;\x41\0\"""#), [Directive("string".into()), Str(b"a;A\0\"".to_vec())]);
+        assert_eq!(
+            kinds(r#".string "a;\x41\0\"""#),
+            [Directive("string".into()), Str(b"a;A\0\"".to_vec())]
+        );
     }
 
     #[test]
     fn errors_point_at_the_text() {
-        assert_eq!(tokenize("  0x"), Err((ErrorKind::BadNumber("0x".into()), 2, 2)));
-        assert_eq!(tokenize("\"abc"), Err((ErrorKind::Unterminated("string"), 0, 4)));
+        assert_eq!(
+            tokenize("  0x"),
+            Err((ErrorKind::BadNumber("0x".into()), 2, 2))
+        );
+        assert_eq!(
+            tokenize("\"abc"),
+            Err((ErrorKind::Unterminated("string"), 0, 4))
+        );
         assert_eq!(tokenize("'ab'"), Err((ErrorKind::BadCharLiteral, 0, 4)));
-        assert_eq!(tokenize("\"\\q\""), Err((ErrorKind::BadEscape("q".into()), 1, 2)));
+        assert_eq!(
+            tokenize("\"\\q\""),
+            Err((ErrorKind::BadEscape("q".into()), 1, 2))
+        );
         assert_eq!(tokenize("a @"), Err((ErrorKind::UnexpectedChar('@'), 2, 1)));
     }
 }

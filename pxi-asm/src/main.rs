@@ -21,7 +21,11 @@ const EXIT_TRAPPED: u8 = 125;
 const EXIT_BUDGET: u8 = 124;
 
 #[derive(Parser)]
-#[command(name = "pxi-asm", version, about = "Assemble, disassemble and run PXI pixel programs (pxOS)")]
+#[command(
+    name = "pxi-asm",
+    version,
+    about = "Assemble, disassemble and run PXI pixel programs (pxOS)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -99,30 +103,63 @@ fn main() -> ExitCode {
 
 fn execute(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Assemble { input, output, width, no_map } => {
+        Command::Assemble {
+            input,
+            output,
+            width,
+            no_map,
+        } => {
             let mut assembly = assemble_file(&input)?;
             if let Some(width) = width {
-                set_width(&mut assembly.image, width).map_err(|e| anyhow::anyhow!("--width {width}: {e}"))?;
+                set_width(&mut assembly.image, width)
+                    .map_err(|e| anyhow::anyhow!("--width {width}: {e}"))?;
             }
             let output = output.unwrap_or_else(|| input.with_extension("pxi"));
-            fs::write(&output, assembly.image.encode_png()).with_context(|| format!("writing {}", output.display()))?;
+            fs::write(&output, assembly.image.encode_png())
+                .with_context(|| format!("writing {}", output.display()))?;
             if !no_map {
                 let map_path = SourceMap::sidecar(&output);
-                assembly.map.write(&map_path).with_context(|| format!("writing {}", map_path.display()))?;
+                assembly
+                    .map
+                    .write(&map_path)
+                    .with_context(|| format!("writing {}", map_path.display()))?;
             }
         }
-        Command::Disassemble { input, output, no_map } => {
+        Command::Disassemble {
+            input,
+            output,
+            no_map,
+        } => {
             let (image, map) = load_image(&input, !no_map)?;
             let text = disassemble(&image, map.as_ref());
             match output {
-                Some(path) => fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                Some(path) => {
+                    fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+                }
                 None => print!("{text}"),
             }
         }
-        Command::Run { input, max_steps, slice_steps, rounds_per_batch, counts, snapshot_rounds } => {
+        Command::Run {
+            input,
+            max_steps,
+            slice_steps,
+            rounds_per_batch,
+            counts,
+            snapshot_rounds,
+        } => {
             let (image, map) = load_program(&input)?;
-            let limits = Limits { slice_steps, max_steps };
-            return run(&image, map.as_ref(), limits, rounds_per_batch, counts.as_deref(), snapshot_rounds);
+            let limits = Limits {
+                slice_steps,
+                max_steps,
+            };
+            return run(
+                &image,
+                map.as_ref(),
+                limits,
+                rounds_per_batch,
+                counts.as_deref(),
+                snapshot_rounds,
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -139,14 +176,20 @@ fn load_program(path: &Path) -> Result<(Image, Option<SourceMap>)> {
 
 fn load_image(path: &Path, with_map: bool) -> Result<(Image, Option<SourceMap>)> {
     let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let image = Image::decode_png(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let image =
+        Image::decode_png(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let map_path = SourceMap::sidecar(path);
     if !with_map || !map_path.exists() {
         return Ok((image, None));
     }
     let map = SourceMap::read(&map_path)?;
     if map.pixels.len() != image.code.len() {
-        eprintln!("warning: ignoring {}: it describes {} code pixels, the image has {}", map_path.display(), map.pixels.len(), image.code.len());
+        eprintln!(
+            "warning: ignoring {}: it describes {} code pixels, the image has {}",
+            map_path.display(),
+            map.pixels.len(),
+            image.code.len()
+        );
         return Ok((image, None));
     }
     Ok((image, Some(map)))
@@ -164,12 +207,17 @@ fn run(
     let mut host = StdioHost::default();
     let mut counts = Counts::default();
     let mut next_snapshot = snapshot_rounds;
-    let outcome = drive(&mut machine, &mut host, rounds_per_batch, |machine, report| {
-        if counts_path.is_some() && snapshot_rounds > 0 && report.rounds >= next_snapshot {
-            counts.push(report.rounds, report.steps, &machine.counts);
-            next_snapshot = report.rounds.saturating_add(snapshot_rounds);
-        }
-    });
+    let outcome = drive(
+        &mut machine,
+        &mut host,
+        rounds_per_batch,
+        |machine, report| {
+            if counts_path.is_some() && snapshot_rounds > 0 && report.rounds >= next_snapshot {
+                counts.push(report.rounds, report.steps, &machine.counts);
+                next_snapshot = report.rounds.saturating_add(snapshot_rounds);
+            }
+        },
+    );
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(never) => match never {},
@@ -178,21 +226,35 @@ fn run(
         if counts.last().is_none_or(|s| s.round != outcome.rounds) {
             counts.push(outcome.rounds, outcome.steps, &machine.counts);
         }
-        fs::write(path, counts.to_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        fs::write(path, counts.to_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let (reason, status) = match outcome.stop {
         Stop::Halted(status) => (format!("halted with status {status}"), status as u8),
         Stop::AllExited => {
             let hart0 = machine.hart(0);
-            let code = if hart0[H_STATUS] == HART_EXITED { hart0[H_AUX] } else { 0 };
-            (format!("all harts exited, hart 0 with code {code}"), code as u8)
+            let code = if hart0[H_STATUS] == HART_EXITED {
+                hart0[H_AUX]
+            } else {
+                0
+            };
+            (
+                format!("all harts exited, hart 0 with code {code}"),
+                code as u8,
+            )
         }
         Stop::Trapped => ("a hart trapped".to_string(), EXIT_TRAPPED),
-        Stop::BudgetExhausted => (format!("step budget of {} spent", limits.max_steps), EXIT_BUDGET),
+        Stop::BudgetExhausted => (
+            format!("step budget of {} spent", limits.max_steps),
+            EXIT_BUDGET,
+        ),
     };
     for trap in machine.traps(image) {
         eprint!("{}", render_trap(&trap, map));
     }
-    eprintln!("pxi-asm: {reason}; exit status {status}; {} steps in {} rounds", outcome.steps, outcome.rounds);
+    eprintln!(
+        "pxi-asm: {reason}; exit status {status}; {} steps in {} rounds",
+        outcome.steps, outcome.rounds
+    );
     Ok(ExitCode::from(status))
 }

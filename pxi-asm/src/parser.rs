@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use pxi::isa::{OperandKind, REGISTERS};
 use pxi::Op;
+use pxi::isa::{OperandKind, REGISTERS};
 
 use crate::error::{Error, ErrorKind, Location};
 use crate::lexer::{Token, TokenKind, tokenize};
@@ -163,7 +163,13 @@ pub fn is_register_name(name: &str) -> bool {
 pub fn parse(name: &str, text: &str) -> Parsed {
     let mut parsed = Parsed::default();
     let mut stack = Vec::new();
-    parse_file(&mut parsed, &mut stack, PathBuf::from(name), name.to_string(), text);
+    parse_file(
+        &mut parsed,
+        &mut stack,
+        PathBuf::from(name),
+        name.to_string(),
+        text,
+    );
     parsed
 }
 
@@ -172,21 +178,44 @@ fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
-fn parse_file(parsed: &mut Parsed, stack: &mut Vec<PathBuf>, path: PathBuf, display: String, text: &str) {
+fn parse_file(
+    parsed: &mut Parsed,
+    stack: &mut Vec<PathBuf>,
+    path: PathBuf,
+    display: String,
+    text: &str,
+) {
     let file = parsed.files.len();
-    parsed.files.push(SourceFile { path: display, lines: text.lines().map(str::to_string).collect() });
+    parsed.files.push(SourceFile {
+        path: display,
+        lines: text.lines().map(str::to_string).collect(),
+    });
     stack.push(canonical(&path));
     for index in 0..parsed.files[file].lines.len() {
         let line = parsed.files[file].lines[index].clone();
-        let span = |col, len| Span { file, line: index + 1, col, len };
-        let result = tokenize(&line)
-            .and_then(|tokens| LineParser { tokens: &tokens, pos: 0, end: line.chars().count() }.statements());
+        let span = |col, len| Span {
+            file,
+            line: index + 1,
+            col,
+            len,
+        };
+        let result = tokenize(&line).and_then(|tokens| {
+            LineParser {
+                tokens: &tokens,
+                pos: 0,
+                end: line.chars().count(),
+            }
+            .statements()
+        });
         match result {
             Ok(statements) => {
                 for (stmt, col, len) in statements {
                     let span = span(col, len);
                     match stmt {
-                        LineStmt::Stmt(stmt) => parsed.statements.push(Statement { stmt: rebase(stmt, file, index + 1), span }),
+                        LineStmt::Stmt(stmt) => parsed.statements.push(Statement {
+                            stmt: rebase(stmt, file, index + 1),
+                            span,
+                        }),
                         LineStmt::Include(target) => include(parsed, stack, &path, &target, span),
                     }
                 }
@@ -208,12 +237,22 @@ fn include(parsed: &mut Parsed, stack: &mut Vec<PathBuf>, from: &Path, target: &
         parsed.errors.push(Error { kind, at: Some(at) });
     };
     if stack.contains(&canonical(&path)) {
-        let chain: Vec<String> = stack.iter().chain([&canonical(&path)]).map(|p| p.display().to_string()).collect();
+        let chain: Vec<String> = stack
+            .iter()
+            .chain([&canonical(&path)])
+            .map(|p| p.display().to_string())
+            .collect();
         return error(parsed, ErrorKind::IncludeCycle(chain.join(" -> ")));
     }
     match std::fs::read_to_string(&path) {
         Ok(text) => parse_file(parsed, stack, path, display, &text),
-        Err(e) => error(parsed, ErrorKind::Io { path: display, reason: e.to_string() }),
+        Err(e) => error(
+            parsed,
+            ErrorKind::Io {
+                path: display,
+                reason: e.to_string(),
+            },
+        ),
     }
 }
 
@@ -277,13 +316,32 @@ impl LineParser<'_> {
     fn span_from(&self, start: usize) -> Span {
         let first = &self.tokens[start];
         let last = &self.tokens[self.pos - 1];
-        Span { file: 0, line: 0, col: first.col, len: last.col + last.len - first.col }
+        Span {
+            file: 0,
+            line: 0,
+            col: first.col,
+            len: last.col + last.len - first.col,
+        }
     }
 
     fn error<T>(&self, expected: &'static str) -> LineResult<T> {
         Err(match self.tokens.get(self.pos) {
-            Some(t) => (ErrorKind::Expected { expected, found: t.kind.describe() }, t.col, t.len),
-            None => (ErrorKind::Expected { expected, found: "end of line".into() }, self.end, 1),
+            Some(t) => (
+                ErrorKind::Expected {
+                    expected,
+                    found: t.kind.describe(),
+                },
+                t.col,
+                t.len,
+            ),
+            None => (
+                ErrorKind::Expected {
+                    expected,
+                    found: "end of line".into(),
+                },
+                self.end,
+                1,
+            ),
         })
     }
 
@@ -294,7 +352,11 @@ impl LineParser<'_> {
     }
 
     fn expect(&mut self, kind: TokenKind, expected: &'static str) -> LineResult<()> {
-        if self.eat(&kind) { Ok(()) } else { self.error(expected) }
+        if self.eat(&kind) {
+            Ok(())
+        } else {
+            self.error(expected)
+        }
     }
 
     fn name(&mut self, expected: &'static str) -> LineResult<String> {
@@ -317,7 +379,11 @@ impl LineParser<'_> {
             if is_register_name(name) {
                 return Err((ErrorKind::ReservedName(name.clone()), token.col, token.len));
             }
-            out.push((LineStmt::Stmt(Stmt::Label(name.clone())), token.col, token.len));
+            out.push((
+                LineStmt::Stmt(Stmt::Label(name.clone())),
+                token.col,
+                token.len,
+            ));
             self.pos += 2;
         }
         let start = self.pos;
@@ -330,8 +396,11 @@ impl LineParser<'_> {
             Some(TokenKind::Ident(name)) => {
                 self.pos += 1;
                 let token = &self.tokens[start];
-                let op = Op::from_mnemonic(&name)
-                    .ok_or((ErrorKind::UnknownInstruction(name), token.col, token.len))?;
+                let op = Op::from_mnemonic(&name).ok_or((
+                    ErrorKind::UnknownInstruction(name),
+                    token.col,
+                    token.len,
+                ))?;
                 LineStmt::Stmt(self.instruction(op, start)?)
             }
             Some(_) => return self.error("a label, directive or instruction"),
@@ -380,12 +449,18 @@ impl LineParser<'_> {
                 if name == "string" {
                     Stmt::Bytes(bytes)
                 } else {
-                    return Ok(LineStmt::Include(String::from_utf8_lossy(&bytes).into_owned()));
+                    return Ok(LineStmt::Include(
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                    ));
                 }
             }
             _ => {
                 let token = &self.tokens[start];
-                return Err((ErrorKind::UnknownDirective(format!(".{name}")), token.col, token.len));
+                return Err((
+                    ErrorKind::UnknownDirective(format!(".{name}")),
+                    token.col,
+                    token.len,
+                ));
             }
         };
         Ok(LineStmt::Stmt(stmt))
@@ -415,9 +490,15 @@ impl LineParser<'_> {
         for ((operand, span), kind) in operands.iter().zip(kinds) {
             match (operand, kind) {
                 (Operand::Register(r), OperandKind::U8 | OperandKind::S8 | OperandKind::Word) => {
-                    return Err((ErrorKind::UnexpectedRegister(format!("r{r}")), span.col, span.len));
+                    return Err((
+                        ErrorKind::UnexpectedRegister(format!("r{r}")),
+                        span.col,
+                        span.len,
+                    ));
                 }
-                (Operand::Value(_), OperandKind::Reg) => return Err((ErrorKind::ExpectedRegister, span.col, span.len)),
+                (Operand::Value(_), OperandKind::Reg) => {
+                    return Err((ErrorKind::ExpectedRegister, span.col, span.len));
+                }
                 _ => {}
             }
         }
@@ -428,9 +509,18 @@ impl LineParser<'_> {
         if let Some(TokenKind::Ident(name)) = self.peek() {
             if let Some(digits) = register_number(name) {
                 let token = &self.tokens[self.pos];
-                let span = Span { file: 0, line: 0, col: token.col, len: token.len };
+                let span = Span {
+                    file: 0,
+                    line: 0,
+                    col: token.col,
+                    len: token.len,
+                };
                 let register = digits.parse::<usize>().ok().filter(|&r| r < REGISTERS);
-                let register = register.ok_or((ErrorKind::UnknownRegister(name.clone()), token.col, token.len))?;
+                let register = register.ok_or((
+                    ErrorKind::UnknownRegister(name.clone()),
+                    token.col,
+                    token.len,
+                ))?;
                 self.pos += 1;
                 return Ok((Operand::Register(register as u8), span));
             }
@@ -451,10 +541,16 @@ impl LineParser<'_> {
             let term_start = self.pos;
             let term = match self.peek() {
                 Some(TokenKind::Number(n)) => Term::Number(*n),
-                Some(TokenKind::Ident(name)) if !is_register_name(name) => Term::Symbol(name.clone()),
+                Some(TokenKind::Ident(name)) if !is_register_name(name) => {
+                    Term::Symbol(name.clone())
+                }
                 Some(TokenKind::Ident(name)) => {
                     let token = &self.tokens[self.pos];
-                    return Err((ErrorKind::UnexpectedRegister(name.clone()), token.col, token.len));
+                    return Err((
+                        ErrorKind::UnexpectedRegister(name.clone()),
+                        token.col,
+                        token.len,
+                    ));
                 }
                 _ => return self.error("a number, label or constant"),
             };
@@ -467,6 +563,9 @@ impl LineParser<'_> {
             };
             self.pos += 1;
         }
-        Ok(Expr { terms, span: self.span_from(start) })
+        Ok(Expr {
+            terms,
+            span: self.span_from(start),
+        })
     }
 }

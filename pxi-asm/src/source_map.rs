@@ -111,12 +111,19 @@ impl SourceMap {
     /// Source of code pixel `pc`.
     pub fn pixel(&self, pc: u32) -> Option<SourceLine<'_>> {
         let p = self.pixels.get(pc as usize)?;
-        Some(SourceLine { file: self.files.get(p.file as usize)?, line: p.line, label: p.label.as_deref() })
+        Some(SourceLine {
+            file: self.files.get(p.file as usize)?,
+            line: p.line,
+            label: p.label.as_deref(),
+        })
     }
 
     /// The first label defined at `addr` in `space`.
     pub fn label_at(&self, space: Space, addr: u32) -> Option<&str> {
-        self.symbols.iter().find(|s| s.space == space && s.addr == addr).map(|s| s.name.as_str())
+        self.symbols
+            .iter()
+            .find(|s| s.space == space && s.addr == addr)
+            .map(|s| s.name.as_str())
     }
 
     /// The map as text.
@@ -129,7 +136,13 @@ impl SourceMap {
             let _ = writeln!(out, "symbol {} {} {}", s.space.keyword(), s.name, s.addr);
         }
         for (pc, p) in self.pixels.iter().enumerate() {
-            let _ = writeln!(out, "pixel {pc} {} {} {}", p.file, p.line, p.label.as_deref().unwrap_or("-"));
+            let _ = writeln!(
+                out,
+                "pixel {pc} {} {} {}",
+                p.file,
+                p.line,
+                p.label.as_deref().unwrap_or("-")
+            );
         }
         out
     }
@@ -139,17 +152,27 @@ impl SourceMap {
         let mut map = SourceMap::default();
         let mut lines = text.lines().enumerate();
         if lines.next().map(|(_, l)| l.trim_end()) != Some(MAP_HEADER) {
-            return Err(MapError::Syntax { line: 1, message: format!("expected `{MAP_HEADER}`") });
+            return Err(MapError::Syntax {
+                line: 1,
+                message: format!("expected `{MAP_HEADER}`"),
+            });
         }
         for (index, line) in lines {
-            let syntax = |message: &str| MapError::Syntax { line: index + 1, message: message.to_string() };
+            let syntax = |message: &str| MapError::Syntax {
+                line: index + 1,
+                message: message.to_string(),
+            };
             let number = |field: Option<&str>, what: &str| {
-                field.and_then(|f| f.parse::<u32>().ok()).ok_or_else(|| syntax(&format!("expected {what}")))
+                field
+                    .and_then(|f| f.parse::<u32>().ok())
+                    .ok_or_else(|| syntax(&format!("expected {what}")))
             };
             let (keyword, rest) = line.split_once(' ').unwrap_or((line, ""));
             match keyword {
                 "file" => {
-                    let (index, path) = rest.split_once(' ').ok_or_else(|| syntax("expected `file <index> <path>`"))?;
+                    let (index, path) = rest
+                        .split_once(' ')
+                        .ok_or_else(|| syntax("expected `file <index> <path>`"))?;
                     if number(Some(index), "a file index")? as usize != map.files.len() {
                         return Err(syntax("file indices must count up from 0"));
                     }
@@ -162,9 +185,16 @@ impl SourceMap {
                         Some("data") => Space::Data,
                         _ => return Err(syntax("expected `code` or `data`")),
                     };
-                    let name = fields.next().filter(|n| !n.is_empty()).ok_or_else(|| syntax("expected a name"))?;
+                    let name = fields
+                        .next()
+                        .filter(|n| !n.is_empty())
+                        .ok_or_else(|| syntax("expected a name"))?;
                     let addr = number(fields.next(), "an address")?;
-                    map.symbols.push(Symbol { name: name.to_string(), space, addr });
+                    map.symbols.push(Symbol {
+                        name: name.to_string(),
+                        space,
+                        addr,
+                    });
                 }
                 "pixel" => {
                     let mut fields = rest.split(' ');
@@ -197,7 +227,10 @@ impl SourceMap {
 
     /// Read a map from `path`.
     pub fn read(path: &Path) -> Result<SourceMap, MapError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MapError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| MapError::Io {
+            path: path.into(),
+            source,
+        })?;
         SourceMap::parse(&text)
     }
 }
@@ -210,14 +243,33 @@ mod tests {
     fn text_round_trip_and_errors() {
         let map = SourceMap {
             files: vec!["a b/x.pxs".into()],
-            symbols: vec![Symbol { name: "main".into(), space: Space::Code, addr: 0 }],
+            symbols: vec![Symbol {
+                name: "main".into(),
+                space: Space::Code,
+                addr: 0,
+            }],
             pixels: vec![
-                PixelSource { file: 0, line: 3, label: None },
-                PixelSource { file: 0, line: 4, label: Some("main".into()) },
+                PixelSource {
+                    file: 0,
+                    line: 3,
+                    label: None,
+                },
+                PixelSource {
+                    file: 0,
+                    line: 4,
+                    label: Some("main".into()),
+                },
             ],
         };
         assert_eq!(SourceMap::parse(&map.to_text()).unwrap(), map);
-        assert_eq!(map.pixel(1), Some(SourceLine { file: "a b/x.pxs", line: 4, label: Some("main") }));
+        assert_eq!(
+            map.pixel(1),
+            Some(SourceLine {
+                file: "a b/x.pxs",
+                line: 4,
+                label: Some("main")
+            })
+        );
         assert_eq!(map.label_at(Space::Code, 0), Some("main"));
         let err = SourceMap::parse("pxi-map 1\npixel 0 5 1 -\n").unwrap_err();
         assert_eq!(err.to_string(), "source map line 2: unknown file index");

@@ -16,10 +16,15 @@ pub fn render_trap(trap: &Trap, map: Option<&SourceMap>) -> String {
     };
     let number = source.line.to_string();
     let pad = " ".repeat(number.len());
-    let label = source.label.map_or_else(String::new, |l| format!(" (in {l})"));
+    let label = source
+        .label
+        .map_or_else(String::new, |l| format!(" (in {l})"));
     let _ = writeln!(out, "{pad}--> {}:{}{label}", source.file, source.line);
     let text = std::fs::read_to_string(source.file).ok();
-    if let Some(line) = text.as_deref().and_then(|t| t.lines().nth(source.line as usize - 1)) {
+    if let Some(line) = text
+        .as_deref()
+        .and_then(|t| t.lines().nth(source.line as usize - 1))
+    {
         let _ = writeln!(out, "{pad} |\n{number} | {line}");
     }
     out

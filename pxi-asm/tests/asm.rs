@@ -9,7 +9,12 @@ use pxi_asm::assemble::instruction;
 use pxi_asm::{ErrorKind, assemble_source, disassemble, pixel_texts};
 
 fn errors(source: &str) -> Vec<ErrorKind> {
-    assemble_source("t.pxs", source).unwrap_err().0.into_iter().map(|e| e.kind).collect()
+    assemble_source("t.pxs", source)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
 }
 
 fn first_error(source: &str) -> ErrorKind {
@@ -29,13 +34,22 @@ fn renders_like_rustc() {
 #[test]
 fn collects_several_errors() {
     let kinds = errors("add r1\nfoo r1\nli r1, nowhere\n");
-    assert_eq!(kinds.len(), 2, "parse errors stop before symbol resolution: {kinds:?}");
+    assert_eq!(
+        kinds.len(),
+        2,
+        "parse errors stop before symbol resolution: {kinds:?}"
+    );
     let kinds = errors("li r1, nowhere\nli r2, 300\naddi r1, r1, 200\n");
     assert_eq!(
         kinds,
         [
             ErrorKind::Undefined("nowhere".into()),
-            ErrorKind::OutOfRange { value: 200, what: "a signed 8-bit immediate", min: -128, max: 127 }
+            ErrorKind::OutOfRange {
+                value: 200,
+                what: "a signed 8-bit immediate",
+                min: -128,
+                max: 127
+            }
         ]
     );
 }
@@ -47,34 +61,105 @@ fn error_kinds() {
     assert_eq!(first_error(".frob"), UnknownDirective(".frob".into()));
     assert_eq!(
         first_error("add r1, r2"),
-        OperandCount { mnemonic: "add", expected: 3, form: "ra, rb, rc", found: 2 }
+        OperandCount {
+            mnemonic: "add",
+            expected: 3,
+            form: "ra, rb, rc",
+            found: 2
+        }
     );
     assert_eq!(first_error("li 5, 5"), ExpectedRegister);
     assert_eq!(first_error("jmp r1"), UnexpectedRegister("r1".into()));
-    assert_eq!(first_error("andi r1, r1, 256").to_string(), "256 does not fit an unsigned 8-bit immediate (0..=255)");
-    assert_eq!(first_error("addi r1, r1, -129").to_string(), "-129 does not fit a signed 8-bit immediate (-128..=127)");
-    assert!(matches!(first_error("li r1, 0x100000000"), OutOfRange { .. }));
-    assert!(matches!(first_error("li r1, -2147483649"), OutOfRange { .. }));
-    assert_eq!(first_error("a: nop\na: nop"), Redefined { name: "a".into(), previous: "t.pxs:1".into() });
-    assert!(matches!(first_error(".equ SYS_PUTC, 3\nnop"), Redefined { .. }));
+    assert_eq!(
+        first_error("andi r1, r1, 256").to_string(),
+        "256 does not fit an unsigned 8-bit immediate (0..=255)"
+    );
+    assert_eq!(
+        first_error("addi r1, r1, -129").to_string(),
+        "-129 does not fit a signed 8-bit immediate (-128..=127)"
+    );
+    assert!(matches!(
+        first_error("li r1, 0x100000000"),
+        OutOfRange { .. }
+    ));
+    assert!(matches!(
+        first_error("li r1, -2147483649"),
+        OutOfRange { .. }
+    ));
+    assert_eq!(
+        first_error("a: nop\na: nop"),
+        Redefined {
+            name: "a".into(),
+            previous: "t.pxs:1".into()
+        }
+    );
+    assert!(matches!(
+        first_error(".equ SYS_PUTC, 3\nnop"),
+        Redefined { .. }
+    ));
     assert_eq!(first_error("r3: nop"), ReservedName("r3".into()));
-    assert_eq!(first_error(".equ A, B\n.equ B, A\nli r1, A"), CyclicConstant("A".into()));
-    assert_eq!(first_error(".data\n.space N\n.equ N, later\nlater: .word 1\n.code\nnop"), ForwardReference("later".into()));
+    assert_eq!(
+        first_error(".equ A, B\n.equ B, A\nli r1, A"),
+        CyclicConstant("A".into())
+    );
+    assert_eq!(
+        first_error(".data\n.space N\n.equ N, later\nlater: .word 1\n.code\nnop"),
+        ForwardReference("later".into())
+    );
     assert_eq!(first_error("li r1, 9223372036854775807 + 1"), Overflow);
-    assert_eq!(first_error(".data\nnop"), WrongSection { what: "instruction `nop`".into(), section: ".code" });
-    assert!(matches!(first_error(".word 1\nnop"), WrongSection { section: ".data", .. }));
-    assert_eq!(first_error(".harts 2\n.harts 3\nnop"), DuplicateDirective(".harts"));
-    assert_eq!(first_error(".data\n.word 1, 2\n.memory 1\n.code\nnop"), MemoryTooSmall { memory: 1, data_end: 2 });
-    assert_eq!(first_error(".entry 5\nnop"), EntryOutsideCode { entry: 5, code_len: 1 });
+    assert_eq!(
+        first_error(".data\nnop"),
+        WrongSection {
+            what: "instruction `nop`".into(),
+            section: ".code"
+        }
+    );
+    assert!(matches!(
+        first_error(".word 1\nnop"),
+        WrongSection {
+            section: ".data",
+            ..
+        }
+    ));
+    assert_eq!(
+        first_error(".harts 2\n.harts 3\nnop"),
+        DuplicateDirective(".harts")
+    );
+    assert_eq!(
+        first_error(".data\n.word 1, 2\n.memory 1\n.code\nnop"),
+        MemoryTooSmall {
+            memory: 1,
+            data_end: 2
+        }
+    );
+    assert_eq!(
+        first_error(".entry 5\nnop"),
+        EntryOutsideCode {
+            entry: 5,
+            code_len: 1
+        }
+    );
     assert_eq!(first_error(".data\n.word 1"), NoCode);
-    let tall = format!(".width 1\n.data\n.string \"{}\"\n.code\nnop", "x".repeat(70_000));
+    let tall = format!(
+        ".width 1\n.data\n.string \"{}\"\n.code\nnop",
+        "x".repeat(70_000)
+    );
     assert!(matches!(first_error(&tall), ImageTooLarge { width: 1, .. }));
     assert_eq!(first_error("li r1, 'ab'"), BadCharLiteral);
     assert_eq!(first_error(".string \"\\q\""), BadEscape("q".into()));
-    assert_eq!(first_error(".include \"missing.pxs\"").to_string().split(':').next(), Some("cannot read `missing.pxs`"));
+    assert_eq!(
+        first_error(".include \"missing.pxs\"")
+            .to_string()
+            .split(':')
+            .next(),
+        Some("cannot read `missing.pxs`")
+    );
     assert_eq!(
         first_error("li r1,"),
-        Expected { expected: "a number, label or constant", found: "end of line".into() }
+        Expected {
+            expected: "a number, label or constant",
+            found: "end of line".into()
+        }
     );
 }
 
@@ -85,7 +170,10 @@ fn include_cycles_are_reported() {
     std::fs::write(dir.join("a.pxs"), ".include \"b.pxs\"\nnop\n").unwrap();
     std::fs::write(dir.join("b.pxs"), ".include \"a.pxs\"\n").unwrap();
     let err = pxi_asm::assemble_file(&dir.join("a.pxs")).unwrap_err();
-    assert!(matches!(&err.0[0].kind, ErrorKind::IncludeCycle(chain) if chain.ends_with("a.pxs")), "{err}");
+    assert!(
+        matches!(&err.0[0].kind, ErrorKind::IncludeCycle(chain) if chain.ends_with("a.pxs")),
+        "{err}"
+    );
     assert_eq!(err.0[0].at.as_ref().unwrap().line, 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -109,19 +197,46 @@ fn syntax_features() {
         .entry start
     "#;
     let image = common::assemble(source).image;
-    assert_eq!((image.harts, image.width, image.entry, image.memory_words), (3, 16, 0, 0x10 + 2 + 7 + 2 + 1));
-    let words: Vec<u32> = b"abA\0\t\\\"c".chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(
+        (image.harts, image.width, image.entry, image.memory_words),
+        (3, 16, 0, 0x10 + 2 + 7 + 2 + 1)
+    );
+    let words: Vec<u32> = b"abA\0\t\\\"c"
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     let mut expected = words;
     expected.extend_from_slice(&[0x10, 0x13, 'z' as u32, 5, -8i32 as u32, 0xF, 3]);
     assert_eq!(image.segments.len(), 2, "`.space` splits segments");
-    assert_eq!(image.segments[0], pxi::image::Segment { addr: 0x10, words: expected });
-    assert_eq!(image.segments[1], pxi::image::Segment { addr: 0x10 + 9 + 2, words: vec![7] });
+    assert_eq!(
+        image.segments[0],
+        pxi::image::Segment {
+            addr: 0x10,
+            words: expected
+        }
+    );
+    assert_eq!(
+        image.segments[1],
+        pxi::image::Segment {
+            addr: 0x10 + 9 + 2,
+            words: vec![7]
+        }
+    );
 }
 
 #[test]
 fn pixel_texts_cover_every_code_pixel() {
     let image = common::assemble("top: li r1, 5\n.pixel 0xEE\njmp top").image;
-    assert_eq!(pixel_texts(&image, None), ["li r1, 5", "(word 0x00000005)", ".pixel 0x000000ee", "jmp L_0000", "(word 0x00000000)"]);
+    assert_eq!(
+        pixel_texts(&image, None),
+        [
+            "li r1, 5",
+            "(word 0x00000005)",
+            ".pixel 0x000000ee",
+            "jmp L_0000",
+            "(word 0x00000000)"
+        ]
+    );
 }
 
 #[test]
@@ -135,9 +250,18 @@ fn raw_pixels_and_odd_segments_reassemble_identically() {
         memory_words: 40,
         harts: 5,
         segments: vec![
-            pxi::image::Segment { addr: 30, words: vec![1, 2, 3] },
-            pxi::image::Segment { addr: 4, words: vec![] },
-            pxi::image::Segment { addr: 31, words: vec![9] },
+            pxi::image::Segment {
+                addr: 30,
+                words: vec![1, 2, 3],
+            },
+            pxi::image::Segment {
+                addr: 4,
+                words: vec![],
+            },
+            pxi::image::Segment {
+                addr: 31,
+                words: vec![9],
+            },
         ],
     };
     let text = disassemble(&image, None);
@@ -159,19 +283,29 @@ fn instruction_strategy() -> impl Strategy<Value = (String, Instruction)> {
     (0..TABLE.len()).prop_flat_map(|row| {
         let op = TABLE[row].op;
         let kinds = op.form().operands();
-        kinds.iter().map(|&k| operand_value(k)).collect::<Vec<_>>().prop_map(move |values| {
-            let text: Vec<String> = kinds
-                .iter()
-                .zip(&values)
-                .map(|(k, v)| if *k == OperandKind::Reg { format!("r{v}") } else { v.to_string() })
-                .collect();
-            let mut words = [0u32; 4];
-            for (w, v) in words.iter_mut().zip(&values) {
-                *w = *v as u32;
-            }
-            let inst = instruction(op, words);
-            (format!("{} {}", op.mnemonic(), text.join(", ")), inst)
-        })
+        kinds
+            .iter()
+            .map(|&k| operand_value(k))
+            .collect::<Vec<_>>()
+            .prop_map(move |values| {
+                let text: Vec<String> = kinds
+                    .iter()
+                    .zip(&values)
+                    .map(|(k, v)| {
+                        if *k == OperandKind::Reg {
+                            format!("r{v}")
+                        } else {
+                            v.to_string()
+                        }
+                    })
+                    .collect();
+                let mut words = [0u32; 4];
+                for (w, v) in words.iter_mut().zip(&values) {
+                    *w = *v as u32;
+                }
+                let inst = instruction(op, words);
+                (format!("{} {}", op.mnemonic(), text.join(", ")), inst)
+            })
     })
 }
 

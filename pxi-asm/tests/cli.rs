@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn pxi_asm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pxi-asm")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_pxi-asm"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -28,26 +31,49 @@ fn assemble_run_and_disassemble() {
     let dir = scratch("flow");
     let image = dir.join("hello.pxi");
     let image_arg = image.to_str().unwrap();
-    let out = pxi_asm(&["assemble", "../examples/hello.pxs", "-o", image_arg, "--width", "16"]);
+    let out = pxi_asm(&[
+        "assemble",
+        "../examples/hello.pxs",
+        "-o",
+        image_arg,
+        "--width",
+        "16",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.join("hello.pxi.map").exists());
 
     let out = pxi_asm(&["run", image_arg]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "Hello from the pixels!\n");
-    assert!(stderr(&out).contains("halted with status 0"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("halted with status 0"),
+        "{}",
+        stderr(&out)
+    );
 
     let listing = dir.join("hello.dis.pxs");
     let out = pxi_asm(&["disassemble", image_arg, "-o", listing.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(&listing).unwrap();
-    assert!(text.contains(".width 16") && text.contains("main:") && text.contains("hello.pxs:"), "{text}");
+    assert!(
+        text.contains(".width 16") && text.contains("main:") && text.contains("hello.pxs:"),
+        "{text}"
+    );
 
     let again = dir.join("again.pxi");
-    let out = pxi_asm(&["assemble", listing.to_str().unwrap(), "-o", again.to_str().unwrap(), "--no-map"]);
+    let out = pxi_asm(&[
+        "assemble",
+        listing.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+        "--no-map",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!dir.join("again.pxi.map").exists());
-    assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&image).unwrap());
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&image).unwrap()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -55,12 +81,23 @@ fn assemble_run_and_disassemble() {
 fn run_accepts_source_and_writes_counts() {
     let dir = scratch("counts");
     let counts = dir.join("fib.counts");
-    let out = pxi_asm(&["run", "../examples/fib.pxs", "--counts", counts.to_str().unwrap(), "--snapshot-rounds", "10"]);
+    let out = pxi_asm(&[
+        "run",
+        "../examples/fib.pxs",
+        "--counts",
+        counts.to_str().unwrap(),
+        "--snapshot-rounds",
+        "10",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("Fibonacci numbers:\n0\n1\n1\n2\n"));
     let counts = pxi::counts::Counts::from_bytes(&std::fs::read(&counts).unwrap()).unwrap();
     assert!(counts.snapshots.len() > 1);
-    assert_eq!(counts.last().unwrap().counts[0], 1, "the first instruction runs once");
+    assert_eq!(
+        counts.last().unwrap().counts[0],
+        1,
+        "the first instruction runs once"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -73,10 +110,15 @@ fn trap_report_names_the_source_line() {
     assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
     assert!(
-        err.contains("error: hart 0 trapped: division by zero at pc 2 (pixel 10,0) in `divu r1, r1, r2`"),
+        err.contains(
+            "error: hart 0 trapped: division by zero at pc 2 (pixel 10,0) in `divu r1, r1, r2`"
+        ),
         "{err}"
     );
-    assert!(err.contains("crash.pxs:3 (in main)") && err.contains("3 |     divu r1, r1, r2"), "{err}");
+    assert!(
+        err.contains("crash.pxs:3 (in main)") && err.contains("3 |     divu r1, r1, r2"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -85,9 +127,21 @@ fn budget_exhaustion_is_an_error() {
     let dir = scratch("budget");
     let source = dir.join("spin.pxs");
     std::fs::write(&source, "spin: jmp spin\n").unwrap();
-    let out = pxi_asm(&["run", source.to_str().unwrap(), "--max-steps", "1000", "--slice-steps", "100"]);
+    let out = pxi_asm(&[
+        "run",
+        source.to_str().unwrap(),
+        "--max-steps",
+        "1000",
+        "--slice-steps",
+        "100",
+    ]);
     assert_eq!(out.status.code(), Some(124));
-    assert!(stderr(&out).contains("step budget of 1000 spent; exit status 124; 1000 steps in 10 rounds"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("step budget of 1000 spent; exit status 124; 1000 steps in 10 rounds"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -113,7 +167,11 @@ fn malformed_image_is_reported() {
     std::fs::write(&path, b"not a png").unwrap();
     let out = pxi_asm(&["run", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("not a readable PNG"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a readable PNG"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -122,7 +180,10 @@ fn every_subcommand_has_help() {
     for (args, needle) in [
         (&["--help"][..], "Assemble, disassemble and run"),
         (&["assemble", "--help"], "--no-map"),
-        (&["disassemble", "--help"], "reassembles to the identical image"),
+        (
+            &["disassemble", "--help"],
+            "reassembles to the identical image",
+        ),
         (&["run", "--help"], "--max-steps"),
     ] {
         let out = pxi_asm(args);

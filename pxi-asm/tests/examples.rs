@@ -97,7 +97,10 @@ fn golden_disassembly() {
         let assembly = assemble_file(&example(name)).unwrap_or_else(|e| panic!("{e}"));
         // Through the PNG, as a user would see it.
         let image = pxi::Image::decode_png(&assembly.image.encode_png()).unwrap();
-        golden(&format!("{name}.pxs.dis"), &disassemble(&image, Some(&assembly.map)));
+        golden(
+            &format!("{name}.pxs.dis"),
+            &disassemble(&image, Some(&assembly.map)),
+        );
     }
 }
 
@@ -108,8 +111,14 @@ fn disassembly_reassembles_to_identical_bytes() {
         let png = assembly.image.encode_png();
         for map in [Some(&assembly.map), None] {
             let text = disassemble(&assembly.image, map);
-            let again = assemble_source("disassembly.pxs", &text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
-            assert_eq!(again.image.encode_png(), png, "{name} (map: {})", map.is_some());
+            let again = assemble_source("disassembly.pxs", &text)
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+            assert_eq!(
+                again.image.encode_png(),
+                png,
+                "{name} (map: {})",
+                map.is_some()
+            );
         }
     }
 }

@@ -23,21 +23,56 @@ fn xy(pc: u32) -> (u32, u32) {
     ((HEADER_PIXELS as u32 + pc) % 64, 0)
 }
 
-fn expect(source: &str, hart: u32, kind: TrapKind, pc: u32, info: u32, instruction: Option<Instruction>) {
+fn expect(
+    source: &str,
+    hart: u32,
+    kind: TrapKind,
+    pc: u32,
+    info: u32,
+    instruction: Option<Instruction>,
+) {
     let (trap, image) = trap_of(source);
-    assert_eq!(trap, Trap { hart, kind, pc, pixel: image.code_pixel_xy(pc), info, instruction });
-    assert_eq!(trap.pixel, xy(pc), "the examples here have no data segments");
+    assert_eq!(
+        trap,
+        Trap {
+            hart,
+            kind,
+            pc,
+            pixel: image.code_pixel_xy(pc),
+            info,
+            instruction
+        }
+    );
+    assert_eq!(
+        trap.pixel,
+        xy(pc),
+        "the examples here have no data segments"
+    );
 }
 
 #[test]
 fn illegal_instruction() {
-    expect("nop\n.pixel 0x000000EE", 0, TrapKind::IllegalInstruction, 1, 0xEE, None);
+    expect(
+        "nop\n.pixel 0x000000EE",
+        0,
+        TrapKind::IllegalInstruction,
+        1,
+        0xEE,
+        None,
+    );
 }
 
 #[test]
 fn truncated_instruction() {
     // An `li r1` opcode pixel on the last code pixel: its word is missing.
-    expect("nop\n.pixel 0x00000110", 0, TrapKind::TruncatedInstruction, 1, 1, None);
+    expect(
+        "nop\n.pixel 0x00000110",
+        0,
+        TrapKind::TruncatedInstruction,
+        1,
+        1,
+        None,
+    );
 }
 
 #[test]
@@ -48,24 +83,52 @@ fn pc_out_of_code() {
 #[test]
 fn jump_out_of_code() {
     let jmp = Instruction::new(Op::Jmp, 0, 0, 0, 100);
-    expect("nop\njmp 100", 0, TrapKind::JumpOutOfCode, 1, 100, Some(jmp));
+    expect(
+        "nop\njmp 100",
+        0,
+        TrapKind::JumpOutOfCode,
+        1,
+        100,
+        Some(jmp),
+    );
 }
 
 #[test]
 fn memory_out_of_bounds() {
     let ld = Instruction::new(Op::Ld, 2, 1, 3, 0);
-    expect(".memory 4\nli r1, 10\nld r2, r1, 3", 0, TrapKind::MemoryOutOfBounds, 2, 13, Some(ld));
+    expect(
+        ".memory 4\nli r1, 10\nld r2, r1, 3",
+        0,
+        TrapKind::MemoryOutOfBounds,
+        2,
+        13,
+        Some(ld),
+    );
 }
 
 #[test]
 fn stack_overflow() {
     let push = Instruction::new(Op::Push, 1, 0, 0, 0);
-    expect("li r1, 7\nagain: push r1\njmp again", 0, TrapKind::StackOverflow, 2, 7, Some(push));
+    expect(
+        "li r1, 7\nagain: push r1\njmp again",
+        0,
+        TrapKind::StackOverflow,
+        2,
+        7,
+        Some(push),
+    );
 }
 
 #[test]
 fn stack_underflow() {
-    expect("nop\nret", 0, TrapKind::StackUnderflow, 1, 0, Some(Instruction::new(Op::Ret, 0, 0, 0, 0)));
+    expect(
+        "nop\nret",
+        0,
+        TrapKind::StackUnderflow,
+        1,
+        0,
+        Some(Instruction::new(Op::Ret, 0, 0, 0, 0)),
+    );
 }
 
 #[test]
@@ -88,7 +151,14 @@ fn division_by_zero_in_a_spawned_hart() {
 #[test]
 fn vector_overlap() {
     let source = ".memory 16\nli r1, 0\nli r2, 1\nli r3, 4\nvcopy r2, r1, r3";
-    expect(source, 0, TrapKind::VectorOverlap, 6, 1, Some(Instruction::new(Op::Vcopy, 2, 1, 3, 0)));
+    expect(
+        source,
+        0,
+        TrapKind::VectorOverlap,
+        6,
+        1,
+        Some(Instruction::new(Op::Vcopy, 2, 1, 3, 0)),
+    );
 }
 
 #[test]
@@ -134,41 +204,84 @@ fn valid_image_round_trips() {
 
 #[test]
 fn bad_magic() {
-    assert_eq!(edited(0, 0x1234_5678), Err(ImageError::BadMagic { found: 0x1234_5678 }));
+    assert_eq!(
+        edited(0, 0x1234_5678),
+        Err(ImageError::BadMagic { found: 0x1234_5678 })
+    );
 }
 
 #[test]
 fn header_fields() {
-    assert_eq!(edited(1, 2), Err(ImageError::UnsupportedVersion { found: 2 }));
+    assert_eq!(
+        edited(1, 2),
+        Err(ImageError::UnsupportedVersion { found: 2 })
+    );
     assert_eq!(edited(7, 9), Err(ImageError::ReservedNonZero { found: 9 }));
-    assert_eq!(edited(2, 4), Err(ImageError::EntryOutOfCode { entry: 4, code_len: 4 }));
-    assert_eq!(edited(4, MAX_MEMORY_WORDS + 1), Err(ImageError::MemoryTooLarge { words: MAX_MEMORY_WORDS + 1 }));
+    assert_eq!(
+        edited(2, 4),
+        Err(ImageError::EntryOutOfCode {
+            entry: 4,
+            code_len: 4
+        })
+    );
+    assert_eq!(
+        edited(4, MAX_MEMORY_WORDS + 1),
+        Err(ImageError::MemoryTooLarge {
+            words: MAX_MEMORY_WORDS + 1
+        })
+    );
     assert_eq!(edited(5, 0), Err(ImageError::BadHartCount { harts: 0 }));
     // Segment 0 moved to address 1: its two words end past memory of 2 words.
-    let outside = ImageError::SegmentOutsideMemory { index: 0, addr: 1, len: 2, memory_words: 2 };
+    let outside = ImageError::SegmentOutsideMemory {
+        index: 0,
+        addr: 1,
+        len: 2,
+        memory_words: 2,
+    };
     assert_eq!(edited(8, 1), Err(outside));
 }
 
 #[test]
 fn header_pointing_out_of_range() {
     let needed = 10 + 1_000_000;
-    let truncated = ImageError::Truncated { what: "code", needed, available: 64 };
+    let truncated = ImageError::Truncated {
+        what: "code",
+        needed,
+        available: 64,
+    };
     assert_eq!(edited(3, 1_000_000), Err(truncated));
-    let table = ImageError::Truncated { what: "segment table", needed: 8 + 2 * 40, available: 64 };
+    let table = ImageError::Truncated {
+        what: "segment table",
+        needed: 8 + 2 * 40,
+        available: 64,
+    };
     assert_eq!(edited(6, 40), Err(table));
     // Segment 0 claims 1000 words after the 4 code pixels that start at pixel 10.
-    let segment = ImageError::Truncated { what: "data segment", needed: 14 + 1000, available: 64 };
+    let segment = ImageError::Truncated {
+        what: "data segment",
+        needed: 14 + 1000,
+        available: 64,
+    };
     assert_eq!(edited(9, 1000), Err(segment));
 }
 
 #[test]
 fn trailing_data() {
-    assert_eq!(edited(40, 5), Err(ImageError::TrailingData { pixel: 40, at: (40, 0) }));
+    assert_eq!(
+        edited(40, 5),
+        Err(ImageError::TrailingData {
+            pixel: 40,
+            at: (40, 0)
+        })
+    );
 }
 
 #[test]
 fn too_few_pixels() {
-    assert_eq!(decode(4, &[pxi::image::MAGIC, 1, 0, 0]), Err(ImageError::TooSmall { pixels: 4 }));
+    assert_eq!(
+        decode(4, &[pxi::image::MAGIC, 1, 0, 0]),
+        Err(ImageError::TooSmall { pixels: 4 })
+    );
 }
 
 /// A one-row PNG of `width` pixels in another pixel format.
@@ -189,9 +302,21 @@ fn png_with(color: image::ExtendedColorType, bytes: &[u8], width: u32) -> Vec<u8
 #[test]
 fn wrong_colour_type_or_depth() {
     let rgb = png_with(image::ExtendedColorType::Rgb8, &[0; 3 * 16], 16);
-    assert_eq!(Image::decode_png(&rgb), Err(ImageError::NotRgba8 { color: "RGB".into(), depth: 8 }));
+    assert_eq!(
+        Image::decode_png(&rgb),
+        Err(ImageError::NotRgba8 {
+            color: "RGB".into(),
+            depth: 8
+        })
+    );
     let rgba16 = png_with(image::ExtendedColorType::Rgba16, &[0; 8 * 16], 16);
-    assert_eq!(Image::decode_png(&rgba16), Err(ImageError::NotRgba8 { color: "RGBA".into(), depth: 16 }));
+    assert_eq!(
+        Image::decode_png(&rgba16),
+        Err(ImageError::NotRgba8 {
+            color: "RGBA".into(),
+            depth: 16
+        })
+    );
 }
 
 /// CRC-32 of PNG chunks (ISO 3309), to forge headers.
@@ -200,7 +325,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { crc >> 1 ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                crc >> 1 ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -221,15 +350,27 @@ fn forged_dimensions(width: u32, height: u32) -> Vec<u8> {
 fn huge_dimensions() {
     assert_eq!(
         Image::decode_png(&forged_dimensions(16384, 16384)),
-        Err(ImageError::BadDimensions { width: 16384, height: 16384 })
+        Err(ImageError::BadDimensions {
+            width: 16384,
+            height: 16384
+        })
     );
-    assert!(matches!(Image::decode_png(&forged_dimensions(100_000, 1)), Err(ImageError::Png(_))));
+    assert!(matches!(
+        Image::decode_png(&forged_dimensions(100_000, 1)),
+        Err(ImageError::Png(_))
+    ));
 }
 
 #[test]
 fn truncated_and_garbage_bytes() {
     let png = valid().encode_png();
-    assert!(matches!(Image::decode_png(&png[..png.len() / 2]), Err(ImageError::Png(_))));
-    assert!(matches!(Image::decode_png(b"definitely not a PNG file"), Err(ImageError::Png(_))));
+    assert!(matches!(
+        Image::decode_png(&png[..png.len() / 2]),
+        Err(ImageError::Png(_))
+    ));
+    assert!(matches!(
+        Image::decode_png(b"definitely not a PNG file"),
+        Err(ImageError::Png(_))
+    ));
     assert!(matches!(Image::decode_png(&[]), Err(ImageError::Png(_))));
 }

@@ -13,11 +13,21 @@ pub fn assemble(text: &str) -> Assembly {
 
 /// Run `image` to the end with a capturing host.
 pub fn run(image: &Image) -> (Outcome, String, Machine) {
-    let mut machine = Machine::new(image, Limits { slice_steps: 4096, max_steps: 10_000_000 });
+    let mut machine = Machine::new(
+        image,
+        Limits {
+            slice_steps: 4096,
+            max_steps: 10_000_000,
+        },
+    );
     let mut host = CaptureHost::default();
     let outcome = match drive(&mut machine, &mut host, 1, |_, _| {}) {
         Ok(outcome) => outcome,
         Err(never) => match never {},
     };
-    (outcome, String::from_utf8_lossy(&host.output).into_owned(), machine)
+    (
+        outcome,
+        String::from_utf8_lossy(&host.output).into_owned(),
+        machine,
+    )
 }
