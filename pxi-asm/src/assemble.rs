@@ -137,6 +137,9 @@ struct Layout<'s> {
 
 type Fault = (ErrorKind, Span);
 
+/// How deeply constants may be defined in terms of each other (bounds the recursion).
+const MAX_CONSTANT_DEPTH: usize = 256;
+
 struct Assembler<'f, 's> {
     files: &'f [SourceFile],
     errors: Vec<Error>,
@@ -232,6 +235,9 @@ impl<'s> Assembler<'_, 's> {
             Meaning::Constant(expr) => {
                 if visiting.contains(&key) {
                     return Err((ErrorKind::CyclicConstant(name.to_string()), span));
+                }
+                if visiting.len() >= MAX_CONSTANT_DEPTH {
+                    return Err((ErrorKind::NestingTooDeep(name.to_string()), span));
                 }
                 visiting.push(key);
                 let value = self.eval_nested(expr, visiting);

@@ -119,6 +119,9 @@ pub enum ErrorKind {
     /// A constant defined in terms of itself.
     #[error("constant `{0}` is defined in terms of itself")]
     CyclicConstant(String),
+    /// Constants defined through too many other constants.
+    #[error("constant `{0}` is nested too deeply in other constants")]
+    NestingTooDeep(String),
     /// Arithmetic overflow while evaluating an expression.
     #[error("expression overflows")]
     Overflow,

@@ -107,6 +107,13 @@ fn error_kinds() {
         ForwardReference("later".into())
     );
     assert_eq!(first_error("li r1, 9223372036854775807 + 1"), Overflow);
+    let chain: String = (0..300)
+        .map(|i| format!(".equ C{i}, C{}\n", i + 1))
+        .collect();
+    assert!(matches!(
+        first_error(&format!("{chain}.equ C300, 1\nli r1, C0")),
+        NestingTooDeep(_)
+    ));
     assert_eq!(
         first_error(".data\nnop"),
         WrongSection {
