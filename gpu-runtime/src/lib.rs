@@ -10,6 +10,7 @@
 //! All machine state stays in storage buffers laid out as `pxi::state` says,
 //! so the final state compares word for word with the CPU interpreter.
 
+pub mod bench;
 pub mod testing;
 
 use std::sync::mpsc;
@@ -29,6 +30,10 @@ const Q_ENTRY_WORDS: usize = 8;
 /// Largest slice that stays clear of llvmpipe's 65,535-iteration loop limit
 /// (the slice loop shares it with the register load/store loops).
 pub const MAX_SAFE_SLICE: u32 = 65_000;
+/// Default slice: long enough that dispatch overhead stays small (see docs/benchmarks.md).
+pub const DEFAULT_SLICE: u32 = 16_384;
+/// Default rounds per submission (one mailbox service per batch).
+pub const DEFAULT_ROUNDS_PER_BATCH: u32 = 4;
 
 /// Errors of the GPU runtime (program traps are machine state, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -489,5 +494,15 @@ impl Executor for GpuMachine<'_> {
 
     fn memory_words(&self) -> u32 {
         self.memory_words
+    }
+}
+
+impl pxi_asm::runner::Inspect for GpuMachine<'_> {
+    fn counts(&mut self) -> Result<Vec<u32>, GpuError> {
+        self.read_counts()
+    }
+
+    fn harts(&mut self) -> Result<Vec<u32>, GpuError> {
+        self.read_harts()
     }
 }

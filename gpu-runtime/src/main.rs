@@ -1,1 +1,107 @@
-fn main() {}
+//! `pxi-run`: run a PXI program on the GPU (wgpu), or benchmark the runtime.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use gpu_runtime::{Gpu, GpuMachine, GpuOptions, MAX_SAFE_SLICE};
+use pxi::host::StdioHost;
+use pxi::{Limits, Machine};
+use pxi_asm::runner::{RunOptions, load_program, run_to_end};
+
+#[derive(Parser)]
+#[command(
+    name = "pxi-run",
+    version,
+    about = "Run PXI pixel programs on the GPU through wgpu (pxOS)",
+    long_about = "Run a PXI pixel program on the GPU through wgpu: the persistent WGSL interpreter \
+                  runs bounded slices; the host services the console mailbox between batches.\n\n\
+                  Prints the adapter, the program's output as it happens, and a summary on stderr. \
+                  Exit status: the SYS_HALT status, or hart 0's exit code when every hart exited \
+                  (modulo 256); 125 when a hart trapped; 124 when the step budget ran out; 1 when the \
+                  program cannot be loaded or no GPU adapter exists.",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure the runtime against the CPU interpreter and print a table.
+    Bench(gpu_runtime::bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The program: a `.pxi` image (its `.map` is used when present) or a `.pxs` source.
+    program: Option<PathBuf>,
+    /// Stop at the first round boundary at or past this many instructions.
+    #[arg(long, default_value_t = Limits::default().max_steps)]
+    max_steps: u64,
+    /// Instructions each hart may execute per round (llvmpipe cuts shader loops off
+    /// after 65,535 iterations; the runtime detects and reports that).
+    #[arg(long, default_value_t = gpu_runtime::DEFAULT_SLICE)]
+    slice_steps: u32,
+    /// Rounds per GPU submission; the mailbox is serviced between submissions.
+    #[arg(long, default_value_t = gpu_runtime::DEFAULT_ROUNDS_PER_BATCH)]
+    rounds_per_batch: u32,
+    /// Run on the CPU reference interpreter instead of the GPU.
+    #[arg(long)]
+    cpu: bool,
+    /// Write per-pixel execution counts here (for `pxi-viz`).
+    #[arg(long)]
+    counts: Option<PathBuf>,
+    /// With `--counts`: also snapshot the counts every this many rounds (0 = final only).
+    #[arg(long, default_value_t = 0)]
+    snapshot_rounds: u32,
+    /// Do not count executions per pixel on the GPU (faster; no heatmap).
+    #[arg(long, conflicts_with = "counts")]
+    no_counts: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Bench(args)) => gpu_runtime::bench::run(&args).map(|()| ExitCode::SUCCESS),
+        None => run(cli.run),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("pxi-run: error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let Some(path) = args.program else {
+        anyhow::bail!("no program given: try `pxi-run examples/os.pxs` or `pxi-run --help`");
+    };
+    let (image, map) = load_program(&path)?;
+    let limits = Limits { slice_steps: args.slice_steps, max_steps: args.max_steps };
+    let options = RunOptions {
+        rounds_per_batch: args.rounds_per_batch,
+        counts: args.counts,
+        snapshot_rounds: args.snapshot_rounds,
+    };
+    let mut host = StdioHost::default();
+    let (summary, on) = if args.cpu {
+        eprintln!("pxi-run: running {} on the CPU reference interpreter", path.display());
+        let mut machine = Machine::new(&image, limits);
+        (run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?, "the CPU interpreter".to_string())
+    } else {
+        let gpu = Gpu::new()?;
+        eprintln!("pxi-run: adapter {}", gpu.adapter_name());
+        if args.slice_steps > MAX_SAFE_SLICE && gpu.is_cpu() {
+            eprintln!("pxi-run: warning: --slice-steps above {MAX_SAFE_SLICE} will be cut off by llvmpipe");
+        }
+        let options_gpu = GpuOptions { count_exec: !args.no_counts };
+        let mut machine = GpuMachine::new(&gpu, &image, limits, options_gpu)?;
+        (run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?, gpu.adapter_name())
+    };
+    summary.print("pxi-run", &format!(" on {on}"));
+    Ok(ExitCode::from(summary.exit_status))
+}

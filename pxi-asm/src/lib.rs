@@ -10,6 +10,7 @@ pub mod disasm;
 pub mod error;
 pub mod lexer;
 pub mod parser;
+pub mod runner;
 pub mod source_map;
 pub mod trap;
 

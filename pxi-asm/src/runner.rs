@@ -1,0 +1,192 @@
+//! Running a program to completion on any executor, the way the command-line
+//! tools do: drive batches, service the console, snapshot execution counts,
+//! and summarise how it ended (with trap reports pointing at the source).
+//!
+//! Shared by `pxi-asm run` (CPU interpreter) and `pxi-run` (GPU runtime).
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use pxi::counts::Counts;
+use pxi::mailbox::Host;
+use pxi::run::{Executor, Outcome, Stop, drive};
+use pxi::state::{H_AUX, H_STATUS, HART_EXITED, HART_WORDS};
+use pxi::{Image, Machine};
+
+use crate::assemble_file;
+use crate::source_map::SourceMap;
+use crate::trap::render_trap;
+
+/// Exit status when a hart trapped.
+pub const EXIT_TRAPPED: u8 = 125;
+/// Exit status when the step budget ran out.
+pub const EXIT_BUDGET: u8 = 124;
+
+/// An executor whose state the runner can inspect after (or during) a run.
+pub trait Inspect: Executor {
+    /// Executions per code pixel so far.
+    fn counts(&mut self) -> Result<Vec<u32>, Self::Error>;
+    /// Every hart's words.
+    fn harts(&mut self) -> Result<Vec<u32>, Self::Error>;
+}
+
+impl Inspect for Machine {
+    fn counts(&mut self) -> Result<Vec<u32>, Self::Error> {
+        Ok(self.counts.clone())
+    }
+
+    fn harts(&mut self) -> Result<Vec<u32>, Self::Error> {
+        Ok(self.harts.clone())
+    }
+}
+
+/// What to do besides running.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Rounds between two services of the mailbox.
+    pub rounds_per_batch: u32,
+    /// Write execution counts here.
+    pub counts: Option<PathBuf>,
+    /// Snapshot counts every this many rounds (0: final counts only).
+    pub snapshot_rounds: u32,
+}
+
+/// How a run ended, ready to print.
+#[derive(Debug)]
+pub struct Summary {
+    /// The driver's outcome.
+    pub outcome: Outcome,
+    /// Process exit status for the tool.
+    pub exit_status: u8,
+    /// One-line reason.
+    pub reason: String,
+    /// Rendered trap reports (empty unless a hart trapped).
+    pub traps: Vec<String>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Print trap reports and the one-line summary to stderr, prefixed by `tool`.
+    pub fn print(&self, tool: &str, detail: &str) {
+        for trap in &self.traps {
+            eprint!("{trap}");
+        }
+        eprintln!(
+            "{tool}: {}; exit status {}; {} steps in {} rounds ({} batches), {:.1} ms{detail}",
+            self.reason,
+            self.exit_status,
+            self.outcome.steps,
+            self.outcome.rounds,
+            self.outcome.batches,
+            self.elapsed.as_secs_f64() * 1e3,
+        );
+    }
+}
+
+/// A `.pxs` source (assembled in memory) or a `.pxi` image with its source map.
+pub fn load_program(path: &Path) -> Result<(Image, Option<SourceMap>)> {
+    if path.extension().is_some_and(|e| e == "pxs") {
+        let assembly = assemble_file(path)?;
+        return Ok((assembly.image, Some(assembly.map)));
+    }
+    load_image(path, true)
+}
+
+/// A `.pxi` image, and its sidecar source map when `with_map` and it matches.
+pub fn load_image(path: &Path, with_map: bool) -> Result<(Image, Option<SourceMap>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let image =
+        Image::decode_png(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let map_path = SourceMap::sidecar(path);
+    if !with_map || !map_path.exists() {
+        return Ok((image, None));
+    }
+    let map = SourceMap::read(&map_path)?;
+    if map.pixels.len() != image.code.len() {
+        eprintln!(
+            "warning: ignoring {}: it describes {} code pixels, the image has {}",
+            map_path.display(),
+            map.pixels.len(),
+            image.code.len()
+        );
+        return Ok((image, None));
+    }
+    Ok((image, Some(map)))
+}
+
+/// Run `executor` (loaded with `image`) to completion with `host` as console.
+pub fn run_to_end<X>(
+    executor: &mut X,
+    image: &Image,
+    map: Option<&SourceMap>,
+    host: &mut impl Host,
+    options: &RunOptions,
+) -> Result<Summary>
+where
+    X: Inspect,
+    X::Error: Display,
+{
+    let start = Instant::now();
+    let mut counts = Counts::default();
+    let mut next_snapshot = options.snapshot_rounds;
+    let mut snapshot_error = None;
+    let outcome = drive(executor, host, options.rounds_per_batch, |x, report| {
+        if options.counts.is_some() && options.snapshot_rounds > 0 && report.rounds >= next_snapshot
+        {
+            match x.counts() {
+                Ok(c) => counts.push(report.rounds, report.steps, &c),
+                Err(e) => snapshot_error = Some(e.to_string()),
+            }
+            next_snapshot = report.rounds.saturating_add(options.snapshot_rounds);
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let elapsed = start.elapsed();
+    if let Some(e) = snapshot_error {
+        anyhow::bail!("reading execution counts: {e}");
+    }
+    if let Some(path) = &options.counts {
+        if counts.last().is_none_or(|s| s.round != outcome.rounds) {
+            let last = executor
+                .counts()
+                .map_err(|e| anyhow::anyhow!("reading execution counts: {e}"))?;
+            counts.push(outcome.rounds, outcome.steps, &last);
+        }
+        std::fs::write(path, counts.to_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let harts = executor
+        .harts()
+        .map_err(|e| anyhow::anyhow!("reading hart state: {e}"))?;
+    let (reason, exit_status) = match outcome.stop {
+        Stop::Halted(status) => (format!("halted with status {status}"), status as u8),
+        Stop::AllExited => {
+            let code = if harts[H_STATUS] == HART_EXITED {
+                harts[H_AUX]
+            } else {
+                0
+            };
+            (
+                format!("all harts exited, hart 0 with code {code}"),
+                code as u8,
+            )
+        }
+        Stop::Trapped => ("a hart trapped".to_string(), EXIT_TRAPPED),
+        Stop::BudgetExhausted => ("step budget spent".to_string(), EXIT_BUDGET),
+    };
+    debug_assert_eq!(harts.len() % HART_WORDS, 0);
+    let traps = pxi::machine::traps(image, &harts)
+        .iter()
+        .map(|t| render_trap(t, map))
+        .collect();
+    Ok(Summary {
+        outcome,
+        exit_status,
+        reason,
+        traps,
+        elapsed,
+    })
+}
