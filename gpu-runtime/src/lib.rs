@@ -27,9 +27,10 @@ const S_CUTOFF: usize = CONTROL_WORDS + 4;
 const S_CUTOFF_HART: usize = CONTROL_WORDS + 5;
 /// Words per queued vector instruction (see interpreter.wgsl).
 const Q_ENTRY_WORDS: usize = 8;
-/// Largest slice that stays clear of llvmpipe's 65,535-iteration loop limit
-/// (the slice loop shares it with the register load/store loops).
-pub const MAX_SAFE_SLICE: u32 = 65_000;
+/// Largest slice that stays clear of llvmpipe's 65,535-iteration loop limit:
+/// the fast and slow loops share it (up to two passes per step when every
+/// instruction takes the slow path) with the register load/store loops.
+pub const MAX_SAFE_SLICE: u32 = 32_000;
 /// Default slice: long enough that dispatch overhead stays small (see docs/benchmarks.md).
 pub const DEFAULT_SLICE: u32 = 16_384;
 /// Default rounds per submission (one mailbox service per batch).
@@ -353,6 +354,7 @@ impl<'g> GpuMachine<'g> {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut code = image.code.clone();
         code.extend(pxi::isa::predecode(&image.code));
+        code.extend(pxi::isa::exec_info(&image.code));
         let mut control = control_block.to_vec();
         control.resize(CONTROL_WORDS + SCRATCH_WORDS, 0);
         control[S_CUTOFF_HART] = u32::MAX;

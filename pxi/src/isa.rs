@@ -183,6 +183,17 @@ macro_rules! isa {
             }, )*
         ];
 
+        /// Index into [`TABLE`] of each assigned opcode byte.
+        const ROW_OF_BYTE: [u8; 256] = {
+            let mut rows = [0u8; 256];
+            let mut i = 0;
+            while i < TABLE.len() {
+                rows[TABLE[i].byte as usize] = i as u8;
+                i += 1;
+            }
+            rows
+        };
+
         impl Op {
             /// Decode an R byte.
             pub const fn from_byte(byte: u8) -> Option<Op> {
@@ -194,14 +205,7 @@ macro_rules! isa {
 
             /// This opcode's table row.
             pub const fn info(self) -> &'static OpInfo {
-                let mut i = 0;
-                while i < TABLE.len() {
-                    if TABLE[i].byte == self as u8 {
-                        return &TABLE[i];
-                    }
-                    i += 1;
-                }
-                unreachable!()
+                &TABLE[ROW_OF_BYTE[self as usize] as usize]
             }
         }
     };
@@ -298,6 +302,20 @@ impl Op {
             .map(|row| row.op)
     }
 
+    /// Simple instructions touch only registers, flags and at most one memory
+    /// word, and can trap only on a checked address or jump target: executors
+    /// may run them on a fast path (the GPU's inner loop) and fall back to the
+    /// full interpreter for everything else.
+    pub const fn is_simple(self) -> bool {
+        match self.info().class {
+            Class::Alu => !matches!(self, Op::Mulhu | Op::Divu | Op::Remu | Op::Div | Op::Rem),
+            Class::Memory => matches!(self, Op::Li | Op::Mov | Op::Ld | Op::St),
+            Class::Control => !matches!(self, Op::Call | Op::Ret | Op::Jr | Op::Callr),
+            Class::System => matches!(self, Op::Nop | Op::HartId),
+            Class::Atomic | Class::Vector => false,
+        }
+    }
+
     /// Whether executing this opcode ends the hart's slice for the round.
     pub const fn ends_slice(self) -> bool {
         matches!(self.info().class, Class::Vector)
@@ -369,6 +387,29 @@ pub fn predecode(code: &[u32]) -> alloc::vec::Vec<u32> {
             Ok(_) => code[pc],
             Err(DecodeError::Truncated(_)) => pixel(INVALID_OPCODE, TrapKind::TruncatedInstruction as u8, 0, 0),
             Err(_) => pixel(INVALID_OPCODE, TrapKind::IllegalInstruction as u8, 0, 0),
+        })
+        .collect()
+}
+
+/// [`exec_info`] bit: a *simple* instruction (see [`Op::is_simple`]).
+pub const INFO_FAST: u32 = 0x8;
+/// [`exec_info`] bits: instruction length in pixels.
+pub const INFO_LEN: u32 = 0x3;
+/// [`exec_info`] bit: executing the instruction ends the hart's slice.
+pub const INFO_ENDS_SLICE: u32 = 0x4;
+
+/// Per code pixel, what an executor needs besides the fields: the length
+/// and whether it ends the slice (0 for pixels that do not decode). Lets the
+/// GPU skip a per-opcode table lookup in its inner loop.
+pub fn exec_info(code: &[u32]) -> alloc::vec::Vec<u32> {
+    (0..code.len())
+        .map(|pc| match Instruction::decode(code, pc) {
+            Ok(inst) => {
+                inst.len()
+                    | if inst.op.ends_slice() { INFO_ENDS_SLICE } else { 0 }
+                    | if inst.op.is_simple() { INFO_FAST } else { 0 }
+            }
+            Err(_) => 0,
         })
         .collect()
 }

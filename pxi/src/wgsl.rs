@@ -5,9 +5,8 @@
 
 use alloc::format;
 use alloc::string::String;
-use core::fmt::Write;
 
-use crate::isa::{Form, TABLE};
+use crate::isa::TABLE;
 use crate::{mailbox, state};
 
 fn upper(name: &str) -> String {
@@ -30,38 +29,10 @@ pub fn constants() -> String {
     }
     line(format!("const OP_INVALID: u32 = 0x{:02x}u; // marks pixels that do not decode (see pxi::isa::predecode)", crate::isa::INVALID_OPCODE));
     line(String::new());
-    line("// Per-opcode info, indexed by opcode byte: bits 0-1 length in pixels (0 = unknown opcode),".into());
-    line("// bits 4-7 register-field mask (a=1, b=2, c=4, d=8), bits 8-11 used-field mask, bit 12 ends slice,".into());
-    line("// bit 13 vector instruction.".into());
-    let mut info = [0u32; 256];
-    for row in TABLE {
-        let used = match row.form {
-            Form::None => 0b0000,
-            Form::A => 0b0001,
-            Form::AB => 0b0011,
-            Form::ABC | Form::ABU | Form::ABS => 0b0111,
-            Form::AW => 0b1001,
-            Form::W => 0b1000,
-            Form::ABCD => 0b1111,
-        };
-        info[row.byte as usize] = row.form.len()
-            | row.form.register_mask() << 4
-            | used << 8
-            | (row.op.ends_slice() as u32) << 12
-            | ((row.class == crate::isa::Class::Vector) as u32) << 13;
-    }
-    let mut table = String::from("const OP_INFO = array<u32, 256>(");
-    for (i, v) in info.iter().enumerate() {
-        if i % 16 == 0 {
-            table.push_str("\n    ");
-        }
-        let _ = write!(table, "0x{v:04x}u,");
-        if i % 16 != 15 {
-            table.push(' ');
-        }
-    }
-    table.push_str("\n);");
-    line(table);
+    line("// Execution info word per code pixel (pxi::isa::exec_info): length in pixels, ends-slice flag.".into());
+    line(format!("const INFO_LEN: u32 = 0x{:x}u;", crate::isa::INFO_LEN));
+    line(format!("const INFO_ENDS_SLICE: u32 = 0x{:x}u;", crate::isa::INFO_ENDS_SLICE));
+    line(format!("const INFO_FAST: u32 = 0x{:x}u;", crate::isa::INFO_FAST));
     line(String::new());
     line("// Hart state layout (words).".into());
     for (name, value) in [

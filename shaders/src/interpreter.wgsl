@@ -18,7 +18,8 @@ struct Params {
     count_exec: u32,
 }
 
-// code[0..code_len] = raw pixels, code[code_len..2*code_len] = predecoded opcode pixels.
+// code[0..code_len] = raw pixels, code[code_len..2*code_len] = predecoded opcode pixels
+// (pxi::isa::predecode), code[2*code_len..3*code_len] = execution info (pxi::isa::exec_info).
 @group(0) @binding(0) var<storage, read> code: array<u32>;
 @group(0) @binding(1) var<storage, read_write> memory: array<atomic<u32>>;
 @group(0) @binding(2) var<storage, read_write> harts: array<u32>;
@@ -46,7 +47,12 @@ const S_CUTOFF_HART: u32 = CONTROL_WORDS + 5u;
 const Q_ENTRY_WORDS: u32 = 8u;
 const VECTOR_CHUNK: u32 = 4096u;
 
+// The running hart's state, kept in private variables during a slice.
 var<private> regs: array<u32, 16>;
+var<private> pc: u32;
+var<private> flags: u32;
+var<private> sp: u32;
+var<private> status: u32;
 var<private> trap_kind: u32;
 var<private> trap_info: u32;
 
@@ -140,6 +146,201 @@ fn queue_vector(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
     return true;
 }
 
+const STEP_CONTINUE: u32 = 0u;
+const STEP_END_SLICE: u32 = 1u;
+const STEP_TRAP: u32 = 2u;
+
+// Execute one instruction of any kind (the slow path; the reference for the
+// fast path in run_slice). Updates pc, flags, sp, status, regs and counts.
+fn step_full(id: u32, base: u32) -> u32 {
+    let code_len = params.code_len;
+    if (pc >= code_len) {
+        trap(TRAP_PCOUTOFCODE, pc);
+        return STEP_TRAP;
+    }
+    let px = code[code_len + pc];
+    let op = px & 0xffu;
+    let a = (px >> 8u) & 0xffu;
+    let b = (px >> 16u) & 0xffu;
+    let c = px >> 24u;
+    if (op == OP_INVALID) {
+        trap(a, select(code[pc], pc, a == TRAP_TRUNCATEDINSTRUCTION));
+        return STEP_TRAP;
+    }
+    let info = code[2u * code_len + pc];
+    let word = code[pc + 1u];
+    let rb = regs[b & 15u];
+    let rc = regs[c & 15u];
+    var next = pc + (info & INFO_LEN);
+    var jump = false;
+    switch op {
+        case OP_NOP, OP_YIELD: {}
+        case OP_EXIT: {
+            harts[base + H_AUX] = regs[a];
+            status = HART_EXITED;
+        }
+        case OP_SYSCALL: {
+            status = HART_SYSCALL;
+            next = pc;
+        }
+        case OP_SPAWN: {
+            status = HART_SPAWN;
+            next = pc;
+        }
+        case OP_HARTID: { regs[a] = id; }
+        case OP_LI: { regs[a] = word; }
+        case OP_MOV: { regs[a] = rb; }
+        case OP_LD, OP_ST: {
+            let addr = rb + c;
+            if (addr >= params.memory_words) {
+                trap(TRAP_MEMORYOUTOFBOUNDS, addr);
+            } else if (op == OP_LD) {
+                regs[a] = atomicLoad(&memory[addr]);
+            } else {
+                atomicStore(&memory[addr], regs[a]);
+            }
+        }
+        case OP_PUSH: {
+            if (sp >= STACK_DEPTH) {
+                trap(TRAP_STACKOVERFLOW, regs[a]);
+            } else {
+                harts[base + H_STACK + sp] = regs[a];
+                sp += 1u;
+            }
+        }
+        case OP_POP: {
+            if (sp == 0u) {
+                trap(TRAP_STACKUNDERFLOW, 0u);
+            } else {
+                sp -= 1u;
+                regs[a] = harts[base + H_STACK + sp];
+            }
+        }
+        case OP_ADD: { regs[a] = rb + rc; }
+        case OP_SUB: { regs[a] = rb - rc; }
+        case OP_MUL: { regs[a] = rb * rc; }
+        case OP_MULHU: { regs[a] = mulhu(rb, rc); }
+        case OP_DIVU, OP_REMU, OP_DIV, OP_REM: {
+            if (rc == 0u) {
+                trap(TRAP_DIVISIONBYZERO, 0u);
+            } else if (op == OP_DIVU) {
+                regs[a] = rb / rc;
+            } else if (op == OP_REMU) {
+                regs[a] = rb % rc;
+            } else if (op == OP_DIV) {
+                // WGSL defines MIN / -1 = MIN, like wrapping_div.
+                regs[a] = u32(i32(rb) / i32(rc));
+            } else {
+                regs[a] = u32(i32(rb) % i32(rc));
+            }
+        }
+        case OP_AND: { regs[a] = rb & rc; }
+        case OP_OR: { regs[a] = rb | rc; }
+        case OP_XOR: { regs[a] = rb ^ rc; }
+        case OP_SHL: { regs[a] = rb << (rc & 31u); }
+        case OP_SHR: { regs[a] = rb >> (rc & 31u); }
+        case OP_SAR: { regs[a] = u32(i32(rb) >> (rc & 31u)); }
+        case OP_SLT: { regs[a] = u32(i32(rb) < i32(rc)); }
+        case OP_SLTU: { regs[a] = u32(rb < rc); }
+        case OP_SEQ: { regs[a] = u32(rb == rc); }
+        case OP_MINU: { regs[a] = min(rb, rc); }
+        case OP_MAXU: { regs[a] = max(rb, rc); }
+        case OP_ADDI: { regs[a] = rb + u32(i32(c << 24u) >> 24u); }
+        case OP_SHLI: { regs[a] = rb << (c & 31u); }
+        case OP_SHRI: { regs[a] = rb >> (c & 31u); }
+        case OP_ANDI: { regs[a] = rb & c; }
+        case OP_CMP: {
+            let x = regs[a];
+            flags = select(0u, FLAG_Z, x == rb) | select(0u, FLAG_LT, i32(x) < i32(rb))
+                | select(0u, FLAG_LTU, x < rb);
+        }
+        case OP_JMP: { jump = true; }
+        case OP_JEQ: { jump = (flags & FLAG_Z) != 0u; }
+        case OP_JNE: { jump = (flags & FLAG_Z) == 0u; }
+        case OP_JLT: { jump = (flags & FLAG_LT) != 0u; }
+        case OP_JGE: { jump = (flags & FLAG_LT) == 0u; }
+        case OP_JLTU: { jump = (flags & FLAG_LTU) != 0u; }
+        case OP_JGEU: { jump = (flags & FLAG_LTU) == 0u; }
+        case OP_CALL, OP_CALLR: {
+            let dest = select(word, regs[a], op == OP_CALLR);
+            if (dest >= code_len) {
+                trap(TRAP_JUMPOUTOFCODE, dest);
+            } else if (sp >= STACK_DEPTH) {
+                trap(TRAP_STACKOVERFLOW, next);
+            } else {
+                harts[base + H_STACK + sp] = next;
+                sp += 1u;
+                next = dest;
+            }
+        }
+        case OP_RET: {
+            if (sp == 0u) {
+                trap(TRAP_STACKUNDERFLOW, 0u);
+            } else {
+                let dest = harts[base + H_STACK + sp - 1u];
+                if (dest >= code_len) {
+                    trap(TRAP_JUMPOUTOFCODE, dest);
+                } else {
+                    sp -= 1u;
+                    next = dest;
+                }
+            }
+        }
+        case OP_JR: {
+            if (regs[a] >= code_len) {
+                trap(TRAP_JUMPOUTOFCODE, regs[a]);
+            } else {
+                next = regs[a];
+            }
+        }
+        case OP_AADD, OP_AXCHG, OP_ACAS: {
+            if (rb >= params.memory_words) {
+                trap(TRAP_MEMORYOUTOFBOUNDS, rb);
+            } else if (op == OP_AADD) {
+                regs[a] = atomicAdd(&memory[rb], rc);
+            } else if (op == OP_AXCHG) {
+                regs[a] = atomicExchange(&memory[rb], rc);
+            } else {
+                let expected = regs[a];
+                var old = 0u;
+                // The weak exchange may fail spuriously: retry until it
+                // either succeeds or sees a different value.
+                loop {
+                    let r = atomicCompareExchangeWeak(&memory[rb], expected, rc);
+                    old = r.old_value;
+                    if (r.exchanged || old != expected) { break; }
+                }
+                regs[a] = old;
+            }
+        }
+        default: {
+            // Vector instructions (the only opcodes left).
+            _ = queue_vector(id, op, a, b, c, word);
+        }
+    }
+    if (jump) {
+        if (word >= code_len) {
+            trap(TRAP_JUMPOUTOFCODE, word);
+        } else {
+            next = word;
+        }
+    }
+    if (trap_kind != 0u) {
+        return STEP_TRAP;
+    }
+    if (params.count_exec != 0u) {
+        atomicAdd(&counts[pc], 1u);
+    }
+    pc = next;
+    if ((info & INFO_ENDS_SLICE) != 0u) {
+        return STEP_END_SLICE;
+    }
+    return STEP_CONTINUE;
+}
+
+// True for instructions the fast path executes: register-only work, loads,
+// stores and jumps (pxi::isa::exec_info sets INFO_FAST). Anything that may
+// trap there falls back to step_full, which traps exactly like the CPU.
 @compute @workgroup_size(WORKGROUP)
 fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
     let id = gid.x;
@@ -147,8 +348,8 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let base = id * HART_WORDS;
-    var status = harts[base + H_STATUS];
-    var pc = harts[base + H_PC];
+    status = harts[base + H_STATUS];
+    pc = harts[base + H_PC];
     if (status == HART_WAITING) {
         let slot = harts[base + H_AUX] * MB_SLOT_WORDS;
         if (mailbox[slot + MB_W_STATE] == MB_REPLIED) {
@@ -163,194 +364,114 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var r = 0u; r < 16u; r++) {
             regs[r] = harts[base + H_REGS + r];
         }
-        var flags = harts[base + H_FLAGS];
-        var sp = harts[base + H_SP];
+        flags = harts[base + H_FLAGS];
+        sp = harts[base + H_SP];
         let slice = atomicLoad(&control[C_SLICE]);
         let code_len = params.code_len;
+        let count = params.count_exec != 0u;
         trap_kind = 0u;
         var steps = 0u;
         var stopped = false;
-        for (var s = 0u; s < slice; s++) {
-            if (pc >= code_len) {
-                trap(TRAP_PCOUTOFCODE, pc);
+        // The fast inner loop runs register work without ever touching the
+        // slow path's code (llvmpipe executes every branch of a divergent
+        // switch under masks, so a big switch in the hot loop costs dearly);
+        // the outer loop runs one slow instruction per pass.
+        loop {
+            loop {
+                if (steps >= slice || pc >= code_len) {
+                    break;
+                }
+                let info = code[2u * code_len + pc];
+                if ((info & INFO_FAST) == 0u) {
+                    break;
+                }
+                let px = code[code_len + pc];
+                let op = px & 0xffu;
+                let a = (px >> 8u) & 0xffu;
+                let c = px >> 24u;
+                let rb = regs[(px >> 16u) & 15u];
+                let rc = regs[c & 15u];
+                let word = code[pc + 1u];
+                var next = pc + (info & INFO_LEN);
+                var result = 0u;
+                var write = true;
+                var bail = false;
+                switch op {
+                    case OP_NOP: { write = false; }
+                    case OP_HARTID: { result = id; }
+                    case OP_LI: { result = word; }
+                    case OP_MOV: { result = rb; }
+                    case OP_LD: {
+                        let addr = rb + c;
+                        bail = addr >= params.memory_words;
+                        if (!bail) { result = atomicLoad(&memory[addr]); }
+                    }
+                    case OP_ST: {
+                        let addr = rb + c;
+                        bail = addr >= params.memory_words;
+                        if (!bail) { atomicStore(&memory[addr], regs[a]); }
+                        write = false;
+                    }
+                    case OP_ADD: { result = rb + rc; }
+                    case OP_SUB: { result = rb - rc; }
+                    case OP_MUL: { result = rb * rc; }
+                    case OP_AND: { result = rb & rc; }
+                    case OP_OR: { result = rb | rc; }
+                    case OP_XOR: { result = rb ^ rc; }
+                    case OP_SHL: { result = rb << (rc & 31u); }
+                    case OP_SHR: { result = rb >> (rc & 31u); }
+                    case OP_SAR: { result = u32(i32(rb) >> (rc & 31u)); }
+                    case OP_SLT: { result = u32(i32(rb) < i32(rc)); }
+                    case OP_SLTU: { result = u32(rb < rc); }
+                    case OP_SEQ: { result = u32(rb == rc); }
+                    case OP_MINU: { result = min(rb, rc); }
+                    case OP_MAXU: { result = max(rb, rc); }
+                    case OP_ADDI: { result = rb + u32(i32(c << 24u) >> 24u); }
+                    case OP_SHLI: { result = rb << (c & 31u); }
+                    case OP_SHRI: { result = rb >> (c & 31u); }
+                    case OP_ANDI: { result = rb & c; }
+                    case OP_CMP: {
+                        let x = regs[a];
+                        flags = select(0u, FLAG_Z, x == rb) | select(0u, FLAG_LT, i32(x) < i32(rb))
+                            | select(0u, FLAG_LTU, x < rb);
+                        write = false;
+                    }
+                    default: {
+                        // Jumps: jmp, jeq, jne, jlt, jge, jltu, jgeu.
+                        let taken = op == OP_JMP
+                            || (op == OP_JEQ && (flags & FLAG_Z) != 0u)
+                            || (op == OP_JNE && (flags & FLAG_Z) == 0u)
+                            || (op == OP_JLT && (flags & FLAG_LT) != 0u)
+                            || (op == OP_JGE && (flags & FLAG_LT) == 0u)
+                            || (op == OP_JLTU && (flags & FLAG_LTU) != 0u)
+                            || (op == OP_JGEU && (flags & FLAG_LTU) == 0u);
+                        bail = taken && word >= code_len;
+                        next = select(next, word, taken);
+                        write = false;
+                    }
+                }
+                if (bail) {
+                    break;
+                }
+                if (write) {
+                    regs[a] = result;
+                }
+                if (count) {
+                    atomicAdd(&counts[pc], 1u);
+                }
+                steps += 1u;
+                pc = next;
+            }
+            if (steps >= slice) {
                 break;
             }
-            let px = code[code_len + pc];
-            let op = px & 0xffu;
-            let a = (px >> 8u) & 0xffu;
-            let b = (px >> 16u) & 0xffu;
-            let c = px >> 24u;
-            if (op == OP_INVALID) {
-                trap(a, select(code[pc], pc, a == TRAP_TRUNCATEDINSTRUCTION));
+            let r = step_full(id, base);
+            if (r == STEP_TRAP) {
+                stopped = true;
                 break;
-            }
-            let info = OP_INFO[op];
-            let word = code[pc + 1u];
-            let rb = regs[b & 15u];
-            let rc = regs[c & 15u];
-            var next = pc + (info & 3u);
-            var jump = false;
-            switch op {
-                case OP_NOP, OP_YIELD: {}
-                case OP_EXIT: {
-                    harts[base + H_AUX] = regs[a];
-                    status = HART_EXITED;
-                }
-                case OP_SYSCALL: {
-                    status = HART_SYSCALL;
-                    next = pc;
-                }
-                case OP_SPAWN: {
-                    status = HART_SPAWN;
-                    next = pc;
-                }
-                case OP_HARTID: { regs[a] = id; }
-                case OP_LI: { regs[a] = word; }
-                case OP_MOV: { regs[a] = rb; }
-                case OP_LD, OP_ST: {
-                    let addr = rb + c;
-                    if (addr >= params.memory_words) {
-                        trap(TRAP_MEMORYOUTOFBOUNDS, addr);
-                    } else if (op == OP_LD) {
-                        regs[a] = atomicLoad(&memory[addr]);
-                    } else {
-                        atomicStore(&memory[addr], regs[a]);
-                    }
-                }
-                case OP_PUSH: {
-                    if (sp >= STACK_DEPTH) {
-                        trap(TRAP_STACKOVERFLOW, regs[a]);
-                    } else {
-                        harts[base + H_STACK + sp] = regs[a];
-                        sp += 1u;
-                    }
-                }
-                case OP_POP: {
-                    if (sp == 0u) {
-                        trap(TRAP_STACKUNDERFLOW, 0u);
-                    } else {
-                        sp -= 1u;
-                        regs[a] = harts[base + H_STACK + sp];
-                    }
-                }
-                case OP_ADD: { regs[a] = rb + rc; }
-                case OP_SUB: { regs[a] = rb - rc; }
-                case OP_MUL: { regs[a] = rb * rc; }
-                case OP_MULHU: { regs[a] = mulhu(rb, rc); }
-                case OP_DIVU, OP_REMU, OP_DIV, OP_REM: {
-                    if (rc == 0u) {
-                        trap(TRAP_DIVISIONBYZERO, 0u);
-                    } else if (op == OP_DIVU) {
-                        regs[a] = rb / rc;
-                    } else if (op == OP_REMU) {
-                        regs[a] = rb % rc;
-                    } else if (op == OP_DIV) {
-                        // WGSL defines MIN / -1 = MIN, like wrapping_div.
-                        regs[a] = u32(i32(rb) / i32(rc));
-                    } else {
-                        regs[a] = u32(i32(rb) % i32(rc));
-                    }
-                }
-                case OP_AND: { regs[a] = rb & rc; }
-                case OP_OR: { regs[a] = rb | rc; }
-                case OP_XOR: { regs[a] = rb ^ rc; }
-                case OP_SHL: { regs[a] = rb << (rc & 31u); }
-                case OP_SHR: { regs[a] = rb >> (rc & 31u); }
-                case OP_SAR: { regs[a] = u32(i32(rb) >> (rc & 31u)); }
-                case OP_SLT: { regs[a] = u32(i32(rb) < i32(rc)); }
-                case OP_SLTU: { regs[a] = u32(rb < rc); }
-                case OP_SEQ: { regs[a] = u32(rb == rc); }
-                case OP_MINU: { regs[a] = min(rb, rc); }
-                case OP_MAXU: { regs[a] = max(rb, rc); }
-                case OP_ADDI: { regs[a] = rb + u32(i32(c << 24u) >> 24u); }
-                case OP_SHLI: { regs[a] = rb << (c & 31u); }
-                case OP_SHRI: { regs[a] = rb >> (c & 31u); }
-                case OP_ANDI: { regs[a] = rb & c; }
-                case OP_CMP: {
-                    let x = regs[a];
-                    flags = select(0u, FLAG_Z, x == rb) | select(0u, FLAG_LT, i32(x) < i32(rb))
-                        | select(0u, FLAG_LTU, x < rb);
-                }
-                case OP_JMP: { jump = true; }
-                case OP_JEQ: { jump = (flags & FLAG_Z) != 0u; }
-                case OP_JNE: { jump = (flags & FLAG_Z) == 0u; }
-                case OP_JLT: { jump = (flags & FLAG_LT) != 0u; }
-                case OP_JGE: { jump = (flags & FLAG_LT) == 0u; }
-                case OP_JLTU: { jump = (flags & FLAG_LTU) != 0u; }
-                case OP_JGEU: { jump = (flags & FLAG_LTU) == 0u; }
-                case OP_CALL, OP_CALLR: {
-                    let dest = select(word, regs[a], op == OP_CALLR);
-                    if (dest >= code_len) {
-                        trap(TRAP_JUMPOUTOFCODE, dest);
-                    } else if (sp >= STACK_DEPTH) {
-                        trap(TRAP_STACKOVERFLOW, next);
-                    } else {
-                        harts[base + H_STACK + sp] = next;
-                        sp += 1u;
-                        next = dest;
-                    }
-                }
-                case OP_RET: {
-                    if (sp == 0u) {
-                        trap(TRAP_STACKUNDERFLOW, 0u);
-                    } else {
-                        let dest = harts[base + H_STACK + sp - 1u];
-                        if (dest >= code_len) {
-                            trap(TRAP_JUMPOUTOFCODE, dest);
-                        } else {
-                            sp -= 1u;
-                            next = dest;
-                        }
-                    }
-                }
-                case OP_JR: {
-                    if (regs[a] >= code_len) {
-                        trap(TRAP_JUMPOUTOFCODE, regs[a]);
-                    } else {
-                        next = regs[a];
-                    }
-                }
-                case OP_AADD, OP_AXCHG, OP_ACAS: {
-                    if (rb >= params.memory_words) {
-                        trap(TRAP_MEMORYOUTOFBOUNDS, rb);
-                    } else if (op == OP_AADD) {
-                        regs[a] = atomicAdd(&memory[rb], rc);
-                    } else if (op == OP_AXCHG) {
-                        regs[a] = atomicExchange(&memory[rb], rc);
-                    } else {
-                        let expected = regs[a];
-                        var old = 0u;
-                        // The weak exchange may fail spuriously: retry until it
-                        // either succeeds or sees a different value.
-                        loop {
-                            let r = atomicCompareExchangeWeak(&memory[rb], expected, rc);
-                            old = r.old_value;
-                            if (r.exchanged || old != expected) { break; }
-                        }
-                        regs[a] = old;
-                    }
-                }
-                default: {
-                    // Vector instructions (the only opcodes left).
-                    _ = queue_vector(id, op, a, b, c, word);
-                }
-            }
-            if (jump) {
-                if (word >= code_len) {
-                    trap(TRAP_JUMPOUTOFCODE, word);
-                } else {
-                    next = word;
-                }
-            }
-            if (trap_kind != 0u) {
-                break;
-            }
-            if (params.count_exec != 0u) {
-                atomicAdd(&counts[pc], 1u);
             }
             steps += 1u;
-            pc = next;
-            if ((info & 0x1000u) != 0u) {
+            if (r == STEP_END_SLICE) {
                 stopped = true;
                 break;
             }
@@ -359,10 +480,9 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
             status = HART_TRAPPED;
             harts[base + H_AUX] = trap_kind;
             harts[base + H_INFO] = trap_info;
-            stopped = true;
         }
         if (!stopped && steps < slice) {
-            // The loop ended without a reason: the driver cut it off.
+            // The loops ended without a reason: the driver cut them off.
             atomicAdd(&control[S_CUTOFF], 1u);
             atomicMin(&control[S_CUTOFF_HART], id);
         }
