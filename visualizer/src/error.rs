@@ -57,9 +57,14 @@ pub enum VizError {
         /// The code length the counts file records.
         counts_len: u32,
     },
-    /// The source map next to the image could not be read or parsed.
-    #[error(transparent)]
-    Map(#[from] MapError),
+    /// The source map next to the image is not a valid map.
+    #[error("{}: {source}", .path.display())]
+    Map {
+        /// The map file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: MapError,
+    },
     /// A cell size of 0 pixels.
     #[error("the scale must be at least 1 pixel per cell")]
     ZeroScale,

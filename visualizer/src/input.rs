@@ -125,7 +125,14 @@ pub fn load_map(image_path: &Path, image: &Image) -> Result<MapStatus, VizError>
     if !path.exists() {
         return Ok(MapStatus::Missing(path));
     }
-    let map = SourceMap::read(&path)?;
+    let text = std::fs::read_to_string(&path).map_err(|source| VizError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let map = SourceMap::parse(&text).map_err(|source| VizError::Map {
+        path: path.clone(),
+        source,
+    })?;
     if map.pixels.len() != image.code.len() {
         return Ok(MapStatus::Mismatched {
             path,
