@@ -34,23 +34,24 @@ fn opcode(cell: &Cell, pc: usize) -> String {
     }
 }
 
-/// The JSON object describing pixel `index` of the image.
+/// The JSON object describing pixel `index` of the image: code pixels refer
+/// to their entry in the page's `code` array, the others carry a description.
 fn pixel_json(index: usize, kind: PixelKind, word: u32, heat: String) -> Value {
-    let rgb = hex(image_colour(word));
-    match kind {
-        PixelKind::Code(pc) => {
-            json!({ "kind": "code", "pc": pc, "word": word, "rgb": rgb, "heat": heat })
-        }
-        PixelKind::Header(n) => {
-            json!({ "kind": "header", "text": format!("header: {} = {word}", header_name(n)), "word": word, "rgb": rgb, "heat": heat })
-        }
-        PixelKind::Data { segment, addr } => json!({
-            "kind": "data", "text": format!("data segment {segment}, address {addr} = {word}"), "word": word, "rgb": rgb, "heat": heat
-        }),
-        PixelKind::Padding => {
-            json!({ "kind": "padding", "text": format!("padding (pixel {index})"), "word": word, "rgb": rgb, "heat": heat })
-        }
-    }
+    let (name, pc, text) = match kind {
+        PixelKind::Code(pc) => ("code", Some(pc), None),
+        PixelKind::Header(n) => (
+            "header",
+            None,
+            Some(format!("header: {} = {word}", header_name(n))),
+        ),
+        PixelKind::Data { segment, addr } => (
+            "data",
+            None,
+            Some(format!("data segment {segment}, address {addr} = {word}")),
+        ),
+        PixelKind::Padding => ("padding", None, Some(format!("padding (pixel {index})"))),
+    };
+    json!({ "kind": name, "pc": pc, "text": text, "word": word, "rgb": hex(image_colour(word)), "heat": heat })
 }
 
 /// The run as the page's script reads it.

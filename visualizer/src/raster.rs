@@ -10,6 +10,8 @@ pub const GLYPH: u32 = 8;
 
 /// Largest width or height of a picture this crate writes.
 pub const MAX_SIDE: u32 = 16384;
+/// Largest number of pixels of a picture (192 MiB of RGB).
+pub const MAX_AREA: u64 = 1 << 26;
 
 /// An RGB picture in memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
