@@ -65,6 +65,14 @@ pub enum VizError {
         /// What is wrong with it.
         source: MapError,
     },
+    /// Counts handed to the renderer do not match the image.
+    #[error("{counts} counts for an image with {code} code pixels")]
+    FrameLength {
+        /// Counts given.
+        counts: usize,
+        /// Code pixels of the image.
+        code: usize,
+    },
     /// A cell size of 0 pixels.
     #[error("the scale must be at least 1 pixel per cell")]
     ZeroScale,

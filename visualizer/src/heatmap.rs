@@ -186,6 +186,12 @@ pub fn render(image: &Image, frame: &Frame, style: Style) -> Result<Canvas, VizE
     if style.scale == 0 {
         return Err(VizError::ZeroScale);
     }
+    if frame.counts.len() != image.code.len() {
+        return Err(VizError::FrameLength {
+            counts: frame.counts.len(),
+            code: image.code.len(),
+        });
+    }
     let kinds = pixel_kinds(image);
     let (columns, rows) = (image.width, (kinds.len() / image.width as usize) as u32);
     let (panel_w, panel_h) = (
@@ -341,20 +347,22 @@ mod tests {
             .map(|&k| heat_colour(k, &cells, &scale))
             .collect();
         assert_eq!(colours, [HEADER, DATA, PADDING]);
+        let frame = |counts| Frame {
+            counts,
+            scale,
+            caption: "",
+        };
+        let style = Style {
+            scale: 0,
+            side_by_side: false,
+        };
         assert!(matches!(
-            render(
-                &image(),
-                &Frame {
-                    counts: &[0; 3],
-                    scale,
-                    caption: ""
-                },
-                Style {
-                    scale: 0,
-                    side_by_side: false
-                }
-            ),
+            render(&image(), &frame(&[0; 3]), style),
             Err(VizError::ZeroScale)
+        ));
+        assert!(matches!(
+            render(&image(), &frame(&[0; 2]), Style::default()),
+            Err(VizError::FrameLength { counts: 2, code: 3 })
         ));
     }
 }

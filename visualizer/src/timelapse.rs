@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use pxi::counts::Snapshot;
+
 use crate::colormap::LogScale;
 use crate::error::VizError;
 use crate::heatmap::{Frame, Style, cell_counts, render, snapshot_caption};
@@ -24,41 +26,44 @@ pub fn frames(
     accumulation: Accumulation,
     style: Style,
 ) -> Result<Vec<Canvas>, VizError> {
+    let image = profile.image();
     let snapshots = profile.snapshots();
-    let mut previous = (vec![0; profile.image().code.len()], 0);
-    let mut counts = Vec::with_capacity(snapshots.len());
-    let mut captions = Vec::with_capacity(snapshots.len());
-    for snapshot in snapshots {
-        let (frame_counts, caption) = match accumulation {
-            Accumulation::Cumulative => (snapshot.counts.clone(), snapshot_caption(snapshot)),
-            Accumulation::Interval => {
-                // Counters wrap at 2^32 in every runtime, so differences wrap too.
-                let delta = snapshot
-                    .counts
-                    .iter()
-                    .zip(&previous.0)
-                    .map(|(now, before)| now.wrapping_sub(*before));
-                let steps = snapshot.steps.saturating_sub(previous.1);
-                (
-                    delta.collect(),
-                    format!(
-                        "round {}, +{steps} steps ({} in all)",
-                        snapshot.round, snapshot.steps
-                    ),
-                )
-            }
-        };
-        previous = (snapshot.counts.clone(), snapshot.steps);
-        counts.push(frame_counts);
-        captions.push(caption);
-    }
-    let scale = LogScale::spanning(counts.iter().flat_map(|c| cell_counts(profile.image(), c)));
-    counts
+    let start = Snapshot {
+        round: 0,
+        steps: 0,
+        counts: vec![0; image.code.len()],
+    };
+    let contents: Vec<(Vec<u32>, String)> = snapshots
         .iter()
-        .zip(&captions)
+        .zip(std::iter::once(&start).chain(snapshots))
+        .map(|(now, before)| match accumulation {
+            Accumulation::Cumulative => (now.counts.clone(), snapshot_caption(now)),
+            Accumulation::Interval => (
+                // Counters wrap at 2^32 in every runtime, so differences wrap too.
+                now.counts
+                    .iter()
+                    .zip(&before.counts)
+                    .map(|(n, b)| n.wrapping_sub(*b))
+                    .collect(),
+                format!(
+                    "round {}, +{} steps ({} in all)",
+                    now.round,
+                    now.steps.saturating_sub(before.steps),
+                    now.steps
+                ),
+            ),
+        })
+        .collect();
+    let scale = LogScale::spanning(
+        contents
+            .iter()
+            .flat_map(|(counts, _)| cell_counts(image, counts)),
+    );
+    contents
+        .iter()
         .map(|(counts, caption)| {
             render(
-                profile.image(),
+                image,
                 &Frame {
                     counts,
                     scale,
