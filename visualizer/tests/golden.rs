@@ -113,19 +113,20 @@ fn side_by_side_heatmap_matches_golden() {
 }
 
 #[test]
-fn timelapse_frame_matches_golden() {
+fn timelapse_frames_match_golden() {
     let profile = Fixture::new("golden-timelapse").profile();
-    let pictures = frames(
-        &profile,
-        Accumulation::Interval,
-        Style {
-            scale: 4,
-            side_by_side: false,
-        },
-    )
-    .unwrap();
-    assert_eq!(pictures.len(), profile.snapshots().len());
-    check_png("timelapse-frame-3.png", &pictures[3]);
+    let style = Style {
+        scale: 4,
+        side_by_side: false,
+    };
+    let interval = frames(&profile, Accumulation::Interval, style).unwrap();
+    let cumulative = frames(&profile, Accumulation::Cumulative, style).unwrap();
+    assert_eq!(
+        (interval.len(), cumulative.len()),
+        (profile.snapshots().len(), profile.snapshots().len())
+    );
+    check_png("timelapse-frame-3.png", &interval[3]);
+    check_png("timelapse-cumulative-frame-6.png", &cumulative[6]);
 }
 
 #[test]
