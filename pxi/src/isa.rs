@@ -218,6 +218,8 @@ isa! {
     Syscall = 0x03, "syscall", None, System,  "Post request `r0` (args `r1`..`r3`) to the mailbox and wait; the reply lands in `r0`. Ends the slice.";
     Spawn   = 0x04, "spawn",   ABC,  System,  "Start a new hart at code address `rb` with its `r1` = `rc`; `ra` = its id, or 0xFFFFFFFF when no slot is free. Resolved at the end of the round; ends the slice.";
     HartId  = 0x05, "hartid",  A,    System,  "`ra` = this hart's id.";
+    Timer   = 0x06, "timer",   AB,   System,  "Arm the timer: after `ra` more instructions the hart is interrupted (its pc saved for `epc`, then it jumps to `rb`); `ra` = 0 disarms. Traps if `rb` is not a code address.";
+    Epc     = 0x07, "epc",     A,    System,  "`ra` = the pc interrupted by the last timer interrupt.";
     Li      = 0x10, "li",      AW,   Memory,  "`ra` = word.";
     Mov     = 0x11, "mov",     AB,   Memory,  "`ra` = `rb`.";
     Ld      = 0x12, "ld",      ABU,  Memory,  "`ra` = mem[`rb` + u8].";

@@ -382,6 +382,7 @@ impl Exec<'_> {
         let mut next = pc + inst.len();
         let flags = self.hart[H_FLAGS];
         let mut jump: Option<bool> = None;
+        let mut timer: Option<u32> = None;
         match inst.op {
             Op::Nop | Op::Yield => {}
             Op::Exit => {
@@ -397,6 +398,16 @@ impl Exec<'_> {
                 next = pc;
             }
             Op::HartId => self.set(a, self.id),
+            Op::Timer => {
+                let countdown = self.reg(a);
+                if countdown != 0 {
+                    self.jump_target(rb)?;
+                }
+                self.hart[H_HANDLER] = rb;
+                // Set after this instruction's own countdown tick (below).
+                timer = Some(countdown);
+            }
+            Op::Epc => self.set(a, self.hart[H_EPC]),
             Op::Li => self.set(a, inst.word),
             Op::Mov => self.set(a, rb),
             Op::Ld => {
@@ -527,7 +538,27 @@ impl Exec<'_> {
         }
         self.counts[pc as usize] = self.counts[pc as usize].wrapping_add(1);
         self.hart[H_PC] = next;
+        self.tick_timer(timer);
         Ok(inst.op.ends_slice())
+    }
+
+    /// Count the executed instruction down on the timer; at zero, interrupt.
+    /// Harts left waiting (syscall, spawn) or exited do not tick: their pc
+    /// must stay on the instruction being resolved.
+    fn tick_timer(&mut self, armed: Option<u32>) {
+        if let Some(countdown) = armed {
+            self.hart[H_TIMER] = countdown;
+            return;
+        }
+        let countdown = self.hart[H_TIMER];
+        if countdown == 0 || self.hart[H_STATUS] != HART_RUNNABLE {
+            return;
+        }
+        self.hart[H_TIMER] = countdown - 1;
+        if countdown == 1 {
+            self.hart[H_EPC] = self.hart[H_PC];
+            self.hart[H_PC] = self.hart[H_HANDLER];
+        }
     }
 
     fn raw_pixel(&self, pc: u32) -> u32 {

@@ -29,8 +29,14 @@ pub const H_SLICE: usize = REGISTERS + 5;
 pub const H_AUX: usize = REGISTERS + 6;
 /// Hart word: trap detail (address, target or pixel).
 pub const H_INFO: usize = REGISTERS + 7;
+/// Hart word: timer countdown in instructions (0 = disarmed), see `timer`.
+pub const H_TIMER: usize = REGISTERS + 8;
+/// Hart word: code address the timer interrupt jumps to.
+pub const H_HANDLER: usize = REGISTERS + 9;
+/// Hart word: the pc interrupted by the last timer interrupt (read by `epc`).
+pub const H_EPC: usize = REGISTERS + 10;
 /// Hart words: the stack.
-pub const H_STACK: usize = REGISTERS + 8;
+pub const H_STACK: usize = REGISTERS + 11;
 /// Words per hart.
 pub const HART_WORDS: usize = H_STACK + STACK_DEPTH;
 

@@ -53,6 +53,21 @@ var<private> pc: u32;
 var<private> flags: u32;
 var<private> sp: u32;
 var<private> status: u32;
+var<private> timer_left: u32;
+var<private> timer_handler: u32;
+var<private> epc: u32;
+
+// Count one executed instruction down on the timer; at zero, interrupt
+// (pxi's Exec::tick_timer). Harts left waiting or exited do not tick.
+fn tick_timer() {
+    if (timer_left != 0u && status == HART_RUNNABLE) {
+        timer_left -= 1u;
+        if (timer_left == 0u) {
+            epc = pc;
+            pc = timer_handler;
+        }
+    }
+}
 var<private> trap_kind: u32;
 var<private> trap_info: u32;
 
@@ -173,6 +188,8 @@ fn step_full(id: u32, base: u32) -> u32 {
     let rc = regs[c & 15u];
     var next = pc + (info & INFO_LEN);
     var jump = false;
+    var armed = false;
+    let countdown = regs[a & 15u];
     switch op {
         case OP_NOP, OP_YIELD: {}
         case OP_EXIT: {
@@ -188,6 +205,15 @@ fn step_full(id: u32, base: u32) -> u32 {
             next = pc;
         }
         case OP_HARTID: { regs[a] = id; }
+        case OP_TIMER: {
+            if (countdown != 0u && rb >= code_len) {
+                trap(TRAP_JUMPOUTOFCODE, rb);
+            } else {
+                timer_handler = rb;
+                armed = true;
+            }
+        }
+        case OP_EPC: { regs[a] = epc; }
         case OP_LI: { regs[a] = word; }
         case OP_MOV: { regs[a] = rb; }
         case OP_LD, OP_ST: {
@@ -332,6 +358,12 @@ fn step_full(id: u32, base: u32) -> u32 {
         atomicAdd(&counts[pc], 1u);
     }
     pc = next;
+    if (armed) {
+        // Set after this instruction's own tick, as the CPU does.
+        timer_left = countdown;
+    } else {
+        tick_timer();
+    }
     if ((info & INFO_ENDS_SLICE) != 0u) {
         return STEP_END_SLICE;
     }
@@ -366,6 +398,9 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         flags = harts[base + H_FLAGS];
         sp = harts[base + H_SP];
+        timer_left = harts[base + H_TIMER];
+        timer_handler = harts[base + H_HANDLER];
+        epc = harts[base + H_EPC];
         let slice = atomicLoad(&control[C_SLICE]);
         let code_len = params.code_len;
         let count = params.count_exec != 0u;
@@ -461,6 +496,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                 }
                 steps += 1u;
                 pc = next;
+                tick_timer();
             }
             if (steps >= slice) {
                 break;
@@ -491,6 +527,9 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
         harts[base + H_FLAGS] = flags;
         harts[base + H_SP] = sp;
+        harts[base + H_TIMER] = timer_left;
+        harts[base + H_HANDLER] = timer_handler;
+        harts[base + H_EPC] = epc;
         harts[base + H_STEPS] += steps;
         harts[base + H_SLICE] = steps;
         atomicAdd(&control[S_ROUND_STEPS], steps);

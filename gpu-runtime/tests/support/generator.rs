@@ -119,6 +119,7 @@ pub fn generate(seed: u64) -> Program {
     let mut b = Builder { code: Vec::new(), fixups: Vec::new(), labels: Vec::new() };
     let worker = b.new_label();
     let sub = b.new_label();
+    let handler = b.new_label();
     // Hart 0: spawn the workers, then become worker 0.
     for index in 1..harts {
         b.li(1, index);
@@ -133,6 +134,12 @@ pub fn generate(seed: u64) -> Program {
         if rng.chance(70) {
             b.li(r, rng.next() as u32 % 1000);
         }
+    }
+    if rng.chance(25) {
+        // Arm the timer: one interrupt somewhere in the body.
+        b.emit_to(Op::Li, 12, handler);
+        b.li(11, 1 + rng.below(60));
+        b.emit(I::new(Op::Timer, 11, 12, 0, 0));
     }
     let mut uses_atomics = false;
     let blocks = 4 + rng.below(12);
@@ -167,6 +174,17 @@ pub fn generate(seed: u64) -> Program {
     for _ in 0..1 + rng.below(3) {
         alu(&mut b, &mut rng);
     }
+    b.emit(I::new(Op::Ret, 0, 0, 0, 0));
+    // Timer handler: count interrupts in private word 251, return to `epc`
+    // through the stack with every register preserved.
+    b.bind(handler);
+    b.emit(I::new(Op::St, 12, 13, 250, 0));
+    b.emit(I::new(Op::Epc, 12, 0, 0, 0));
+    b.emit(I::new(Op::Push, 12, 0, 0, 0));
+    b.emit(I::new(Op::Ld, 12, 13, 251, 0));
+    b.emit(I::new(Op::Addi, 12, 12, 1, 0));
+    b.emit(I::new(Op::St, 12, 13, 251, 0));
+    b.emit(I::new(Op::Ld, 12, 13, 250, 0));
     b.emit(I::new(Op::Ret, 0, 0, 0, 0));
     let code = b.finish();
     Program {
