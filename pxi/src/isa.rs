@@ -220,6 +220,8 @@ isa! {
     HartId  = 0x05, "hartid",  A,    System,  "`ra` = this hart's id.";
     Timer   = 0x06, "timer",   AB,   System,  "Arm the timer: after `ra` more instructions the hart is interrupted (its pc saved for `epc`, then it jumps to `rb`); `ra` = 0 disarms. Traps if `rb` is not a code address.";
     Epc     = 0x07, "epc",     A,    System,  "`ra` = the pc interrupted by the last timer interrupt.";
+    CtxSave = 0x08, "ctxsave", A,    System,  "Store this hart's context at mem[`ra`..+51]: r0..r15, the interrupted pc (`epc`), flags, stack depth, the 32 stack words.";
+    CtxLoad = 0x09, "ctxload", A,    System,  "Load a context stored by `ctxsave` from mem[`ra`..+51] and continue at its pc. Traps on a pc outside code or a depth over 32.";
     Li      = 0x10, "li",      AW,   Memory,  "`ra` = word.";
     Mov     = 0x11, "mov",     AB,   Memory,  "`ra` = `rb`.";
     Ld      = 0x12, "ld",      ABU,  Memory,  "`ra` = mem[`rb` + u8].";

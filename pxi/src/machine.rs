@@ -12,7 +12,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::image::Image;
-use crate::isa::{DecodeError, Instruction, Op};
+use crate::isa::{DecodeError, Instruction, Op, REGISTERS};
 use crate::mailbox::{self, MAILBOX_WORDS, SLOT_WORDS, SLOTS};
 use crate::state::*;
 
@@ -408,6 +408,27 @@ impl Exec<'_> {
                 timer = Some(countdown);
             }
             Op::Epc => self.set(a, self.hart[H_EPC]),
+            Op::CtxSave => {
+                let block = self.range(self.reg(a), CTX_WORDS as u32)?;
+                let ctx = &mut self.memory[block];
+                ctx[CTX_REGS..CTX_REGS + REGISTERS].copy_from_slice(&self.hart[H_REGS..H_REGS + REGISTERS]);
+                ctx[CTX_PC] = self.hart[H_EPC];
+                ctx[CTX_FLAGS] = self.hart[H_FLAGS];
+                ctx[CTX_SP] = self.hart[H_SP];
+                ctx[CTX_STACK..].copy_from_slice(&self.hart[H_STACK..H_STACK + STACK_DEPTH]);
+            }
+            Op::CtxLoad => {
+                let block = self.range(self.reg(a), CTX_WORDS as u32)?;
+                let ctx = &self.memory[block];
+                if ctx[CTX_SP] as usize > STACK_DEPTH {
+                    return Err((TrapKind::StackOverflow, ctx[CTX_SP]));
+                }
+                next = self.jump_target(ctx[CTX_PC])?;
+                self.hart[H_REGS..H_REGS + REGISTERS].copy_from_slice(&ctx[CTX_REGS..CTX_REGS + REGISTERS]);
+                self.hart[H_FLAGS] = ctx[CTX_FLAGS];
+                self.hart[H_SP] = ctx[CTX_SP];
+                self.hart[H_STACK..H_STACK + STACK_DEPTH].copy_from_slice(&ctx[CTX_STACK..]);
+            }
             Op::Li => self.set(a, inst.word),
             Op::Mov => self.set(a, rb),
             Op::Ld => {

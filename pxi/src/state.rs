@@ -15,6 +15,19 @@ pub const STACK_DEPTH: usize = 32;
 pub const H_REGS: usize = 0;
 /// Hart word: program counter (code address).
 pub const H_PC: usize = REGISTERS;
+/// Context block word (`ctxsave`/`ctxload`): first register.
+pub const CTX_REGS: usize = 0;
+/// Context block word: pc to continue at.
+pub const CTX_PC: usize = REGISTERS;
+/// Context block word: flags.
+pub const CTX_FLAGS: usize = REGISTERS + 1;
+/// Context block word: stack depth.
+pub const CTX_SP: usize = REGISTERS + 2;
+/// Context block words: the stack.
+pub const CTX_STACK: usize = REGISTERS + 3;
+/// Words in a context block.
+pub const CTX_WORDS: usize = CTX_STACK + STACK_DEPTH;
+
 /// Hart word: flags ([`FLAG_Z`], [`FLAG_LT`], [`FLAG_LTU`]).
 pub const H_FLAGS: usize = REGISTERS + 1;
 /// Hart word: one of the `HART_*` states.

@@ -41,3 +41,41 @@ fn arming_with_a_bad_handler_traps() {
     assert_eq!((traps[0].kind, traps[0].pc, traps[0].info), (TrapKind::JumpOutOfCode, 4, 99));
     assert_eq!(m.hart(0)[H_PC], 4);
 }
+
+#[test]
+fn context_save_and_load_round_trip() {
+    use pxi::state::{CTX_PC, CTX_SP, CTX_STACK, CTX_WORDS};
+    // 0: li r1, 7   2: push r1   3: li r2, 0 (block address)   5: ctxsave r2
+    // 6: li r1, 0   8: pop r3    9: ctxload r2   (continues at the saved pc = epc = 0 → patched to 11)
+    // 10: exit r0   11: exit r1
+    let code = [
+        I::new(Op::Li, 1, 0, 0, 7),
+        I::new(Op::Push, 1, 0, 0, 0),
+        I::new(Op::Li, 2, 0, 0, 0),
+        I::new(Op::CtxSave, 2, 0, 0, 0),
+        I::new(Op::Li, 1, 0, 0, 0),
+        I::new(Op::Pop, 3, 0, 0, 0),
+        I::new(Op::St, 4, 2, CTX_PC as u8, 0),
+        I::new(Op::CtxLoad, 2, 0, 0, 0),
+        I::new(Op::Exit, 0, 0, 0, 0),
+        I::new(Op::Exit, 1, 0, 0, 0),
+    ];
+    let mut img = image(&code);
+    img.memory_words = CTX_WORDS as u32;
+    let mut m = Machine::new(&img, Limits::default());
+    // r4 = 12: the pc of the final `exit r1`, stored as the context's pc.
+    m.harts[4] = 12;
+    m.run_rounds(1);
+    assert_eq!(m.memory[CTX_SP], 1);
+    assert_eq!(m.memory[CTX_STACK], 7);
+    let hart = m.hart(0);
+    assert_eq!(hart[pxi::state::H_AUX], 7, "r1 restored to 7 and `exit r1` ran");
+    assert_eq!(hart[pxi::state::H_SP], 1, "the stack came back too");
+
+    // A context with a bad depth or pc traps.
+    let mut m = Machine::new(&img, Limits::default());
+    m.harts[4] = 99;
+    m.run_rounds(1);
+    let traps = m.traps(&img);
+    assert_eq!((traps[0].kind, traps[0].info), (TrapKind::JumpOutOfCode, 99));
+}

@@ -214,6 +214,42 @@ fn step_full(id: u32, base: u32) -> u32 {
             }
         }
         case OP_EPC: { regs[a] = epc; }
+        case OP_CTXSAVE: {
+            let at = regs[a];
+            if (in_memory(at, CTX_WORDS)) {
+                for (var r = 0u; r < 16u; r++) {
+                    atomicStore(&memory[at + r], regs[r]);
+                }
+                atomicStore(&memory[at + CTX_PC], epc);
+                atomicStore(&memory[at + CTX_FLAGS], flags);
+                atomicStore(&memory[at + CTX_SP], sp);
+                for (var i = 0u; i < STACK_DEPTH; i++) {
+                    atomicStore(&memory[at + CTX_STACK + i], harts[base + H_STACK + i]);
+                }
+            }
+        }
+        case OP_CTXLOAD: {
+            let at = regs[a];
+            if (in_memory(at, CTX_WORDS)) {
+                let depth = atomicLoad(&memory[at + CTX_SP]);
+                let dest = atomicLoad(&memory[at + CTX_PC]);
+                if (depth > STACK_DEPTH) {
+                    trap(TRAP_STACKOVERFLOW, depth);
+                } else if (dest >= code_len) {
+                    trap(TRAP_JUMPOUTOFCODE, dest);
+                } else {
+                    for (var r = 0u; r < 16u; r++) {
+                        regs[r] = atomicLoad(&memory[at + r]);
+                    }
+                    flags = atomicLoad(&memory[at + CTX_FLAGS]);
+                    sp = depth;
+                    for (var i = 0u; i < STACK_DEPTH; i++) {
+                        harts[base + H_STACK + i] = atomicLoad(&memory[at + CTX_STACK + i]);
+                    }
+                    next = dest;
+                }
+            }
+        }
         case OP_LI: { regs[a] = word; }
         case OP_MOV: { regs[a] = rb; }
         case OP_LD, OP_ST: {

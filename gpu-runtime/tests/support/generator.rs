@@ -295,8 +295,13 @@ fn body_instruction(b: &mut Builder, rng: &mut Rng, flavour: Flavour, shared: u3
             }
             b.emit(I::new(Op::Syscall, 0, 0, 0, 0));
         }
-        _ => match rng.below(4) {
+        _ => match rng.below(5) {
             0 => b.emit(I::new(Op::Yield, 0, 0, 0, 0)),
+            4 => {
+                // Save the context into the private region (ctxload is covered by os.pxs).
+                b.emit(I::new(Op::Addi, 12, 13, 100, 0));
+                b.emit(I::new(Op::CtxSave, 12, 0, 0, 0));
+            }
             1 => b.emit_to(Op::Call, 0, sub),
             2 => {
                 b.emit(I::new(Op::Push, r, 0, 0, 0));
