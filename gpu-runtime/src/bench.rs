@@ -128,7 +128,9 @@ again:
 }
 
 fn assemble(name: &str, source: &str) -> Result<Image> {
-    pxi_asm::assemble_source(name, source).map(|a| a.image).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+    pxi_asm::assemble_source(name, source)
+        .map(|a| a.image)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))
 }
 
 struct Run {
@@ -159,12 +161,23 @@ fn cpu_run(image: &Image, limits: Limits, rounds_per_batch: u32, repeat: u32) ->
         };
         let elapsed = start.elapsed();
         check(outcome.stop, "CPU run")?;
-        runs.push(Run { elapsed, steps: outcome.steps, rounds: outcome.rounds });
+        runs.push(Run {
+            elapsed,
+            steps: outcome.steps,
+            rounds: outcome.rounds,
+        });
     }
     Ok(median(runs))
 }
 
-fn gpu_run(gpu: &Gpu, image: &Image, limits: Limits, rounds_per_batch: u32, count_exec: bool, repeat: u32) -> Result<Run> {
+fn gpu_run(
+    gpu: &Gpu,
+    image: &Image,
+    limits: Limits,
+    rounds_per_batch: u32,
+    count_exec: bool,
+    repeat: u32,
+) -> Result<Run> {
     let mut runs = Vec::new();
     for _ in 0..repeat {
         let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions { count_exec })?;
@@ -173,7 +186,11 @@ fn gpu_run(gpu: &Gpu, image: &Image, limits: Limits, rounds_per_batch: u32, coun
         let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})?;
         let elapsed = start.elapsed();
         check(outcome.stop, "GPU run")?;
-        runs.push(Run { elapsed, steps: outcome.steps, rounds: outcome.rounds });
+        runs.push(Run {
+            elapsed,
+            steps: outcome.steps,
+            rounds: outcome.rounds,
+        });
     }
     Ok(median(runs))
 }
@@ -191,11 +208,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let gpu = Gpu::new()?;
     let scale = if args.quick { 10 } else { 1 };
     let repeat = args.repeat.max(1);
-    let limits = Limits { slice_steps: DEFAULT_SLICE, max_steps: u64::MAX };
+    let limits = Limits {
+        slice_steps: DEFAULT_SLICE,
+        max_steps: u64::MAX,
+    };
     let batch = DEFAULT_ROUNDS_PER_BATCH;
     println!("## GPU runtime vs CPU interpreter\n");
-    println!("Adapter: **{}**; CPU: the `pxi` reference interpreter, one thread.", gpu.adapter_name());
-    println!("Slice {DEFAULT_SLICE} steps, {batch} rounds per submission, median of {repeat} runs.\n");
+    println!(
+        "Adapter: **{}**; CPU: the `pxi` reference interpreter, one thread.",
+        gpu.adapter_name()
+    );
+    println!(
+        "Slice {DEFAULT_SLICE} steps, {batch} rounds per submission, median of {repeat} runs.\n"
+    );
 
     println!("### Scalar and data-parallel programs (Minstr/s)\n");
     println!("| harts | steps | CPU | GPU, counting | GPU, no counts | GPU/CPU (no counts) |");
@@ -254,8 +279,14 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let per_round = |r: &Run| r.elapsed.as_secs_f64() * 1e6 / r.rounds as f64;
     println!("| what | µs |");
     println!("|---|---|");
-    println!("| one round per submission (3 dispatches + readback) | {:.1} |", per_round(&one));
-    println!("| one round, {batch} rounds per submission | {:.1} |", per_round(&batched));
+    println!(
+        "| one round per submission (3 dispatches + readback) | {:.1} |",
+        per_round(&one)
+    );
+    println!(
+        "| one round, {batch} rounds per submission | {:.1} |",
+        per_round(&batched)
+    );
     let calls = 500 / scale as u32;
     let image = assemble("mailbox", &mailbox_source(calls))?;
     let gpu_calls = gpu_run(&gpu, &image, limits, 1, true, repeat)?;
@@ -269,7 +300,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         cpu_calls.elapsed.as_secs_f64() * 1e6 / calls as f64
     );
     // Slicing overhead of the 1024-hart run: rounds × cost of an empty round / total.
-    let image = assemble("data-parallel", &data_parallel_source(1024, (total_steps / 5 / 1024) as u32))?;
+    let image = assemble(
+        "data-parallel",
+        &data_parallel_source(1024, (total_steps / 5 / 1024) as u32),
+    )?;
     let big = gpu_run(&gpu, &image, limits, batch, true, repeat)?;
     let overhead = big.rounds as f64 * per_round(&batched) * 1e-6 / big.elapsed.as_secs_f64();
     println!(

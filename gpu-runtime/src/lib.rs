@@ -40,13 +40,17 @@ pub const DEFAULT_ROUNDS_PER_BATCH: u32 = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
     /// No usable adapter.
-    #[error("no GPU adapter found ({0}); on Debian install mesa-vulkan-drivers and libvulkan1 for lavapipe")]
+    #[error(
+        "no GPU adapter found ({0}); on Debian install mesa-vulkan-drivers and libvulkan1 for lavapipe"
+    )]
     NoAdapter(String),
     /// The device could not be created.
     #[error("could not open the GPU device: {0}")]
     Device(String),
     /// The image needs more than the device allows.
-    #[error("{what} needs {needed} bytes, but this device allows {limit} per storage buffer binding")]
+    #[error(
+        "{what} needs {needed} bytes, but this device allows {limit} per storage buffer binding"
+    )]
     TooLarge {
         /// Which buffer.
         what: &'static str,
@@ -115,12 +119,21 @@ impl Gpu {
             ..Default::default()
         }))
         .map_err(|e| GpuError::Device(e.to_string()))?;
-        Ok(Gpu { device, queue, info: adapter.get_info(), limits, pipelines: Default::default() })
+        Ok(Gpu {
+            device,
+            queue,
+            info: adapter.get_info(),
+            limits,
+            pipelines: Default::default(),
+        })
     }
 
     /// "name (backend, device type)" for logs and benchmark tables.
     pub fn adapter_name(&self) -> String {
-        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
     }
 
     /// Whether this adapter runs on the CPU (lavapipe/llvmpipe).
@@ -137,22 +150,31 @@ impl Gpu {
     fn pipelines(&self) -> &Pipelines {
         self.pipelines.get_or_init(|| {
             let module = |label, body| {
-                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(label),
-                    source: wgpu::ShaderSource::Wgsl(shaders::module(body).into()),
-                })
+                self.device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(label),
+                        source: wgpu::ShaderSource::Wgsl(shaders::module(body).into()),
+                    })
             };
             let interpreter = module("interpreter.wgsl", shaders::INTERPRETER);
             let vector = module("vector.wgsl", shaders::VECTOR);
             let layout = interpreter_layout(self);
-            let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some("interpreter"),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
+            let pipeline_layout =
+                self.device
+                    .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some("interpreter"),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
             let workgroup = [("WORKGROUP", self.hart_workgroup() as f64)];
             Pipelines {
-                run_slice: pipeline(self, Some(&pipeline_layout), &interpreter, "run_slice", &workgroup),
+                run_slice: pipeline(
+                    self,
+                    Some(&pipeline_layout),
+                    &interpreter,
+                    "run_slice",
+                    &workgroup,
+                ),
                 resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
                 run_vector: pipeline(self, None, &vector, "run_vector", &[]),
                 layout,
@@ -176,13 +198,21 @@ impl Gpu {
             return Err(GpuError::Wgpu(e.to_string()));
         }
         self.device
-            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
             .map_err(|e| GpuError::Wgpu(e.to_string()))?;
         Ok(())
     }
 
     /// Copy `size` bytes at `offset` of `buffer` back to the host.
-    pub(crate) fn read_words(&self, buffer: &wgpu::Buffer, offset: u64, words: usize) -> Result<Vec<u32>, GpuError> {
+    pub(crate) fn read_words(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        words: usize,
+    ) -> Result<Vec<u32>, GpuError> {
         let size = (words * 4) as u64;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -211,7 +241,9 @@ fn map_words(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Result<Vec<u32>, G
         .map_err(|e| GpuError::Readback(e.to_string()))?
         .map_err(|e| GpuError::Readback(e.to_string()))?;
     let words = {
-        let view = slice.get_mapped_range().map_err(|e| GpuError::Readback(e.to_string()))?;
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
         bytemuck::cast_slice::<u8, u32>(&view).to_vec()
     };
     buffer.unmap();
@@ -290,11 +322,15 @@ pub struct GpuMachine<'g> {
 fn storage(gpu: &Gpu, label: &str, words: &[u32], extra: wgpu::BufferUsages) -> wgpu::Buffer {
     // Zero-sized bindings are invalid: keep at least one word.
     let contents: &[u32] = if words.is_empty() { &[0] } else { words };
-    gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::cast_slice(contents),
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST | extra,
-    })
+    gpu.device()
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(contents),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST
+                | extra,
+        })
 }
 
 /// The interpreter's bind group layout: code (read-only), seven read-write
@@ -304,22 +340,44 @@ fn interpreter_layout(gpu: &Gpu) -> wgpu::BindGroupLayout {
     let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None },
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
         count: None,
     };
-    let mut entries = vec![entry(0, wgpu::BufferBindingType::Storage { read_only: true })];
+    let mut entries = vec![entry(
+        0,
+        wgpu::BufferBindingType::Storage { read_only: true },
+    )];
     entries.extend((1..8).map(|b| entry(b, wgpu::BufferBindingType::Storage { read_only: false })));
     entries.push(entry(8, wgpu::BufferBindingType::Uniform));
-    gpu.device().create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("interpreter"), entries: &entries })
+    gpu.device()
+        .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("interpreter"),
+            entries: &entries,
+        })
 }
 
-fn bind_group(gpu: &Gpu, layout: &wgpu::BindGroupLayout, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+fn bind_group(
+    gpu: &Gpu,
+    layout: &wgpu::BindGroupLayout,
+    buffers: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
     let entries: Vec<wgpu::BindGroupEntry> = buffers
         .iter()
         .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
         .collect();
-    gpu.device().create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout, entries: &entries })
+    gpu.device().create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout,
+        entries: &entries,
+    })
 }
 
 fn pipeline(
@@ -329,25 +387,38 @@ fn pipeline(
     entry: &str,
     constants: &[(&str, f64)],
 ) -> wgpu::ComputePipeline {
-    gpu.device().create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(entry),
-        layout,
-        module,
-        entry_point: Some(entry),
-        compilation_options: wgpu::PipelineCompilationOptions { constants, ..Default::default() },
-        cache: None,
-    })
+    gpu.device()
+        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry),
+            layout,
+            module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                ..Default::default()
+            },
+            cache: None,
+        })
 }
 
 impl<'g> GpuMachine<'g> {
     /// Upload `image` and its initial state.
-    pub fn new(gpu: &'g Gpu, image: &Image, limits: Limits, options: GpuOptions) -> Result<Self, GpuError> {
+    pub fn new(
+        gpu: &'g Gpu,
+        image: &Image,
+        limits: Limits,
+        options: GpuOptions,
+    ) -> Result<Self, GpuError> {
         let (memory, harts, control_block) = pxi::machine::initial_state(image, limits);
         let max_binding = gpu.limits.max_storage_buffer_binding_size as u64;
         for (what, words) in [("data memory", memory.len()), ("hart state", harts.len())] {
             let needed = words as u64 * 4;
             if needed > max_binding {
-                return Err(GpuError::TooLarge { what, needed, limit: max_binding });
+                return Err(GpuError::TooLarge {
+                    what,
+                    needed,
+                    limit: max_binding,
+                });
             }
         }
         let device = gpu.device();
@@ -363,14 +434,39 @@ impl<'g> GpuMachine<'g> {
             code: storage(gpu, "code", &code, wgpu::BufferUsages::empty()),
             memory: storage(gpu, "memory", &memory, wgpu::BufferUsages::empty()),
             harts: storage(gpu, "harts", &harts, wgpu::BufferUsages::empty()),
-            mailbox: storage(gpu, "mailbox", &vec![0; MAILBOX_WORDS], wgpu::BufferUsages::empty()),
+            mailbox: storage(
+                gpu,
+                "mailbox",
+                &vec![0; MAILBOX_WORDS],
+                wgpu::BufferUsages::empty(),
+            ),
             control: storage(gpu, "control", &control, wgpu::BufferUsages::empty()),
-            counts: storage(gpu, "counts", &vec![0; image.code.len()], wgpu::BufferUsages::empty()),
-            queue: storage(gpu, "vector queue", &vec![0; hart_count as usize * Q_ENTRY_WORDS], wgpu::BufferUsages::empty()),
-            dispatch: storage(gpu, "vector dispatch", &[0, 0, 1], wgpu::BufferUsages::INDIRECT),
+            counts: storage(
+                gpu,
+                "counts",
+                &vec![0; image.code.len()],
+                wgpu::BufferUsages::empty(),
+            ),
+            queue: storage(
+                gpu,
+                "vector queue",
+                &vec![0; hart_count as usize * Q_ENTRY_WORDS],
+                wgpu::BufferUsages::empty(),
+            ),
+            dispatch: storage(
+                gpu,
+                "vector dispatch",
+                &[0, 0, 1],
+                wgpu::BufferUsages::INDIRECT,
+            ),
             params: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("params"),
-                contents: bytemuck::cast_slice(&[hart_count, image.code.len() as u32, image.memory_words, options.count_exec as u32]),
+                contents: bytemuck::cast_slice(&[
+                    hart_count,
+                    image.code.len() as u32,
+                    image.memory_words,
+                    options.count_exec as u32,
+                ]),
                 usage: wgpu::BufferUsages::UNIFORM,
             }),
             readback: device.create_buffer(&wgpu::BufferDescriptor {
@@ -386,9 +482,23 @@ impl<'g> GpuMachine<'g> {
         let interpreter_group = bind_group(
             gpu,
             &p.layout,
-            &[&b.code, &b.memory, &b.harts, &b.mailbox, &b.control, &b.counts, &b.queue, &b.dispatch, &b.params],
+            &[
+                &b.code,
+                &b.memory,
+                &b.harts,
+                &b.mailbox,
+                &b.control,
+                &b.counts,
+                &b.queue,
+                &b.dispatch,
+                &b.params,
+            ],
         );
-        let vector_group = bind_group(gpu, &p.run_vector.get_bind_group_layout(0), &[&b.memory, &b.queue]);
+        let vector_group = bind_group(
+            gpu,
+            &p.run_vector.get_bind_group_layout(0),
+            &[&b.memory, &b.queue],
+        );
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Wgpu(e.to_string()));
         }
@@ -412,7 +522,10 @@ impl<'g> GpuMachine<'g> {
     /// Record `rounds` rounds into `encoder`.
     fn record_rounds(&self, encoder: &mut wgpu::CommandEncoder, rounds: u32) {
         let p = self.gpu.pipelines();
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("rounds"), timestamp_writes: None });
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("rounds"),
+            timestamp_writes: None,
+        });
         for _ in 0..rounds {
             pass.set_pipeline(&p.run_slice);
             pass.set_bind_group(0, &self.interpreter_group, &[]);
@@ -429,12 +542,19 @@ impl<'g> GpuMachine<'g> {
     /// Read every word of the machine state back.
     pub fn read_state(&self) -> Result<MachineState, GpuError> {
         let b = &self.buffers;
-        let words = |buffer: &wgpu::Buffer| self.gpu.read_words(buffer, 0, (buffer.size() / 4) as usize);
+        let words =
+            |buffer: &wgpu::Buffer| self.gpu.read_words(buffer, 0, (buffer.size() / 4) as usize);
         let mut memory = words(&b.memory)?;
         memory.truncate(self.memory_words as usize);
         let mut control = words(&b.control)?;
         control.truncate(CONTROL_WORDS);
-        Ok(MachineState { memory, harts: words(&b.harts)?, mailbox: words(&b.mailbox)?, control, counts: words(&b.counts)? })
+        Ok(MachineState {
+            memory,
+            harts: words(&b.harts)?,
+            mailbox: words(&b.mailbox)?,
+            control,
+            counts: words(&b.counts)?,
+        })
     }
 
     /// Execution counts per code pixel so far.
@@ -465,7 +585,13 @@ impl Executor for GpuMachine<'_> {
         let mut encoder = gpu.device().create_command_encoder(&Default::default());
         self.record_rounds(&mut encoder, rounds);
         encoder.copy_buffer_to_buffer(&b.control, 0, &b.readback, 0, control_bytes);
-        encoder.copy_buffer_to_buffer(&b.mailbox, 0, &b.readback, control_bytes, (MAILBOX_WORDS * 4) as u64);
+        encoder.copy_buffer_to_buffer(
+            &b.mailbox,
+            0,
+            &b.readback,
+            control_bytes,
+            (MAILBOX_WORDS * 4) as u64,
+        );
         gpu.submit_and_wait(encoder)?;
         let words = map_words(gpu.device(), &b.readback)?;
         let (control, mailbox) = words.split_at(CONTROL_WORDS + SCRATCH_WORDS);
@@ -479,7 +605,8 @@ impl Executor for GpuMachine<'_> {
             });
         }
         Ok(BatchReport {
-            status: MachineStatus::from_u32(self.control[C_STATUS]).unwrap_or(MachineStatus::Trapped),
+            status: MachineStatus::from_u32(self.control[C_STATUS])
+                .unwrap_or(MachineStatus::Trapped),
             rounds: self.control[C_ROUND],
             steps: total_steps(&self.control),
         })
@@ -490,7 +617,11 @@ impl Executor for GpuMachine<'_> {
     }
 
     fn commit_mailbox(&mut self) -> Result<(), GpuError> {
-        self.gpu.queue().write_buffer(&self.buffers.mailbox, 0, bytemuck::cast_slice(&self.mailbox));
+        self.gpu.queue().write_buffer(
+            &self.buffers.mailbox,
+            0,
+            bytemuck::cast_slice(&self.mailbox),
+        );
         Ok(())
     }
 

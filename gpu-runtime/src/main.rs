@@ -81,26 +81,43 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         anyhow::bail!("no program given: try `pxi-run examples/os.pxs` or `pxi-run --help`");
     };
     let (image, map) = load_program(&path)?;
-    let limits = Limits { slice_steps: args.slice_steps, max_steps: args.max_steps };
+    let limits = Limits {
+        slice_steps: args.slice_steps,
+        max_steps: args.max_steps,
+    };
     let options = RunOptions {
+        max_steps: args.max_steps,
         rounds_per_batch: args.rounds_per_batch,
         counts: args.counts,
         snapshot_rounds: args.snapshot_rounds,
     };
     let mut host = StdioHost::default();
     let (summary, on) = if args.cpu {
-        eprintln!("pxi-run: running {} on the CPU reference interpreter", path.display());
+        eprintln!(
+            "pxi-run: running {} on the CPU reference interpreter",
+            path.display()
+        );
         let mut machine = Machine::new(&image, limits);
-        (run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?, "the CPU interpreter".to_string())
+        (
+            run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?,
+            "the CPU interpreter".to_string(),
+        )
     } else {
         let gpu = Gpu::new()?;
         eprintln!("pxi-run: adapter {}", gpu.adapter_name());
         if args.slice_steps > MAX_SAFE_SLICE && gpu.is_cpu() {
-            eprintln!("pxi-run: warning: --slice-steps above {MAX_SAFE_SLICE} will be cut off by llvmpipe");
+            eprintln!(
+                "pxi-run: warning: --slice-steps above {MAX_SAFE_SLICE} will be cut off by llvmpipe"
+            );
         }
-        let options_gpu = GpuOptions { count_exec: !args.no_counts };
+        let options_gpu = GpuOptions {
+            count_exec: !args.no_counts,
+        };
         let mut machine = GpuMachine::new(&gpu, &image, limits, options_gpu)?;
-        (run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?, gpu.adapter_name())
+        (
+            run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?,
+            gpu.adapter_name(),
+        )
     };
     summary.print("pxi-run", &format!(" on {on}"));
     Ok(ExitCode::from(summary.exit_status))

@@ -26,13 +26,27 @@ pub fn run_cpu(image: &Image, limits: Limits, rounds_per_batch: u32, input: &[u8
         Ok(outcome) => outcome,
         Err(never) => match never {},
     };
-    RunRecord { outcome, state: MachineState::of(&machine), output: host.output }
+    RunRecord {
+        outcome,
+        state: MachineState::of(&machine),
+        output: host.output,
+    }
 }
 
 /// Run on the GPU runtime.
-pub fn run_gpu(gpu: &Gpu, image: &Image, limits: Limits, rounds_per_batch: u32, input: &[u8]) -> Result<RunRecord, GpuError> {
+pub fn run_gpu(
+    gpu: &Gpu,
+    image: &Image,
+    limits: Limits,
+    rounds_per_batch: u32,
+    input: &[u8],
+) -> Result<RunRecord, GpuError> {
     let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions::default())?;
     let mut host = CaptureHost::with_input(input);
     let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})?;
-    Ok(RunRecord { outcome, state: machine.read_state()?, output: host.output })
+    Ok(RunRecord {
+        outcome,
+        state: machine.read_state()?,
+        output: host.output,
+    })
 }

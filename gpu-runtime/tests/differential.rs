@@ -11,7 +11,10 @@ use support::generator::{Rng, generate};
 
 /// Programs per run; `PXOS_DIFF_PROGRAMS` raises it for longer fuzzing.
 fn program_count() -> u64 {
-    std::env::var("PXOS_DIFF_PROGRAMS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+    std::env::var("PXOS_DIFF_PROGRAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
 }
 
 fn mask_atomic_scratch(run: &mut RunRecord) {
@@ -30,7 +33,11 @@ fn generated_programs_match() {
         let mut rng = Rng::new(seed ^ 0xD1FF);
         let limits = Limits {
             slice_steps: [1, 3, 17, 64, 1000][rng.below(5) as usize],
-            max_steps: if rng.chance(20) { 50 + rng.below(500) as u64 } else { 200_000 },
+            max_steps: if rng.chance(20) {
+                50 + rng.below(500) as u64
+            } else {
+                200_000
+            },
         };
         let rounds_per_batch = [1, 2, 8][rng.below(3) as usize];
         let mut cpu = run_cpu(&program.image, limits, rounds_per_batch, b"");
@@ -51,7 +58,8 @@ fn generated_programs_match() {
                 gpu_run.outcome,
                 cpu.output == gpu_run.output,
                 first_diff(&cpu.state.memory, &gpu_run.state.memory),
-                first_diff(&cpu.state.harts, &gpu_run.state.harts).map(|i| (i / HART_WORDS, i % HART_WORDS)),
+                first_diff(&cpu.state.harts, &gpu_run.state.harts)
+                    .map(|i| (i / HART_WORDS, i % HART_WORDS)),
                 cpu.state.control,
                 gpu_run.state.control,
                 first_diff(&cpu.state.counts, &gpu_run.state.counts),
@@ -62,6 +70,9 @@ fn generated_programs_match() {
     eprintln!("stop reasons over {} programs: {stops:?}", program_count());
     // The generator must exercise every way of stopping, or the test proves less than it claims.
     for reason in ["AllExited", "Trapped", "BudgetExhausted"] {
-        assert!(stops.keys().any(|k| k.starts_with(reason)), "no generated program ended with {reason}: {stops:?}");
+        assert!(
+            stops.keys().any(|k| k.starts_with(reason)),
+            "no generated program ended with {reason}: {stops:?}"
+        );
     }
 }

@@ -9,7 +9,14 @@ fn image(code: &[I], memory_words: u32, harts: u32) -> Image {
         let (px, n) = inst.encode();
         pixels.extend_from_slice(&px[..n]);
     }
-    Image { width: 16, entry: 0, code: pixels, memory_words, harts, segments: vec![] }
+    Image {
+        width: 16,
+        entry: 0,
+        code: pixels,
+        memory_words,
+        harts,
+        segments: vec![],
+    }
 }
 
 #[test]
@@ -30,7 +37,10 @@ fn counting_loop_matches_cpu() {
         I::new(Op::Exit, 0, 0, 0, 0),
     ];
     let img = image(&code, 4, 1);
-    let limits = Limits { slice_steps: 100, max_steps: 1 << 20 };
+    let limits = Limits {
+        slice_steps: 100,
+        max_steps: 1 << 20,
+    };
     let cpu = run_cpu(&img, limits, 4, b"");
     let t = std::time::Instant::now();
     let gpu_run = run_gpu(&gpu, &img, limits, 4, b"").unwrap();

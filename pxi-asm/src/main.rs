@@ -1,24 +1,16 @@
 //! `pxi-asm`: assemble, disassemble and run PXI pixel programs.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use pxi::counts::Counts;
 use pxi::host::StdioHost;
-use pxi::run::{Stop, drive};
-use pxi::state::{H_AUX, H_STATUS, HART_EXITED};
-use pxi::{Image, Limits, Machine};
+use pxi::{Limits, Machine};
 use pxi_asm::assemble::set_width;
-use pxi_asm::trap::render_trap;
+use pxi_asm::runner::{RunOptions, load_image, load_program, run_to_end};
 use pxi_asm::{SourceMap, assemble_file, disassemble};
-
-/// Exit status of `run` when a hart trapped.
-const EXIT_TRAPPED: u8 = 125;
-/// Exit status of `run` when the step budget ran out.
-const EXIT_BUDGET: u8 = 124;
 
 #[derive(Parser)]
 #[command(
@@ -148,113 +140,29 @@ fn execute(command: Command) -> Result<ExitCode> {
             snapshot_rounds,
         } => {
             let (image, map) = load_program(&input)?;
-            let limits = Limits {
-                slice_steps,
+            let mut machine = Machine::new(
+                &image,
+                Limits {
+                    slice_steps,
+                    max_steps,
+                },
+            );
+            let options = RunOptions {
                 max_steps,
+                rounds_per_batch,
+                counts,
+                snapshot_rounds,
             };
-            return run(
+            let summary = run_to_end(
+                &mut machine,
                 &image,
                 map.as_ref(),
-                limits,
-                rounds_per_batch,
-                counts.as_deref(),
-                snapshot_rounds,
-            );
+                &mut StdioHost::default(),
+                &options,
+            )?;
+            summary.print("pxi-asm", "");
+            return Ok(ExitCode::from(summary.exit_status));
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A `.pxs` source (assembled in memory) or a `.pxi` image with its map.
-fn load_program(path: &Path) -> Result<(Image, Option<SourceMap>)> {
-    if path.extension().is_some_and(|e| e == "pxs") {
-        let assembly = assemble_file(path)?;
-        return Ok((assembly.image, Some(assembly.map)));
-    }
-    load_image(path, true)
-}
-
-fn load_image(path: &Path, with_map: bool) -> Result<(Image, Option<SourceMap>)> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let image =
-        Image::decode_png(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let map_path = SourceMap::sidecar(path);
-    if !with_map || !map_path.exists() {
-        return Ok((image, None));
-    }
-    let map = SourceMap::read(&map_path)?;
-    if map.pixels.len() != image.code.len() {
-        eprintln!(
-            "warning: ignoring {}: it describes {} code pixels, the image has {}",
-            map_path.display(),
-            map.pixels.len(),
-            image.code.len()
-        );
-        return Ok((image, None));
-    }
-    Ok((image, Some(map)))
-}
-
-fn run(
-    image: &Image,
-    map: Option<&SourceMap>,
-    limits: Limits,
-    rounds_per_batch: u32,
-    counts_path: Option<&Path>,
-    snapshot_rounds: u32,
-) -> Result<ExitCode> {
-    let mut machine = Machine::new(image, limits);
-    let mut host = StdioHost::default();
-    let mut counts = Counts::default();
-    let mut next_snapshot = snapshot_rounds;
-    let outcome = drive(
-        &mut machine,
-        &mut host,
-        rounds_per_batch,
-        |machine, report| {
-            if counts_path.is_some() && snapshot_rounds > 0 && report.rounds >= next_snapshot {
-                counts.push(report.rounds, report.steps, &machine.counts);
-                next_snapshot = report.rounds.saturating_add(snapshot_rounds);
-            }
-        },
-    );
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(never) => match never {},
-    };
-    if let Some(path) = counts_path {
-        if counts.last().is_none_or(|s| s.round != outcome.rounds) {
-            counts.push(outcome.rounds, outcome.steps, &machine.counts);
-        }
-        fs::write(path, counts.to_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    let (reason, status) = match outcome.stop {
-        Stop::Halted(status) => (format!("halted with status {status}"), status as u8),
-        Stop::AllExited => {
-            let hart0 = machine.hart(0);
-            let code = if hart0[H_STATUS] == HART_EXITED {
-                hart0[H_AUX]
-            } else {
-                0
-            };
-            (
-                format!("all harts exited, hart 0 with code {code}"),
-                code as u8,
-            )
-        }
-        Stop::Trapped => ("a hart trapped".to_string(), EXIT_TRAPPED),
-        Stop::BudgetExhausted => (
-            format!("step budget of {} spent", limits.max_steps),
-            EXIT_BUDGET,
-        ),
-    };
-    for trap in machine.traps(image) {
-        eprint!("{}", render_trap(&trap, map));
-    }
-    eprintln!(
-        "pxi-asm: {reason}; exit status {status}; {} steps in {} rounds",
-        outcome.steps, outcome.rounds
-    );
-    Ok(ExitCode::from(status))
 }

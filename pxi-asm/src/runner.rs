@@ -45,6 +45,8 @@ impl Inspect for Machine {
 /// What to do besides running.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
+    /// The step budget the executor was built with (for the summary).
+    pub max_steps: u64,
     /// Rounds between two services of the mailbox.
     pub rounds_per_batch: u32,
     /// Write execution counts here.
@@ -175,7 +177,10 @@ where
             )
         }
         Stop::Trapped => ("a hart trapped".to_string(), EXIT_TRAPPED),
-        Stop::BudgetExhausted => ("step budget spent".to_string(), EXIT_BUDGET),
+        Stop::BudgetExhausted => (
+            format!("step budget of {} spent", options.max_steps),
+            EXIT_BUDGET,
+        ),
     };
     debug_assert_eq!(harts.len() % HART_WORDS, 0);
     let traps = pxi::machine::traps(image, &harts)

@@ -58,7 +58,11 @@ impl Counts {
     /// Append a snapshot.
     pub fn push(&mut self, round: u32, steps: u64, counts: &[u32]) {
         self.code_len = counts.len() as u32;
-        self.snapshots.push(Snapshot { round, steps, counts: counts.to_vec() });
+        self.snapshots.push(Snapshot {
+            round,
+            steps,
+            counts: counts.to_vec(),
+        });
     }
 
     /// The final counts.
@@ -81,7 +85,10 @@ impl Counts {
         if !bytes.len().is_multiple_of(4) {
             return Err(CountsError::Truncated);
         }
-        let words: Vec<u32> = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let words: Vec<u32> = bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         let header = words.get(..3).ok_or(CountsError::Truncated)?;
         if header[0] != COUNTS_MAGIC {
             return Err(CountsError::BadMagic);
@@ -91,7 +98,10 @@ impl Counts {
             return Err(CountsError::Empty);
         }
         let per = code_len.checked_add(3).ok_or(CountsError::Truncated)?;
-        let needed = per.checked_mul(k).and_then(|n| n.checked_add(3)).ok_or(CountsError::Truncated)?;
+        let needed = per
+            .checked_mul(k)
+            .and_then(|n| n.checked_add(3))
+            .ok_or(CountsError::Truncated)?;
         if words.len() < needed {
             return Err(CountsError::Truncated);
         }
@@ -100,9 +110,16 @@ impl Counts {
         }
         let snapshots = words[3..]
             .chunks_exact(per)
-            .map(|s| Snapshot { round: s[0], steps: s[1] as u64 | (s[2] as u64) << 32, counts: s[3..].to_vec() })
+            .map(|s| Snapshot {
+                round: s[0],
+                steps: s[1] as u64 | (s[2] as u64) << 32,
+                counts: s[3..].to_vec(),
+            })
             .collect();
-        Ok(Counts { code_len: code_len as u32, snapshots })
+        Ok(Counts {
+            code_len: code_len as u32,
+            snapshots,
+        })
     }
 }
 
@@ -117,7 +134,10 @@ mod tests {
         c.push(2, 1 << 40, &[2, 4, 6]);
         let bytes = c.to_bytes();
         assert_eq!(Counts::from_bytes(&bytes), Ok(c));
-        assert_eq!(Counts::from_bytes(&bytes[..bytes.len() - 4]), Err(CountsError::Truncated));
+        assert_eq!(
+            Counts::from_bytes(&bytes[..bytes.len() - 4]),
+            Err(CountsError::Truncated)
+        );
         assert_eq!(Counts::from_bytes(&bytes[..7]), Err(CountsError::Truncated));
         let mut extra = bytes.clone();
         extra.extend_from_slice(&[0; 4]);

@@ -9,7 +9,14 @@ use crate::mailbox::CALLS;
 /// The generated ISA reference (Markdown).
 pub fn isa_markdown() -> String {
     let mut s = String::from(include_str!("isa_intro.md"));
-    let classes = [Class::System, Class::Memory, Class::Alu, Class::Control, Class::Atomic, Class::Vector];
+    let classes = [
+        Class::System,
+        Class::Memory,
+        Class::Alu,
+        Class::Control,
+        Class::Atomic,
+        Class::Vector,
+    ];
     for class in classes {
         s.push_str(&format!("\n### {}\n\n| R byte | mnemonic | operands | pixels | semantics |\n|---|---|---|---|---|\n", class.title()));
         for row in TABLE.iter().filter(|r| r.class == class) {

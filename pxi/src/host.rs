@@ -16,7 +16,10 @@ pub struct StdioHost {
 
 impl Default for StdioHost {
     fn default() -> Self {
-        StdioHost { start: Instant::now(), written: 0 }
+        StdioHost {
+            start: Instant::now(),
+            written: 0,
+        }
     }
 }
 
@@ -56,7 +59,10 @@ pub struct CaptureHost {
 impl CaptureHost {
     /// A host whose console input is `input`.
     pub fn with_input(input: &[u8]) -> Self {
-        CaptureHost { input: input.iter().copied().collect(), ..Default::default() }
+        CaptureHost {
+            input: input.iter().copied().collect(),
+            ..Default::default()
+        }
     }
 }
 

@@ -157,14 +157,20 @@ impl fmt::Display for ImageError {
         match self {
             Png(msg) => write!(f, "not a readable PNG: {msg}"),
             NotRgba8 { color, depth } => {
-                write!(f, "PXI images are 8-bit RGBA PNGs, this one is {color} at {depth} bits per channel")
+                write!(
+                    f,
+                    "PXI images are 8-bit RGBA PNGs, this one is {color} at {depth} bits per channel"
+                )
             }
             BadDimensions { width, height } => write!(
                 f,
                 "image is {width}x{height}; PXI images must be 1..={MAX_DIMENSION} pixels wide and high and at most {MAX_PIXELS} pixels"
             ),
             TooSmall { pixels } => {
-                write!(f, "image has {pixels} pixels, fewer than the {HEADER_PIXELS}-pixel PXI header")
+                write!(
+                    f,
+                    "image has {pixels} pixels, fewer than the {HEADER_PIXELS}-pixel PXI header"
+                )
             }
             BadMagic { found } => write!(
                 f,
@@ -172,26 +178,53 @@ impl fmt::Display for ImageError {
                 found.to_le_bytes()
             ),
             UnsupportedVersion { found } => {
-                write!(f, "PXI format version {found} is not supported (this build reads version {VERSION})")
+                write!(
+                    f,
+                    "PXI format version {found} is not supported (this build reads version {VERSION})"
+                )
             }
-            ReservedNonZero { found } => write!(f, "reserved header pixel 7 must be 0, found 0x{found:08x}"),
-            Truncated { what, needed, available } => {
-                write!(f, "{what} needs pixels up to {needed}, but the image has only {available}")
+            ReservedNonZero { found } => {
+                write!(f, "reserved header pixel 7 must be 0, found 0x{found:08x}")
+            }
+            Truncated {
+                what,
+                needed,
+                available,
+            } => {
+                write!(
+                    f,
+                    "{what} needs pixels up to {needed}, but the image has only {available}"
+                )
             }
             EmptyCode => write!(f, "code length is 0"),
             EntryOutOfCode { entry, code_len } => {
-                write!(f, "entry point {entry} is outside the code (length {code_len})")
+                write!(
+                    f,
+                    "entry point {entry} is outside the code (length {code_len})"
+                )
             }
             MemoryTooLarge { words } => {
-                write!(f, "data memory of {words} words exceeds the limit of {MAX_MEMORY_WORDS}")
+                write!(
+                    f,
+                    "data memory of {words} words exceeds the limit of {MAX_MEMORY_WORDS}"
+                )
             }
             BadHartCount { harts } => write!(f, "hart count {harts} is not in 1..={MAX_HARTS}"),
-            SegmentOutsideMemory { index, addr, len, memory_words } => write!(
+            SegmentOutsideMemory {
+                index,
+                addr,
+                len,
+                memory_words,
+            } => write!(
                 f,
                 "data segment {index} ({len} words at {addr}) lies outside data memory of {memory_words} words"
             ),
             TrailingData { pixel, at } => {
-                write!(f, "unexpected non-zero pixel {pixel} at ({},{}) after the last segment", at.0, at.1)
+                write!(
+                    f,
+                    "unexpected non-zero pixel {pixel} at ({},{}) after the last segment",
+                    at.0, at.1
+                )
             }
         }
     }
@@ -222,7 +255,10 @@ impl Image {
     /// (x, y) of code address `pc` in the image.
     pub fn code_pixel_xy(&self, pc: u32) -> (u32, u32) {
         let index = self.code_offset() as u64 + pc as u64;
-        ((index % self.width as u64) as u32, (index / self.width as u64) as u32)
+        (
+            (index % self.width as u64) as u32,
+            (index / self.width as u64) as u32,
+        )
     }
 
     /// Check the header fields of an image built in memory.
@@ -232,10 +268,15 @@ impl Image {
             return Err(ImageError::EmptyCode);
         }
         if self.entry >= code_len {
-            return Err(ImageError::EntryOutOfCode { entry: self.entry, code_len });
+            return Err(ImageError::EntryOutOfCode {
+                entry: self.entry,
+                code_len,
+            });
         }
         if self.memory_words > MAX_MEMORY_WORDS {
-            return Err(ImageError::MemoryTooLarge { words: self.memory_words });
+            return Err(ImageError::MemoryTooLarge {
+                words: self.memory_words,
+            });
         }
         if self.harts == 0 || self.harts > MAX_HARTS {
             return Err(ImageError::BadHartCount { harts: self.harts });
@@ -252,7 +293,10 @@ impl Image {
             }
         }
         if self.width == 0 || self.width > MAX_DIMENSION {
-            return Err(ImageError::BadDimensions { width: self.width as u64, height: 0 });
+            return Err(ImageError::BadDimensions {
+                width: self.width as u64,
+                height: 0,
+            });
         }
         Ok(())
     }
@@ -284,7 +328,9 @@ impl Image {
             });
         }
         if pixels.len() < HEADER_PIXELS {
-            return Err(ImageError::TooSmall { pixels: pixels.len() });
+            return Err(ImageError::TooSmall {
+                pixels: pixels.len(),
+            });
         }
         let h = &pixels[..HEADER_PIXELS];
         if h[0] != MAGIC {
@@ -300,7 +346,11 @@ impl Image {
         let take = |what, start: u64, len: u64| -> Result<&[u32], ImageError> {
             let end = start + len;
             if end > pixels.len() as u64 {
-                return Err(ImageError::Truncated { what, needed: end, available: pixels.len() });
+                return Err(ImageError::Truncated {
+                    what,
+                    needed: end,
+                    available: pixels.len(),
+                });
             }
             Ok(&pixels[start as usize..end as usize])
         };
@@ -312,14 +362,27 @@ impl Image {
         for pair in table.chunks_exact(2) {
             let words = take("data segment", cursor, pair[1] as u64)?.to_vec();
             cursor += pair[1] as u64;
-            segments.push(Segment { addr: pair[0], words });
+            segments.push(Segment {
+                addr: pair[0],
+                words,
+            });
         }
         if let Some(offset) = pixels[cursor as usize..].iter().position(|&p| p != 0) {
             let pixel = cursor as usize + offset;
-            let at = ((pixel % width as usize) as u32, (pixel / width as usize) as u32);
+            let at = (
+                (pixel % width as usize) as u32,
+                (pixel / width as usize) as u32,
+            );
             return Err(ImageError::TrailingData { pixel, at });
         }
-        let image = Image { width, entry, code, memory_words, harts, segments };
+        let image = Image {
+            width,
+            entry,
+            code,
+            memory_words,
+            harts,
+            segments,
+        };
         image.validate()?;
         Ok(image)
     }

@@ -365,13 +365,25 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::UnknownOpcode(b) => write!(f, "unknown opcode 0x{b:02x}"),
             DecodeError::BadRegister { op, value } => {
-                write!(f, "`{}` names register r{value}, but only r0..r15 exist", op.mnemonic())
+                write!(
+                    f,
+                    "`{}` names register r{value}, but only r0..r15 exist",
+                    op.mnemonic()
+                )
             }
             DecodeError::Truncated(op) => {
-                write!(f, "`{}` needs an extension pixel past the end of code", op.mnemonic())
+                write!(
+                    f,
+                    "`{}` needs an extension pixel past the end of code",
+                    op.mnemonic()
+                )
             }
             DecodeError::NonCanonical(op) => {
-                write!(f, "`{}` has non-zero bits in fields it does not use", op.mnemonic())
+                write!(
+                    f,
+                    "`{}` has non-zero bits in fields it does not use",
+                    op.mnemonic()
+                )
             }
         }
     }
@@ -389,7 +401,9 @@ pub fn predecode(code: &[u32]) -> alloc::vec::Vec<u32> {
     (0..code.len())
         .map(|pc| match Instruction::decode(code, pc) {
             Ok(_) => code[pc],
-            Err(DecodeError::Truncated(_)) => pixel(INVALID_OPCODE, TrapKind::TruncatedInstruction as u8, 0, 0),
+            Err(DecodeError::Truncated(_)) => {
+                pixel(INVALID_OPCODE, TrapKind::TruncatedInstruction as u8, 0, 0)
+            }
             Err(_) => pixel(INVALID_OPCODE, TrapKind::IllegalInstruction as u8, 0, 0),
         })
         .collect()
@@ -410,7 +424,11 @@ pub fn exec_info(code: &[u32]) -> alloc::vec::Vec<u32> {
         .map(|pc| match Instruction::decode(code, pc) {
             Ok(inst) => {
                 inst.len()
-                    | if inst.op.ends_slice() { INFO_ENDS_SLICE } else { 0 }
+                    | if inst.op.ends_slice() {
+                        INFO_ENDS_SLICE
+                    } else {
+                        0
+                    }
                     | if inst.op.is_simple() { INFO_FAST } else { 0 }
             }
             Err(_) => 0,
@@ -445,7 +463,13 @@ impl Instruction {
         } else {
             0
         };
-        let inst = Instruction { op, a: px[1], b: px[2], c: px[3], word };
+        let inst = Instruction {
+            op,
+            a: px[1],
+            b: px[2],
+            c: px[3],
+            word,
+        };
         inst.validate()?;
         Ok(inst)
     }
@@ -470,7 +494,10 @@ impl Instruction {
                 return Err(DecodeError::NonCanonical(self.op));
             }
             if regs & bit != 0 && value >= REGISTERS as u32 {
-                return Err(DecodeError::BadRegister { op: self.op, value: value as u8 });
+                return Err(DecodeError::BadRegister {
+                    op: self.op,
+                    value: value as u8,
+                });
             }
         }
         Ok(())
@@ -554,24 +581,48 @@ mod tests {
 
     #[test]
     fn decode_rejects_bad_fields() {
-        assert_eq!(Instruction::decode(&[0xEE], 0), Err(DecodeError::UnknownOpcode(0xEE)));
+        assert_eq!(
+            Instruction::decode(&[0xEE], 0),
+            Err(DecodeError::UnknownOpcode(0xEE))
+        );
         assert_eq!(
             Instruction::decode(&[pixel(0x20, 16, 0, 0)], 0),
-            Err(DecodeError::BadRegister { op: Op::Add, value: 16 })
+            Err(DecodeError::BadRegister {
+                op: Op::Add,
+                value: 16
+            })
         );
-        assert_eq!(Instruction::decode(&[pixel(0x10, 1, 0, 0)], 0), Err(DecodeError::Truncated(Op::Li)));
-        assert_eq!(Instruction::decode(&[pixel(0x00, 0, 1, 0)], 0), Err(DecodeError::NonCanonical(Op::Nop)));
+        assert_eq!(
+            Instruction::decode(&[pixel(0x10, 1, 0, 0)], 0),
+            Err(DecodeError::Truncated(Op::Li))
+        );
+        assert_eq!(
+            Instruction::decode(&[pixel(0x00, 0, 1, 0)], 0),
+            Err(DecodeError::NonCanonical(Op::Nop))
+        );
         assert_eq!(
             Instruction::decode(&[pixel(0x62, 1, 2, 3), 16], 0),
-            Err(DecodeError::BadRegister { op: Op::Vadd, value: 16 })
+            Err(DecodeError::BadRegister {
+                op: Op::Vadd,
+                value: 16
+            })
         );
     }
 
     #[test]
     fn display_uses_operand_kinds() {
-        assert_eq!(Instruction::new(Op::Addi, 1, 2, 0xFF, 0).to_string(), "addi r1, r2, -1");
-        assert_eq!(Instruction::new(Op::Li, 3, 0, 0, 42).to_string(), "li r3, 0x0000002a");
-        assert_eq!(Instruction::new(Op::Vadd, 1, 2, 3, 4).to_string(), "vadd r1, r2, r3, r4");
+        assert_eq!(
+            Instruction::new(Op::Addi, 1, 2, 0xFF, 0).to_string(),
+            "addi r1, r2, -1"
+        );
+        assert_eq!(
+            Instruction::new(Op::Li, 3, 0, 0, 42).to_string(),
+            "li r3, 0x0000002a"
+        );
+        assert_eq!(
+            Instruction::new(Op::Vadd, 1, 2, 3, 4).to_string(),
+            "vadd r1, r2, r3, r4"
+        );
         assert_eq!(Instruction::new(Op::Ret, 0, 0, 0, 0).to_string(), "ret");
     }
 }

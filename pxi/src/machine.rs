@@ -27,7 +27,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { slice_steps: 4096, max_steps: 1 << 32 }
+        Limits {
+            slice_steps: 4096,
+            max_steps: 1 << 32,
+        }
     }
 }
 
@@ -75,7 +78,9 @@ impl Machine {
     /// A machine ready to run `image` (hart 0 at the entry point).
     pub fn new(image: &Image, limits: Limits) -> Machine {
         let code = image.code.clone();
-        let decoded = (0..code.len()).map(|pc| Instruction::decode(&code, pc)).collect();
+        let decoded = (0..code.len())
+            .map(|pc| Instruction::decode(&code, pc))
+            .collect();
         let (memory, harts, control) = initial_state(image, limits);
         Machine {
             counts: vec![0; code.len()],
@@ -205,14 +210,22 @@ impl Machine {
             match self.harts[base + H_STATUS] {
                 HART_SPAWN => {
                     while free_hart < hart_count
-                        && !matches!(self.harts[free_hart * HART_WORDS + H_STATUS], HART_FREE | HART_EXITED)
+                        && !matches!(
+                            self.harts[free_hart * HART_WORDS + H_STATUS],
+                            HART_FREE | HART_EXITED
+                        )
                     {
                         free_hart += 1;
                     }
-                    let inst = self.decoded[self.harts[base + H_PC] as usize].expect("spawn decoded");
+                    let inst =
+                        self.decoded[self.harts[base + H_PC] as usize].expect("spawn decoded");
                     let new_id = if free_hart < hart_count {
-                        let (entry, arg) = (self.harts[base + inst.b as usize], self.harts[base + inst.c as usize]);
-                        let new = &mut self.harts[free_hart * HART_WORDS..(free_hart + 1) * HART_WORDS];
+                        let (entry, arg) = (
+                            self.harts[base + inst.b as usize],
+                            self.harts[base + inst.c as usize],
+                        );
+                        let new =
+                            &mut self.harts[free_hart * HART_WORDS..(free_hart + 1) * HART_WORDS];
                         new.fill(0);
                         new[H_REGS + 1] = arg;
                         new[H_PC] = entry;
@@ -273,9 +286,16 @@ impl Machine {
         s[mailbox::W_RESULT] = 0;
         let payload = &mut s[mailbox::W_PAYLOAD..];
         payload.fill(0);
-        let (addr, words) = (hart[H_REGS + 1] as usize, mailbox::payload_words(hart[H_REGS], hart[H_REGS + 2]));
+        let (addr, words) = (
+            hart[H_REGS + 1] as usize,
+            mailbox::payload_words(hart[H_REGS], hart[H_REGS + 2]),
+        );
         for (i, word) in payload.iter_mut().take(words as usize).enumerate() {
-            *word = addr.checked_add(i).and_then(|a| self.memory.get(a)).copied().unwrap_or(0);
+            *word = addr
+                .checked_add(i)
+                .and_then(|a| self.memory.get(a))
+                .copied()
+                .unwrap_or(0);
         }
         self.control[C_SEQ] = self.control[C_SEQ].wrapping_add(1);
         hart[H_STATUS] = HART_WAITING;
@@ -373,7 +393,9 @@ impl Exec<'_> {
         let inst = match self.decoded.get(pc as usize) {
             None => return Err((TrapKind::PcOutOfCode, pc)),
             Some(Ok(inst)) => *inst,
-            Some(Err(DecodeError::Truncated(_))) => return Err((TrapKind::TruncatedInstruction, pc)),
+            Some(Err(DecodeError::Truncated(_))) => {
+                return Err((TrapKind::TruncatedInstruction, pc));
+            }
             Some(Err(_)) => return Err((TrapKind::IllegalInstruction, self.raw_pixel(pc))),
         };
         let (a, b, c) = (inst.a, inst.b, inst.c);
@@ -411,7 +433,8 @@ impl Exec<'_> {
             Op::CtxSave => {
                 let block = self.range(self.reg(a), CTX_WORDS as u32)?;
                 let ctx = &mut self.memory[block];
-                ctx[CTX_REGS..CTX_REGS + REGISTERS].copy_from_slice(&self.hart[H_REGS..H_REGS + REGISTERS]);
+                ctx[CTX_REGS..CTX_REGS + REGISTERS]
+                    .copy_from_slice(&self.hart[H_REGS..H_REGS + REGISTERS]);
                 ctx[CTX_PC] = self.hart[H_EPC];
                 ctx[CTX_FLAGS] = self.hart[H_FLAGS];
                 ctx[CTX_SP] = self.hart[H_SP];
@@ -424,7 +447,8 @@ impl Exec<'_> {
                     return Err((TrapKind::StackOverflow, ctx[CTX_SP]));
                 }
                 next = self.jump_target(ctx[CTX_PC])?;
-                self.hart[H_REGS..H_REGS + REGISTERS].copy_from_slice(&ctx[CTX_REGS..CTX_REGS + REGISTERS]);
+                self.hart[H_REGS..H_REGS + REGISTERS]
+                    .copy_from_slice(&ctx[CTX_REGS..CTX_REGS + REGISTERS]);
                 self.hart[H_FLAGS] = ctx[CTX_FLAGS];
                 self.hart[H_SP] = ctx[CTX_SP];
                 self.hart[H_STACK..H_STACK + STACK_DEPTH].copy_from_slice(&ctx[CTX_STACK..]);
@@ -448,7 +472,9 @@ impl Exec<'_> {
             Op::Sub => self.set(a, rb.wrapping_sub(rc)),
             Op::Mul => self.set(a, rb.wrapping_mul(rc)),
             Op::Mulhu => self.set(a, ((rb as u64 * rc as u64) >> 32) as u32),
-            Op::Divu | Op::Remu | Op::Div | Op::Rem if rc == 0 => return Err((TrapKind::DivisionByZero, 0)),
+            Op::Divu | Op::Remu | Op::Div | Op::Rem if rc == 0 => {
+                return Err((TrapKind::DivisionByZero, 0));
+            }
             Op::Divu => self.set(a, rb / rc),
             Op::Remu => self.set(a, rb % rc),
             Op::Div => self.set(a, (rb as i32).wrapping_div(rc as i32) as u32),
@@ -520,7 +546,14 @@ impl Exec<'_> {
                 check_overlap(&dst, &src)?;
                 self.memory.copy_within(src, dst.start);
             }
-            Op::Vadd | Op::Vsub | Op::Vmul | Op::Vand | Op::Vor | Op::Vxor | Op::Vminu | Op::Vmaxu => {
+            Op::Vadd
+            | Op::Vsub
+            | Op::Vmul
+            | Op::Vand
+            | Op::Vor
+            | Op::Vxor
+            | Op::Vminu
+            | Op::Vmaxu => {
                 let len = self.reg(inst.word as u8);
                 let dst = self.range(self.reg(a), len)?;
                 let (x, y) = (self.range(rb, len)?, self.range(rc, len)?);
@@ -528,12 +561,15 @@ impl Exec<'_> {
                 check_overlap(&dst, &y)?;
                 let f = vector_fn(inst.op);
                 for i in 0..len as usize {
-                    self.memory[dst.start + i] = f(self.memory[x.start + i], self.memory[y.start + i]);
+                    self.memory[dst.start + i] =
+                        f(self.memory[x.start + i], self.memory[y.start + i]);
                 }
             }
             Op::Vsum => {
                 let src = self.range(rb, rc)?;
-                let sum = self.memory[src].iter().fold(0u32, |s, &v| s.wrapping_add(v));
+                let sum = self.memory[src]
+                    .iter()
+                    .fold(0u32, |s, &v| s.wrapping_add(v));
                 self.set(a, sum);
             }
             Op::Vdot => {
@@ -587,7 +623,10 @@ impl Exec<'_> {
     }
 }
 
-fn check_overlap(dst: &core::ops::Range<usize>, src: &core::ops::Range<usize>) -> Result<(), Fault> {
+fn check_overlap(
+    dst: &core::ops::Range<usize>,
+    src: &core::ops::Range<usize>,
+) -> Result<(), Fault> {
     if dst.start != src.start && dst.start < src.end && src.start < dst.end {
         return Err((TrapKind::VectorOverlap, dst.start as u32));
     }

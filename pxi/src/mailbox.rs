@@ -176,7 +176,14 @@ pub fn service(mailbox: &mut [u32], memory_words: u32, host: &mut impl Host) -> 
                 Some(0)
             }
             Some(Call::Write) => Some(write_payload(slot, arg0, arg1, memory_words, host)),
-            Some(Call::Blit) => Some(blit_payload(slot, arg0, arg1, slot[W_ARG2], memory_words, host)),
+            Some(Call::Blit) => Some(blit_payload(
+                slot,
+                arg0,
+                arg1,
+                slot[W_ARG2],
+                memory_words,
+                host,
+            )),
             Some(Call::PutU) => {
                 let mut digits = [0u8; 10];
                 host.write(format_u32(arg0, &mut digits));
@@ -202,7 +209,13 @@ pub fn service(mailbox: &mut [u32], memory_words: u32, host: &mut impl Host) -> 
     done
 }
 
-fn write_payload(slot: &[u32], addr: u32, len: u32, memory_words: u32, host: &mut impl Host) -> u32 {
+fn write_payload(
+    slot: &[u32],
+    addr: u32,
+    len: u32,
+    memory_words: u32,
+    host: &mut impl Host,
+) -> u32 {
     let len = len.min(PAYLOAD_BYTES);
     if addr as u64 + payload_words(Call::Write as u32, len) as u64 > memory_words as u64 {
         return ERR_FAULT;
@@ -215,13 +228,24 @@ fn write_payload(slot: &[u32], addr: u32, len: u32, memory_words: u32, host: &mu
     len
 }
 
-fn blit_payload(slot: &[u32], addr: u32, len: u32, at: u32, memory_words: u32, host: &mut impl Host) -> u32 {
+fn blit_payload(
+    slot: &[u32],
+    addr: u32,
+    len: u32,
+    at: u32,
+    memory_words: u32,
+    host: &mut impl Host,
+) -> u32 {
     let words = payload_words(Call::Blit as u32, len);
     if addr as u64 + words as u64 > memory_words as u64 {
         return ERR_FAULT;
     }
     let pixels = &slot[W_PAYLOAD..W_PAYLOAD + words as usize];
-    if host.blit(at & 0xFFFF, at >> 16, pixels) { words } else { ERR_NOSYS }
+    if host.blit(at & 0xFFFF, at >> 16, pixels) {
+        words
+    } else {
+        ERR_NOSYS
+    }
 }
 
 /// Decimal digits of `value` in `buf`.
@@ -279,7 +303,11 @@ mod tests {
             1234
         }
         fn read_byte(&mut self) -> Input {
-            if self.input.is_empty() { Input::Eof } else { self.input.remove(0) }
+            if self.input.is_empty() {
+                Input::Eof
+            } else {
+                self.input.remove(0)
+            }
         }
     }
 
@@ -297,10 +325,20 @@ mod tests {
         post(&mut mb, 3, 7, Call::Putc as u32, [b'b' as u32, 0, 0]);
         post(&mut mb, 0, 8, Call::PutU as u32, [4096, 0, 0]);
         post(&mut mb, 5, 6, Call::Putc as u32, [b'a' as u32, 0, 0]);
-        let mut host = Recorder { out: vec![], input: vec![] };
+        let mut host = Recorder {
+            out: vec![],
+            input: vec![],
+        };
         let done = service(&mut mb, 16, &mut host);
         assert_eq!(host.out, b"ab4096");
-        assert_eq!(done, Serviced { replied: 3, waiting: 0, halt: None });
+        assert_eq!(
+            done,
+            Serviced {
+                replied: 3,
+                waiting: 0,
+                halt: None
+            }
+        );
         assert_eq!(mb[3 * SLOT_WORDS + W_STATE], REPLIED);
     }
 
@@ -309,7 +347,10 @@ mod tests {
         let mut mb = vec![0; MAILBOX_WORDS];
         post(&mut mb, 0, 1, Call::Putc as u32, [b'2' as u32, 0, 0]);
         post(&mut mb, 1, u32::MAX, Call::Putc as u32, [b'1' as u32, 0, 0]);
-        let mut host = Recorder { out: vec![], input: vec![] };
+        let mut host = Recorder {
+            out: vec![],
+            input: vec![],
+        };
         service(&mut mb, 16, &mut host);
         assert_eq!(host.out, b"12");
     }
@@ -320,10 +361,17 @@ mod tests {
         post(&mut mb, 0, 0, Call::Write as u32, [15, 8, 0]);
         post(&mut mb, 1, 1, Call::Getc as u32, [0; 3]);
         post(&mut mb, 2, 2, 99, [0; 3]);
-        let mut host = Recorder { out: vec![], input: vec![Input::NotYet] };
+        let mut host = Recorder {
+            out: vec![],
+            input: vec![Input::NotYet],
+        };
         let done = service(&mut mb, 16, &mut host);
         assert_eq!(mb[W_RESULT], ERR_FAULT);
-        assert_eq!(mb[SLOT_WORDS + W_STATE], REQUEST, "getc without input stays posted");
+        assert_eq!(
+            mb[SLOT_WORDS + W_STATE],
+            REQUEST,
+            "getc without input stays posted"
+        );
         assert_eq!(mb[2 * SLOT_WORDS + W_RESULT], ERR_NOSYS);
         assert_eq!(done.waiting, 1);
     }
@@ -333,7 +381,10 @@ mod tests {
         let mut mb = vec![0; MAILBOX_WORDS];
         post(&mut mb, 0, 0, Call::Halt as u32, [3, 0, 0]);
         post(&mut mb, 1, 1, Call::Putc as u32, [b'x' as u32, 0, 0]);
-        let mut host = Recorder { out: vec![], input: vec![] };
+        let mut host = Recorder {
+            out: vec![],
+            input: vec![],
+        };
         assert_eq!(service(&mut mb, 16, &mut host).halt, Some(3));
         assert!(host.out.is_empty());
     }

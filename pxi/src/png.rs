@@ -18,25 +18,44 @@ pub fn decode_rgba8(bytes: &[u8]) -> Result<(u32, Vec<u32>), ImageError> {
         .png_set_strip_to_8bit(false)
         .png_set_add_alpha_channel(false);
     let mut decoder = PngDecoder::new_with_options(ZCursor::new(bytes), options);
-    decoder.decode_headers().map_err(|e| ImageError::Png(format!("{e:?}")))?;
-    let (width, height) = decoder.dimensions().ok_or_else(|| ImageError::Png("no IHDR".into()))?;
+    decoder
+        .decode_headers()
+        .map_err(|e| ImageError::Png(format!("{e:?}")))?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| ImageError::Png("no IHDR".into()))?;
     if width == 0 || height == 0 || (width as u64) * (height as u64) > MAX_PIXELS {
-        return Err(ImageError::BadDimensions { width: width as u64, height: height as u64 });
+        return Err(ImageError::BadDimensions {
+            width: width as u64,
+            height: height as u64,
+        });
     }
-    let depth = decoder.depth().ok_or_else(|| ImageError::Png("no bit depth".into()))?;
-    let color = decoder.colorspace().ok_or_else(|| ImageError::Png("no colour type".into()))?;
+    let depth = decoder
+        .depth()
+        .ok_or_else(|| ImageError::Png("no bit depth".into()))?;
+    let color = decoder
+        .colorspace()
+        .ok_or_else(|| ImageError::Png("no colour type".into()))?;
     if depth != BitDepth::Eight || color != ColorSpace::RGBA {
         let bits = match depth {
             BitDepth::Eight => 8,
             BitDepth::Sixteen => 16,
             _ => 0,
         };
-        return Err(ImageError::NotRgba8 { color: format!("{color:?}"), depth: bits });
+        return Err(ImageError::NotRgba8 {
+            color: format!("{color:?}"),
+            depth: bits,
+        });
     }
-    let raw = decoder.decode_raw().map_err(|e| ImageError::Png(format!("{e:?}")))?;
+    let raw = decoder
+        .decode_raw()
+        .map_err(|e| ImageError::Png(format!("{e:?}")))?;
     let expected = width * height * 4;
     if raw.len() != expected {
-        return Err(ImageError::Png(format!("decoded {} bytes, expected {expected}", raw.len())));
+        return Err(ImageError::Png(format!(
+            "decoded {} bytes, expected {expected}",
+            raw.len()
+        )));
     }
     let pixels = raw
         .chunks_exact(4)

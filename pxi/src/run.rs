@@ -89,7 +89,12 @@ pub fn drive<X: Executor>(
             (None, MachineStatus::BudgetExhausted) => Some(Stop::BudgetExhausted),
         };
         if let Some(stop) = stop {
-            return Ok(Outcome { stop, rounds: report.rounds, steps: report.steps, batches });
+            return Ok(Outcome {
+                stop,
+                rounds: report.rounds,
+                steps: report.steps,
+                batches,
+            });
         }
         if done.waiting > 0 && done.replied == 0 {
             host.idle();
@@ -102,7 +107,11 @@ impl Executor for Machine {
 
     fn run_batch(&mut self, rounds: u32) -> Result<BatchReport, Self::Error> {
         let status = self.run_rounds(rounds);
-        Ok(BatchReport { status, rounds: self.control[crate::state::C_ROUND], steps: self.steps() })
+        Ok(BatchReport {
+            status,
+            rounds: self.control[crate::state::C_ROUND],
+            steps: self.steps(),
+        })
     }
 
     fn mailbox(&mut self) -> &mut [u32] {

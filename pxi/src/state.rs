@@ -202,7 +202,9 @@ impl fmt::Display for Trap {
             self.hart, self.kind, self.pc, self.pixel.0, self.pixel.1
         )?;
         match self.kind {
-            TrapKind::IllegalInstruction => write!(f, ", pixel value {:02x?}", self.info.to_le_bytes())?,
+            TrapKind::IllegalInstruction => {
+                write!(f, ", pixel value {:02x?}", self.info.to_le_bytes())?
+            }
             TrapKind::JumpOutOfCode => write!(f, ", target {}", self.info)?,
             TrapKind::MemoryOutOfBounds => write!(f, ", address {}", self.info)?,
             TrapKind::VectorOverlap => write!(f, ", destination {}", self.info)?,

@@ -25,14 +25,30 @@ pub fn constants() -> String {
     };
     line("// Opcodes.".into());
     for row in TABLE {
-        line(format!("const OP_{}: u32 = 0x{:02x}u;", upper(row.mnemonic), row.byte));
+        line(format!(
+            "const OP_{}: u32 = 0x{:02x}u;",
+            upper(row.mnemonic),
+            row.byte
+        ));
     }
-    line(format!("const OP_INVALID: u32 = 0x{:02x}u; // marks pixels that do not decode (see pxi::isa::predecode)", crate::isa::INVALID_OPCODE));
+    line(format!(
+        "const OP_INVALID: u32 = 0x{:02x}u; // marks pixels that do not decode (see pxi::isa::predecode)",
+        crate::isa::INVALID_OPCODE
+    ));
     line(String::new());
     line("// Execution info word per code pixel (pxi::isa::exec_info): length in pixels, ends-slice flag.".into());
-    line(format!("const INFO_LEN: u32 = 0x{:x}u;", crate::isa::INFO_LEN));
-    line(format!("const INFO_ENDS_SLICE: u32 = 0x{:x}u;", crate::isa::INFO_ENDS_SLICE));
-    line(format!("const INFO_FAST: u32 = 0x{:x}u;", crate::isa::INFO_FAST));
+    line(format!(
+        "const INFO_LEN: u32 = 0x{:x}u;",
+        crate::isa::INFO_LEN
+    ));
+    line(format!(
+        "const INFO_ENDS_SLICE: u32 = 0x{:x}u;",
+        crate::isa::INFO_ENDS_SLICE
+    ));
+    line(format!(
+        "const INFO_FAST: u32 = 0x{:x}u;",
+        crate::isa::INFO_FAST
+    ));
     line(String::new());
     line("// Hart state layout (words).".into());
     for (name, value) in [
@@ -106,7 +122,11 @@ pub fn constants() -> String {
         line(format!("const {name}: u32 = {value}u;"));
     }
     for kind in state::TrapKind::ALL {
-        line(format!("const TRAP_{}: u32 = {}u;", upper(&format!("{kind:?}")), kind as u32));
+        line(format!(
+            "const TRAP_{}: u32 = {}u;",
+            upper(&format!("{kind:?}")),
+            kind as u32
+        ));
     }
     s
 }

@@ -54,11 +54,24 @@ proptest! {
 }
 
 fn run(code: &[Instruction]) -> Machine {
-    let code: Vec<u32> = code.iter().flat_map(|i| {
-        let (px, n) = i.encode();
-        px[..n].to_vec()
-    }).collect();
-    let image = Image { width: 16, entry: 0, code, memory_words: 1, harts: 1, segments: vec![Segment { addr: 0, words: vec![0] }] };
+    let code: Vec<u32> = code
+        .iter()
+        .flat_map(|i| {
+            let (px, n) = i.encode();
+            px[..n].to_vec()
+        })
+        .collect();
+    let image = Image {
+        width: 16,
+        entry: 0,
+        code,
+        memory_words: 1,
+        harts: 1,
+        segments: vec![Segment {
+            addr: 0,
+            words: vec![0],
+        }],
+    };
     let mut machine = Machine::new(&image, Limits::default());
     machine.run_rounds(10);
     machine

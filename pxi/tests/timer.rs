@@ -11,16 +11,32 @@ fn image(code: &[I]) -> Image {
         let (px, n) = inst.encode();
         pixels.extend_from_slice(&px[..n]);
     }
-    Image { width: 8, entry: 0, code: pixels, memory_words: 4, harts: 1, segments: vec![] }
+    Image {
+        width: 8,
+        entry: 0,
+        code: pixels,
+        memory_words: 4,
+        harts: 1,
+        segments: vec![],
+    }
 }
 
 #[test]
 fn fires_after_n_instructions_and_saves_the_pc() {
     // 0: li r1, 3   2: li r2, 12   4: timer r1, r2   5..=9: addi r3, r3, 1 ×5   10: exit r0
     // 11: exit r0 (never)  12: epc r4  13: exit r3
-    let mut code = vec![I::new(Op::Li, 1, 0, 0, 3), I::new(Op::Li, 2, 0, 0, 12), I::new(Op::Timer, 1, 2, 0, 0)];
+    let mut code = vec![
+        I::new(Op::Li, 1, 0, 0, 3),
+        I::new(Op::Li, 2, 0, 0, 12),
+        I::new(Op::Timer, 1, 2, 0, 0),
+    ];
     code.extend(std::iter::repeat_n(I::new(Op::Addi, 3, 3, 1, 0), 5));
-    code.extend([I::new(Op::Exit, 0, 0, 0, 0), I::new(Op::Exit, 0, 0, 0, 0), I::new(Op::Epc, 4, 0, 0, 0), I::new(Op::Exit, 3, 0, 0, 0)]);
+    code.extend([
+        I::new(Op::Exit, 0, 0, 0, 0),
+        I::new(Op::Exit, 0, 0, 0, 0),
+        I::new(Op::Epc, 4, 0, 0, 0),
+        I::new(Op::Exit, 3, 0, 0, 0),
+    ]);
     let mut m = Machine::new(&image(&code), Limits::default());
     m.run_rounds(1);
     let hart = m.hart(0);
@@ -32,13 +48,20 @@ fn fires_after_n_instructions_and_saves_the_pc() {
 
 #[test]
 fn arming_with_a_bad_handler_traps() {
-    let code = [I::new(Op::Li, 1, 0, 0, 1), I::new(Op::Li, 2, 0, 0, 99), I::new(Op::Timer, 1, 2, 0, 0)];
+    let code = [
+        I::new(Op::Li, 1, 0, 0, 1),
+        I::new(Op::Li, 2, 0, 0, 99),
+        I::new(Op::Timer, 1, 2, 0, 0),
+    ];
     let img = image(&code);
     let mut m = Machine::new(&img, Limits::default());
     m.run_rounds(1);
     let traps = m.traps(&img);
     assert_eq!(traps.len(), 1);
-    assert_eq!((traps[0].kind, traps[0].pc, traps[0].info), (TrapKind::JumpOutOfCode, 4, 99));
+    assert_eq!(
+        (traps[0].kind, traps[0].pc, traps[0].info),
+        (TrapKind::JumpOutOfCode, 4, 99)
+    );
     assert_eq!(m.hart(0)[H_PC], 4);
 }
 
@@ -69,7 +92,11 @@ fn context_save_and_load_round_trip() {
     assert_eq!(m.memory[CTX_SP], 1);
     assert_eq!(m.memory[CTX_STACK], 7);
     let hart = m.hart(0);
-    assert_eq!(hart[pxi::state::H_AUX], 7, "r1 restored to 7 and `exit r1` ran");
+    assert_eq!(
+        hart[pxi::state::H_AUX],
+        7,
+        "r1 restored to 7 and `exit r1` ran"
+    );
     assert_eq!(hart[pxi::state::H_SP], 1, "the stack came back too");
 
     // A context with a bad depth or pc traps.
@@ -77,5 +104,8 @@ fn context_save_and_load_round_trip() {
     m.harts[4] = 99;
     m.run_rounds(1);
     let traps = m.traps(&img);
-    assert_eq!((traps[0].kind, traps[0].info), (TrapKind::JumpOutOfCode, 99));
+    assert_eq!(
+        (traps[0].kind, traps[0].info),
+        (TrapKind::JumpOutOfCode, 99)
+    );
 }

@@ -22,11 +22,20 @@ fn generated_constants_are_fresh() {
 #[test]
 fn every_module_validates() {
     for (name, source) in shaders::all_modules() {
-        let module = naga::front::wgsl::parse_str(&source)
-            .unwrap_or_else(|e| panic!("{name}.wgsl does not parse:\n{}", e.emit_to_string(&source)));
-        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
-            .validate(&module)
-            .unwrap_or_else(|e| panic!("{name}.wgsl does not validate:\n{}", e.emit_to_string(&source)));
+        let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
+            panic!("{name}.wgsl does not parse:\n{}", e.emit_to_string(&source))
+        });
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::all(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{name}.wgsl does not validate:\n{}",
+                e.emit_to_string(&source)
+            )
+        });
     }
 }
 

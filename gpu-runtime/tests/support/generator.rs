@@ -55,7 +55,13 @@ pub enum Flavour {
     Syscall,
 }
 
-pub const FLAVOURS: [Flavour; 5] = [Flavour::Scalar, Flavour::MultiHart, Flavour::Vector, Flavour::Atomic, Flavour::Syscall];
+pub const FLAVOURS: [Flavour; 5] = [
+    Flavour::Scalar,
+    Flavour::MultiHart,
+    Flavour::Vector,
+    Flavour::Atomic,
+    Flavour::Syscall,
+];
 
 /// A generated program and whether `r15` must be masked when comparing.
 pub struct Program {
@@ -102,7 +108,11 @@ impl Builder {
 }
 
 fn alu_ops() -> Vec<Op> {
-    TABLE.iter().filter(|r| r.class == pxi::isa::Class::Alu).map(|r| r.op).collect()
+    TABLE
+        .iter()
+        .filter(|r| r.class == pxi::isa::Class::Alu)
+        .map(|r| r.op)
+        .collect()
 }
 
 /// Generate program number `seed`.
@@ -116,7 +126,11 @@ pub fn generate(seed: u64) -> Program {
     };
     let shared = harts * REGION;
     let memory_words = shared + SHARED_WORDS;
-    let mut b = Builder { code: Vec::new(), fixups: Vec::new(), labels: Vec::new() };
+    let mut b = Builder {
+        code: Vec::new(),
+        fixups: Vec::new(),
+        labels: Vec::new(),
+    };
     let worker = b.new_label();
     let sub = b.new_label();
     let handler = b.new_label();
@@ -188,7 +202,14 @@ pub fn generate(seed: u64) -> Program {
     b.emit(I::new(Op::Ret, 0, 0, 0, 0));
     let code = b.finish();
     Program {
-        image: Image { width: 16, entry: 0, code, memory_words, harts, segments: vec![] },
+        image: Image {
+            width: 16,
+            entry: 0,
+            code,
+            memory_words,
+            harts,
+            segments: vec![],
+        },
         uses_atomics,
     }
 }
@@ -209,7 +230,14 @@ fn alu(b: &mut Builder, rng: &mut Rng) {
     }
 }
 
-fn body_instruction(b: &mut Builder, rng: &mut Rng, flavour: Flavour, shared: u32, uses_atomics: &mut bool, sub: usize) {
+fn body_instruction(
+    b: &mut Builder,
+    rng: &mut Rng,
+    flavour: Flavour,
+    shared: u32,
+    uses_atomics: &mut bool,
+    sub: usize,
+) {
     let weights: [u32; 6] = match flavour {
         // alu, memory, vector, atomic, syscall, control
         Flavour::Scalar => [60, 20, 0, 0, 5, 15],
@@ -255,7 +283,11 @@ fn body_instruction(b: &mut Builder, rng: &mut Rng, flavour: Flavour, shared: u3
             b.li(9, at(rng));
             b.emit(I::new(Op::Add, 12, 13, 9, 0));
             b.li(9, len);
-            let vops: Vec<Op> = TABLE.iter().filter(|r| r.class == pxi::isa::Class::Vector).map(|r| r.op).collect();
+            let vops: Vec<Op> = TABLE
+                .iter()
+                .filter(|r| r.class == pxi::isa::Class::Vector)
+                .map(|r| r.op)
+                .collect();
             let op = vops[rng.below(vops.len() as u32) as usize];
             match op {
                 O::Vfill => b.emit(I::new(op, 10, r, 9, 0)),
