@@ -1,0 +1,139 @@
+//! The GPU runtime on the examples, on the edges of its launch model, and
+//! from the command line.
+
+use std::path::Path;
+use std::process::Command;
+
+use gpu_runtime::testing::{run_cpu, run_gpu};
+use gpu_runtime::{Gpu, GpuError, GpuMachine, GpuOptions};
+use pxi::Limits;
+use pxi::host::CaptureHost;
+use pxi::run::drive;
+
+fn examples() -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pxs"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Examples whose every step is deterministic under the memory model.
+const RACE_FREE: [&str; 4] = ["fib.pxs", "hello.pxs", "parallel_sum.pxs", "vector.pxs"];
+
+#[test]
+fn every_example_matches_the_cpu_interpreter() {
+    let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
+    eprintln!("adapter: {}", gpu.adapter_name());
+    let paths = examples();
+    assert!(paths.len() >= 5, "examples missing: {paths:?}");
+    for path in paths {
+        let image = pxi_asm::assemble_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).image;
+        for (slice_steps, batch) in [(16_384, 4), (7, 1)] {
+            let limits = Limits { slice_steps, max_steps: 50_000_000 };
+            // Scripted console input for programs that read it (the shell).
+            let input = b"help\n";
+            let cpu = run_cpu(&image, limits, batch, input);
+            let gpu_run = run_gpu(&gpu, &image, limits, batch, input).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&cpu.output),
+                String::from_utf8_lossy(&gpu_run.output),
+                "{}: output differs",
+                path.display()
+            );
+            assert_eq!(cpu.outcome.stop, gpu_run.outcome.stop, "{}: stop differs", path.display());
+            // Programs that spin on atomics read by other harts in the same round
+            // legally take different numbers of steps on different executors
+            // (docs/isa.md, memory model rule 4); the race-free ones match exactly.
+            let name = path.file_name().unwrap().to_str().unwrap();
+            if RACE_FREE.contains(&name) {
+                assert_eq!(cpu, gpu_run, "{}: state differs", path.display());
+            }
+            assert!(!cpu.output.is_empty(), "{} printed nothing", path.display());
+        }
+    }
+}
+
+/// A slice longer than llvmpipe's 65,535-iteration loop limit is cut off by
+/// the driver; the runtime must report it instead of returning wrong state.
+/// On a real GPU nothing is cut off and the run completes correctly.
+#[test]
+fn a_cut_off_slice_is_reported() {
+    let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
+    let image = pxi_asm::assemble_source("spin.pxs", "    li r1, 200000\n    li r2, 0\nl:  addi r1, r1, -1\n    cmp r1, r2\n    jne l\n    exit r2\n")
+        .unwrap()
+        .image;
+    let limits = Limits { slice_steps: 1_000_000, max_steps: 10_000_000 };
+    let mut machine = GpuMachine::new(&gpu, &image, limits, GpuOptions::default()).unwrap();
+    let result = drive(&mut machine, &mut CaptureHost::default(), 1, |_, _| {});
+    if gpu.is_cpu() {
+        match result {
+            Err(GpuError::SliceCutOff { hart: 0, harts: 1, slice: 1_000_000 }) => {}
+            other => panic!("expected a reported cut-off on {}, got {other:?}", gpu.adapter_name()),
+        }
+    } else {
+        let outcome = result.expect("a real GPU runs the long slice");
+        assert_eq!(outcome.steps, run_cpu(&image, limits, 1, b"").outcome.steps);
+    }
+}
+
+fn pxi_run(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxi-run"));
+    cmd.args(args).current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn cli_runs_hello_and_reports_the_adapter() {
+    let out = pxi_run(&["examples/hello.pxs"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello from the pixels!\n");
+    assert!(stderr.contains("pxi-run: adapter "), "{stderr}");
+    assert!(stderr.contains("halted with status 0"), "{stderr}");
+}
+
+#[test]
+fn cli_without_an_adapter_fails_clearly() {
+    // Asking wgpu for a backend this machine lacks leaves no adapter.
+    let out = pxi_run(&["examples/hello.pxs"], &[("WGPU_BACKEND", "metal")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no GPU adapter found"), "{stderr}");
+}
+
+#[test]
+fn cli_rejects_bad_input_without_panicking() {
+    let dir = std::env::temp_dir().join(format!("pxi-run-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.pxi");
+    std::fs::write(&garbage, b"not a png").unwrap();
+    let out = pxi_run(&[garbage.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a readable PNG"), "{stderr}");
+    let out = pxi_run(&["no/such/file.pxi"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading no/such/file.pxi"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cli_reports_traps_with_the_source_line() {
+    let dir = std::env::temp_dir().join(format!("pxi-run-trap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("trap.pxs");
+    std::fs::write(&source, "    li r1, 5\n    li r2, 0\n    divu r3, r1, r2\n").unwrap();
+    let out = pxi_run(&[source.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("hart 0 trapped: division by zero at pc 4"), "{stderr}");
+    assert!(stderr.contains("trap.pxs:3"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
