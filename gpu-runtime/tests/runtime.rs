@@ -31,9 +31,14 @@ fn every_example_matches_the_cpu_interpreter() {
     let paths = examples();
     assert!(paths.len() >= 5, "examples missing: {paths:?}");
     for path in paths {
-        let image = pxi_asm::assemble_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).image;
+        let image = pxi_asm::assemble_file(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .image;
         for (slice_steps, batch) in [(16_384, 4), (7, 1)] {
-            let limits = Limits { slice_steps, max_steps: 50_000_000 };
+            let limits = Limits {
+                slice_steps,
+                max_steps: 50_000_000,
+            };
             // Scripted console input for programs that read it (the shell).
             let input = b"help\n";
             let cpu = run_cpu(&image, limits, batch, input);
@@ -44,7 +49,12 @@ fn every_example_matches_the_cpu_interpreter() {
                 "{}: output differs",
                 path.display()
             );
-            assert_eq!(cpu.outcome.stop, gpu_run.outcome.stop, "{}: stop differs", path.display());
+            assert_eq!(
+                cpu.outcome.stop,
+                gpu_run.outcome.stop,
+                "{}: stop differs",
+                path.display()
+            );
             // Programs that spin on atomics read by other harts in the same round
             // legally take different numbers of steps on different executors
             // (docs/isa.md, memory model rule 4); the race-free ones match exactly.
@@ -66,13 +76,23 @@ fn a_cut_off_slice_is_reported() {
     let image = pxi_asm::assemble_source("spin.pxs", "    li r1, 200000\n    li r2, 0\nl:  addi r1, r1, -1\n    cmp r1, r2\n    jne l\n    exit r2\n")
         .unwrap()
         .image;
-    let limits = Limits { slice_steps: 1_000_000, max_steps: 10_000_000 };
+    let limits = Limits {
+        slice_steps: 1_000_000,
+        max_steps: 10_000_000,
+    };
     let mut machine = GpuMachine::new(&gpu, &image, limits, GpuOptions::default()).unwrap();
     let result = drive(&mut machine, &mut CaptureHost::default(), 1, |_, _| {});
     if gpu.is_cpu() {
         match result {
-            Err(GpuError::SliceCutOff { hart: 0, harts: 1, slice: 1_000_000 }) => {}
-            other => panic!("expected a reported cut-off on {}, got {other:?}", gpu.adapter_name()),
+            Err(GpuError::SliceCutOff {
+                hart: 0,
+                harts: 1,
+                slice: 1_000_000,
+            }) => {}
+            other => panic!(
+                "expected a reported cut-off on {}, got {other:?}",
+                gpu.adapter_name()
+            ),
         }
     } else {
         let outcome = result.expect("a real GPU runs the long slice");
@@ -82,7 +102,8 @@ fn a_cut_off_slice_is_reported() {
 
 fn pxi_run(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxi-run"));
-    cmd.args(args).current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    cmd.args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -94,7 +115,10 @@ fn cli_runs_hello_and_reports_the_adapter() {
     let out = pxi_run(&["examples/hello.pxs"], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello from the pixels!\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello from the pixels!\n"
+    );
     assert!(stderr.contains("pxi-run: adapter "), "{stderr}");
     assert!(stderr.contains("halted with status 0"), "{stderr}");
 }
@@ -133,7 +157,10 @@ fn cli_reports_traps_with_the_source_line() {
     let out = pxi_run(&[source.to_str().unwrap()], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{stderr}");
-    assert!(stderr.contains("hart 0 trapped: division by zero at pc 4"), "{stderr}");
+    assert!(
+        stderr.contains("hart 0 trapped: division by zero at pc 4"),
+        "{stderr}"
+    );
     assert!(stderr.contains("trap.pxs:3"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
