@@ -410,7 +410,7 @@ impl<'g> GpuMachine<'g> {
         options: GpuOptions,
     ) -> Result<Self, GpuError> {
         let (memory, harts, control_block) = pxi::machine::initial_state(image, limits);
-        let max_binding = gpu.limits.max_storage_buffer_binding_size as u64;
+        let max_binding = gpu.limits.max_storage_buffer_binding_size;
         for (what, words) in [("data memory", memory.len()), ("hart state", harts.len())] {
             let needed = words as u64 * 4;
             if needed > max_binding {
