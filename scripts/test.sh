@@ -18,6 +18,9 @@ step "lint"
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 (cd microkernel && cargo clippy --release --quiet -- -D warnings)
 
+step "pxi builds for bare metal (no_std)"
+cargo build --release --quiet -p pxi --target x86_64-unknown-none
+
 step "GPU adapter"
 cargo run --release --quiet -p gpu-runtime --bin pxi-run -- examples/hello.pxs
 

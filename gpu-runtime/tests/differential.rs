@@ -28,8 +28,19 @@ fn generated_programs_match() {
     let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
     eprintln!("adapter: {}", gpu.adapter_name());
     let mut stops = std::collections::BTreeMap::new();
-    for seed in 0..program_count() {
+    // `PXOS_DIFF_SEED=n` replays one program (with its disassembly).
+    let only: Option<u64> = std::env::var("PXOS_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let seeds: Vec<u64> = match only {
+        Some(seed) => vec![seed],
+        None => (0..program_count()).collect(),
+    };
+    for &seed in &seeds {
         let program = generate(seed);
+        if only.is_some() {
+            eprintln!("{}", pxi_asm::disassemble(&program.image, None));
+        }
         let mut rng = Rng::new(seed ^ 0xD1FF);
         let limits = Limits {
             slice_steps: [1, 3, 17, 64, 1000][rng.below(5) as usize],
@@ -48,6 +59,19 @@ fn generated_programs_match() {
             mask_atomic_scratch(&mut gpu_run);
         }
         if cpu != gpu_run {
+            if only.is_some() {
+                for (i, (c, g)) in cpu
+                    .state
+                    .memory
+                    .iter()
+                    .zip(&gpu_run.state.memory)
+                    .enumerate()
+                {
+                    if c != g {
+                        eprintln!("memory[{i}]: cpu {c:#x} gpu {g:#x}");
+                    }
+                }
+            }
             let first_diff = |a: &[u32], b: &[u32]| a.iter().zip(b).position(|(x, y)| x != y);
             panic!(
                 "seed {seed} ({limits:?}, {rounds_per_batch} rounds/batch) differs:\n\
@@ -67,7 +91,10 @@ fn generated_programs_match() {
         }
         *stops.entry(format!("{:?}", cpu.outcome.stop)).or_insert(0) += 1;
     }
-    eprintln!("stop reasons over {} programs: {stops:?}", program_count());
+    eprintln!("stop reasons over {} programs: {stops:?}", seeds.len());
+    if only.is_some() {
+        return;
+    }
     // The generator must exercise every way of stopping, or the test proves less than it claims.
     for reason in ["AllExited", "Trapped", "BudgetExhausted"] {
         assert!(

@@ -19,7 +19,9 @@ fn os_image() -> &'static Image {
     static IMAGE: OnceLock<Image> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/os.pxs");
-        pxi_asm::assemble_file(std::path::Path::new(path)).unwrap_or_else(|e| panic!("{e}")).image
+        pxi_asm::assemble_file(std::path::Path::new(path))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .image
     })
 }
 
@@ -29,7 +31,10 @@ fn gpu() -> &'static Gpu {
 }
 
 fn limits() -> Limits {
-    Limits { slice_steps: 4096, max_steps: 50_000_000 }
+    Limits {
+        slice_steps: 4096,
+        max_steps: 50_000_000,
+    }
 }
 
 /// The full console text of a session: banner, a prompt before every command
@@ -48,7 +53,12 @@ fn transcript(replies: &[&str]) -> String {
 fn check(run: &RunRecord, executor: &str, expected: &str) {
     let output = String::from_utf8_lossy(&run.output);
     assert_eq!(output, expected, "{executor}: console output differs");
-    assert_eq!(run.outcome.stop, Stop::Halted(0), "{executor}: {:?}\n{output}", run.outcome);
+    assert_eq!(
+        run.outcome.stop,
+        Stop::Halted(0),
+        "{executor}: {:?}\n{output}",
+        run.outcome
+    );
 }
 
 /// Run `input` through the shell on both executors and expect `replies`.
@@ -56,7 +66,14 @@ fn session(input: &str, replies: &[&str]) -> (RunRecord, RunRecord) {
     let expected = transcript(replies);
     let cpu = run_cpu(os_image(), limits(), ROUNDS_PER_BATCH, input.as_bytes());
     check(&cpu, "CPU", &expected);
-    let gpu_run = run_gpu(gpu(), os_image(), limits(), ROUNDS_PER_BATCH, input.as_bytes()).expect("GPU run");
+    let gpu_run = run_gpu(
+        gpu(),
+        os_image(),
+        limits(),
+        ROUNDS_PER_BATCH,
+        input.as_bytes(),
+    )
+    .expect("GPU run");
     check(&gpu_run, "GPU", &expected);
     (cpu, gpu_run)
 }
@@ -154,7 +171,10 @@ fn preemption_lets_more_processes_than_harts_progress() {
     for (executor, run) in [("CPU", &cpu), ("GPU", &gpu_run)] {
         let output = String::from_utf8_lossy(&run.output);
         assert!(output.starts_with(&head), "{executor}:\n{output}");
-        assert!(output.ends_with(&format!("{PROMPT}bye\n")), "{executor}:\n{output}");
+        assert!(
+            output.ends_with(&format!("{PROMPT}bye\n")),
+            "{executor}:\n{output}"
+        );
         assert_eq!(run.outcome.stop, Stop::Halted(0), "{executor}");
     }
 }

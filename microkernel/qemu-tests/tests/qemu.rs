@@ -198,3 +198,35 @@ fn kernel_logic_unit_tests_pass_on_the_host() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The os is a shell on COM1: a scripted session typed into QEMU's serial input, one command
+/// at a time, answered over serial; Ctrl-D makes the shell halt the machine with status 0.
+#[test]
+fn shell_over_serial_runs_a_scripted_session() {
+    require_qemu();
+    let qemu = Qemu::new(&kernels().kernel).append(EXIT_ON_STOP);
+    let mut running = qemu.spawn();
+    running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
+    running.wait_for_line("pxOS 0.2: a multi-process OS in pixels", BOOT_TIMEOUT);
+    let script: &[(&str, &str)] = &[
+        ("echo typed over serial\n", "pxos$ typed over serial"),
+        ("run hello\n", "pxos$ hello from pid 2"),
+        ("run pingpong\n", "ping got 30"),
+        ("run sneaky\n", "sneaky: clock denied"),
+        ("audit\n", "pid 3 denied: clock"),
+        ("run ipctest\n", "none lost, duplicated or reordered"),
+        ("run preempt\n", "all made progress"),
+        ("ps\n", "shell"),
+        ("uptime\n", "uptime: "),
+    ];
+    for (command, reply) in script {
+        running.send(command.as_bytes());
+        running.wait_for_line(reply, BOOT_TIMEOUT);
+    }
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    run.expect_line("pxos$ bye");
+    let stopped = run.expect_line(DISPATCH_STOPPED);
+    assert!(stopped.contains("Halted(0)"), "{stopped}\n{}", run.text());
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+}
