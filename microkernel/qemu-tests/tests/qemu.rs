@@ -213,7 +213,7 @@ fn shell_over_serial_runs_a_scripted_session() {
         ("run hello\n", "pxos$ hello from pid 2"),
         ("run pingpong\n", "ping got 30"),
         ("run sneaky\n", "sneaky: clock denied"),
-        ("audit\n", "pid 3 denied: clock"),
+        ("audit\n", "pid 2 denied: clock"),
         ("run ipctest\n", "none lost, duplicated or reordered"),
         ("run preempt\n", "all made progress"),
         ("ps\n", "shell"),
