@@ -178,3 +178,113 @@ fn preemption_lets_more_processes_than_harts_progress() {
         assert_eq!(run.outcome.stop, Stop::Halted(0), "{executor}");
     }
 }
+
+/// Costs for docs/benchmarks.md: the OS call round trip (`calls n`: n getpid
+/// calls), a context switch (`switch n`: n yields, each a save, a scheduler
+/// pass and a restore) and the machine-level mailbox call (examples/bench_os.pxs),
+/// each as the difference between n = N and n = 0, in steps, rounds and wall
+/// time on both executors, plus the share of GPU-run wall time the host CPU
+/// spends outside the executor (mailbox service and the drive loop).
+/// `cargo test -p gpu-runtime --release --test os -- --ignored --nocapture`
+#[test]
+#[ignore = "measurement; prints numbers for docs/benchmarks.md"]
+fn measure_os_costs() {
+    use gpu_runtime::{GpuMachine, GpuOptions};
+    use pxi::host::CaptureHost;
+    use pxi::run::{BatchReport, Executor, drive};
+    use std::time::{Duration, Instant};
+
+    struct Timed<X> {
+        inner: X,
+        busy: Duration,
+    }
+    impl<X: Executor> Executor for Timed<X> {
+        type Error = X::Error;
+        fn run_batch(&mut self, rounds: u32) -> Result<BatchReport, X::Error> {
+            let start = Instant::now();
+            let report = self.inner.run_batch(rounds);
+            self.busy += start.elapsed();
+            report
+        }
+        fn mailbox(&mut self) -> &mut [u32] {
+            let start = Instant::now();
+            let mailbox = self.inner.mailbox() as *mut [u32];
+            self.busy += start.elapsed();
+            // SAFETY: the pointer comes from the `&mut self.inner` borrow just taken and is
+            // returned with the lifetime of `&mut self`, which covers that borrow.
+            unsafe { &mut *mailbox }
+        }
+        fn commit_mailbox(&mut self) -> Result<(), X::Error> {
+            let start = Instant::now();
+            let result = self.inner.commit_mailbox();
+            self.busy += start.elapsed();
+            result
+        }
+        fn memory_words(&self) -> u32 {
+            self.inner.memory_words()
+        }
+    }
+
+    const N: u64 = 200;
+    const RUNS: usize = 3;
+    let limits = Limits { slice_steps: 4096, max_steps: 200_000_000 };
+    let bench_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/bench_os.pxs");
+    let bench = pxi_asm::assemble_file(std::path::Path::new(bench_path)).unwrap_or_else(|e| panic!("{e}"));
+    let count_addr = bench.map.symbols.iter().find(|s| s.name == "count").expect("count label").addr;
+    let bench_with = |n: u32| {
+        let mut image = bench.image.clone();
+        for segment in &mut image.segments {
+            if let Some(word) = count_addr.checked_sub(segment.addr).and_then(|i| segment.words.get_mut(i as usize)) {
+                *word = n;
+            }
+        }
+        image
+    };
+
+    // (steps, rounds, wall, host share) of the best of RUNS runs.
+    let measure = |image: &Image, input: &[u8], on_gpu: bool| -> (u64, u32, Duration, f64) {
+        let mut best: Option<(u64, u32, Duration, f64)> = None;
+        for _ in 0..RUNS {
+            let mut host = CaptureHost::with_input(input);
+            let start = Instant::now();
+            let (outcome, busy) = if on_gpu {
+                let machine = GpuMachine::new(gpu(), image, limits, GpuOptions::default()).expect("GPU machine");
+                let mut timed = Timed { inner: machine, busy: Duration::ZERO };
+                let outcome = drive(&mut timed, &mut host, 1, |_, _| {}).expect("GPU run");
+                (outcome, timed.busy)
+            } else {
+                let mut timed = Timed { inner: pxi::Machine::new(image, limits), busy: Duration::ZERO };
+                let Ok(outcome) = drive(&mut timed, &mut host, 1, |_, _| {});
+                (outcome, timed.busy)
+            };
+            let wall = start.elapsed();
+            assert_eq!(outcome.stop, Stop::Halted(0));
+            let host_share = 1.0 - busy.as_secs_f64() / wall.as_secs_f64();
+            if best.is_none_or(|b| wall < b.2) {
+                best = Some((outcome.steps, outcome.rounds, wall, host_share));
+            }
+        }
+        best.expect("at least one run")
+    };
+
+    let cases: [(&str, Image, Image, Vec<u8>, Vec<u8>); 3] = [
+        ("OS call (getpid)", os_image().clone(), os_image().clone(), format!("run calls {N}\n").into_bytes(), b"run calls 0\n".to_vec()),
+        ("context switch (yield)", os_image().clone(), os_image().clone(), format!("run switch {N}\n").into_bytes(), b"run switch 0\n".to_vec()),
+        ("mailbox call (SYS_CLOCK)", bench_with(N as u32), bench_with(0), vec![], vec![]),
+    ];
+    println!("per operation, difference of n = {N} and n = 0, best of {RUNS}, 1 round per batch, slice 4096:");
+    for on_gpu in [false, true] {
+        let executor = if on_gpu { format!("GPU ({})", gpu().adapter_name()) } else { "CPU interpreter".to_string() };
+        for (name, with, without, input_with, input_without) in &cases {
+            let a = measure(with, input_with, on_gpu);
+            let b = measure(without, input_without, on_gpu);
+            let steps = (a.0 as f64 - b.0 as f64) / N as f64;
+            let rounds = (a.1 as f64 - b.1 as f64) / N as f64;
+            let wall_us = (a.2.as_secs_f64() - b.2.as_secs_f64()) * 1e6 / N as f64;
+            println!(
+                "{executor:40} {name:26} {steps:8.1} steps {rounds:6.2} rounds {wall_us:9.1} µs   (host share of wall time {:.0}%)",
+                a.3 * 100.0
+            );
+        }
+    }
+}
