@@ -222,14 +222,27 @@ fn measure_os_costs() {
 
     const N: u64 = 200;
     const RUNS: usize = 3;
-    let limits = Limits { slice_steps: 4096, max_steps: 200_000_000 };
+    let limits = Limits {
+        slice_steps: 4096,
+        max_steps: 200_000_000,
+    };
     let bench_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/bench_os.pxs");
-    let bench = pxi_asm::assemble_file(std::path::Path::new(bench_path)).unwrap_or_else(|e| panic!("{e}"));
-    let count_addr = bench.map.symbols.iter().find(|s| s.name == "count").expect("count label").addr;
+    let bench =
+        pxi_asm::assemble_file(std::path::Path::new(bench_path)).unwrap_or_else(|e| panic!("{e}"));
+    let count_addr = bench
+        .map
+        .symbols
+        .iter()
+        .find(|s| s.name == "count")
+        .expect("count label")
+        .addr;
     let bench_with = |n: u32| {
         let mut image = bench.image.clone();
         for segment in &mut image.segments {
-            if let Some(word) = count_addr.checked_sub(segment.addr).and_then(|i| segment.words.get_mut(i as usize)) {
+            if let Some(word) = count_addr
+                .checked_sub(segment.addr)
+                .and_then(|i| segment.words.get_mut(i as usize))
+            {
                 *word = n;
             }
         }
@@ -243,12 +256,19 @@ fn measure_os_costs() {
             let mut host = CaptureHost::with_input(input);
             let start = Instant::now();
             let (outcome, busy) = if on_gpu {
-                let machine = GpuMachine::new(gpu(), image, limits, GpuOptions::default()).expect("GPU machine");
-                let mut timed = Timed { inner: machine, busy: Duration::ZERO };
+                let machine = GpuMachine::new(gpu(), image, limits, GpuOptions::default())
+                    .expect("GPU machine");
+                let mut timed = Timed {
+                    inner: machine,
+                    busy: Duration::ZERO,
+                };
                 let outcome = drive(&mut timed, &mut host, 1, |_, _| {}).expect("GPU run");
                 (outcome, timed.busy)
             } else {
-                let mut timed = Timed { inner: pxi::Machine::new(image, limits), busy: Duration::ZERO };
+                let mut timed = Timed {
+                    inner: pxi::Machine::new(image, limits),
+                    busy: Duration::ZERO,
+                };
                 let Ok(outcome) = drive(&mut timed, &mut host, 1, |_, _| {});
                 (outcome, timed.busy)
             };
@@ -265,13 +285,37 @@ fn measure_os_costs() {
     /// (name, image with n = N, image with n = 0, input with, input without)
     type Case = (&'static str, Image, Image, Vec<u8>, Vec<u8>);
     let cases: [Case; 3] = [
-        ("OS call (getpid)", os_image().clone(), os_image().clone(), format!("run calls {N}\n").into_bytes(), b"run calls 0\n".to_vec()),
-        ("context switch (yield)", os_image().clone(), os_image().clone(), format!("run switch {N}\n").into_bytes(), b"run switch 0\n".to_vec()),
-        ("mailbox call (SYS_CLOCK)", bench_with(N as u32), bench_with(0), vec![], vec![]),
+        (
+            "OS call (getpid)",
+            os_image().clone(),
+            os_image().clone(),
+            format!("run calls {N}\n").into_bytes(),
+            b"run calls 0\n".to_vec(),
+        ),
+        (
+            "context switch (yield)",
+            os_image().clone(),
+            os_image().clone(),
+            format!("run switch {N}\n").into_bytes(),
+            b"run switch 0\n".to_vec(),
+        ),
+        (
+            "mailbox call (SYS_CLOCK)",
+            bench_with(N as u32),
+            bench_with(0),
+            vec![],
+            vec![],
+        ),
     ];
-    println!("per operation, difference of n = {N} and n = 0, best of {RUNS}, 1 round per batch, slice 4096:");
+    println!(
+        "per operation, difference of n = {N} and n = 0, best of {RUNS}, 1 round per batch, slice 4096:"
+    );
     for on_gpu in [false, true] {
-        let executor = if on_gpu { format!("GPU ({})", gpu().adapter_name()) } else { "CPU interpreter".to_string() };
+        let executor = if on_gpu {
+            format!("GPU ({})", gpu().adapter_name())
+        } else {
+            "CPU interpreter".to_string()
+        };
         for (name, with, without, input_with, input_without) in &cases {
             let a = measure(with, input_with, on_gpu);
             let b = measure(without, input_without, on_gpu);
