@@ -25,6 +25,6 @@ step "GPU adapter"
 cargo run --release --quiet -p gpu-runtime --bin pxi-run -- examples/hello.pxs
 
 step "tests"
-cargo test --workspace --release --quiet
+cargo test --workspace --release --quiet --no-fail-fast
 
 step "all tests passed"
