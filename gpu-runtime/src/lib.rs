@@ -31,6 +31,9 @@ const Q_ENTRY_WORDS: usize = 8;
 /// the fast and slow loops share it (up to two passes per step when every
 /// instruction takes the slow path) with the register load/store loops.
 pub const MAX_SAFE_SLICE: u32 = 32_000;
+/// Most harts the GPU runtime takes: `resolve` scans them serially in one
+/// invocation, and its loops must stay under llvmpipe's 65,535 iterations.
+pub const MAX_GPU_HARTS: u32 = 16_384;
 /// Default slice: long enough that dispatch overhead stays small (see docs/benchmarks.md).
 pub const DEFAULT_SLICE: u32 = 16_384;
 /// Default rounds per submission (one mailbox service per batch).
@@ -58,6 +61,14 @@ pub enum GpuError {
         needed: u64,
         /// Device limit.
         limit: u64,
+    },
+    /// More harts than `resolve` can scan within one dispatch.
+    #[error(
+        "the image asks for {harts} harts; the GPU runtime runs at most {MAX_GPU_HARTS} (use --cpu for more)"
+    )]
+    TooManyHarts {
+        /// Harts the image asks for.
+        harts: u32,
     },
     /// A slice ended before its budget without a reason: the driver cut the loop off.
     #[error(
@@ -409,6 +420,9 @@ impl<'g> GpuMachine<'g> {
         limits: Limits,
         options: GpuOptions,
     ) -> Result<Self, GpuError> {
+        if image.harts > MAX_GPU_HARTS {
+            return Err(GpuError::TooManyHarts { harts: image.harts });
+        }
         let (memory, harts, control_block) = pxi::machine::initial_state(image, limits);
         let max_binding = gpu.limits.max_storage_buffer_binding_size;
         for (what, words) in [("data memory", memory.len()), ("hart state", harts.len())] {

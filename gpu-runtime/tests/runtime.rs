@@ -106,6 +106,20 @@ fn a_cut_off_slice_is_reported() {
     }
 }
 
+#[test]
+fn too_many_harts_is_a_clear_error() {
+    let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
+    let mut image = pxi_asm::assemble_source("h.pxs", "exit r0\n")
+        .unwrap()
+        .image;
+    image.harts = gpu_runtime::MAX_GPU_HARTS + 1;
+    match GpuMachine::new(&gpu, &image, Limits::default(), GpuOptions::default()) {
+        Err(e @ GpuError::TooManyHarts { .. }) => assert!(e.to_string().contains("at most 16384")),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("accepted {} harts", image.harts),
+    }
+}
+
 fn pxi_run(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pxi-run"));
     cmd.args(args)

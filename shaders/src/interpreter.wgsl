@@ -29,7 +29,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> counts: array<atomic<u32>>;
 // Queued vector instructions, Q_ENTRY_WORDS each.
 @group(0) @binding(6) var<storage, read_write> queue: array<atomic<u32>>;
-// Indirect dispatch of the vector pass: (entries, max chunks, 1).
+// Indirect dispatch of the vector pass: (max chunks, entries, 1). Chunks go in x:
+// llvmpipe spreads workgroups over its threads along x (measured 2x for one big op).
 @group(0) @binding(7) var<storage, read_write> dispatch: array<atomic<u32>, 3>;
 @group(0) @binding(8) var<uniform> params: Params;
 
@@ -146,9 +147,9 @@ fn queue_vector(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
             }
         }
     }
-    let e = atomicAdd(&dispatch[0], 1u);
+    let e = atomicAdd(&dispatch[1], 1u);
     let chunks = max(1u, (len + VECTOR_CHUNK - 1u) / VECTOR_CHUNK);
-    atomicMax(&dispatch[1], chunks);
+    atomicMax(&dispatch[0], chunks);
     let q = e * Q_ENTRY_WORDS;
     atomicStore(&queue[q + 0u], hart);
     atomicStore(&queue[q + 1u], op | (a << 8u));
@@ -692,7 +693,7 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
         return;
     }
     // 1. Queued reductions write their result register.
-    let entries = atomicLoad(&dispatch[0]);
+    let entries = atomicLoad(&dispatch[1]);
     for (var e = lane; e < entries; e += RESOLVE_LANES) {
         let q = e * Q_ENTRY_WORDS;
         let op_a = atomicLoad(&queue[q + 1u]);
