@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use pxi::host::CaptureHost;
-use pxi::run::{Stop, drive};
+use pxi::run::{Executor, Stop, drive};
 use pxi::{Image, Limits, Machine};
 use wgpu::util::DeviceExt;
 
@@ -144,23 +144,28 @@ fn median(mut runs: Vec<Run>) -> Run {
     runs.swap_remove(runs.len() / 2)
 }
 
-fn check(stop: Stop, name: &str) -> Result<()> {
-    anyhow::ensure!(stop == Stop::AllExited, "{name} ended with {stop:?}");
-    Ok(())
-}
-
-fn cpu_run(image: &Image, limits: Limits, rounds_per_batch: u32, repeat: u32) -> Result<Run> {
+/// Time `repeat` runs of fresh executors from `make`; the median run.
+fn timed<X: Executor>(
+    repeat: u32,
+    rounds_per_batch: u32,
+    mut make: impl FnMut() -> Result<X>,
+) -> Result<Run>
+where
+    X::Error: std::fmt::Display,
+{
     let mut runs = Vec::new();
     for _ in 0..repeat {
-        let mut machine = Machine::new(image, limits);
+        let mut machine = make()?;
         let mut host = CaptureHost::default();
         let start = Instant::now();
-        let outcome = match drive(&mut machine, &mut host, rounds_per_batch, |_, _| {}) {
-            Ok(o) => o,
-            Err(never) => match never {},
-        };
+        let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let elapsed = start.elapsed();
-        check(outcome.stop, "CPU run")?;
+        anyhow::ensure!(
+            outcome.stop == Stop::AllExited,
+            "benchmark program ended with {:?}",
+            outcome.stop
+        );
         runs.push(Run {
             elapsed,
             steps: outcome.steps,
@@ -168,6 +173,10 @@ fn cpu_run(image: &Image, limits: Limits, rounds_per_batch: u32, repeat: u32) ->
         });
     }
     Ok(median(runs))
+}
+
+fn cpu_run(image: &Image, limits: Limits, rounds_per_batch: u32, repeat: u32) -> Result<Run> {
+    timed(repeat, rounds_per_batch, || Ok(Machine::new(image, limits)))
 }
 
 fn gpu_run(
@@ -178,21 +187,14 @@ fn gpu_run(
     count_exec: bool,
     repeat: u32,
 ) -> Result<Run> {
-    let mut runs = Vec::new();
-    for _ in 0..repeat {
-        let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions { count_exec })?;
-        let mut host = CaptureHost::default();
-        let start = Instant::now();
-        let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})?;
-        let elapsed = start.elapsed();
-        check(outcome.stop, "GPU run")?;
-        runs.push(Run {
-            elapsed,
-            steps: outcome.steps,
-            rounds: outcome.rounds,
-        });
-    }
-    Ok(median(runs))
+    timed(repeat, rounds_per_batch, || {
+        Ok(GpuMachine::new(
+            gpu,
+            image,
+            limits,
+            GpuOptions { count_exec },
+        )?)
+    })
 }
 
 fn mips(run: &Run) -> f64 {
