@@ -75,8 +75,8 @@ enum Command {
     Hotspots {
         #[command(flatten)]
         inputs: Inputs,
-        /// How many pixels and labels to list.
-        #[arg(long, default_value_t = 10)]
+        /// How many pixels and labels to list (`--find-hotspots N` is the same).
+        #[arg(long, visible_alias = "find-hotspots", default_value_t = 10)]
         top: usize,
     },
     /// Render one heatmap per counts snapshot, as an animated PNG or as

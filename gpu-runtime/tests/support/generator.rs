@@ -329,6 +329,18 @@ fn body_instruction(
         }
         _ => match rng.below(5) {
             0 => b.emit(I::new(Op::Yield, 0, 0, 0, 0)),
+            4 if rng.chance(10) => {
+                // Bad-input traps of the system instructions: a timer handler
+                // outside code, or a context block outside memory.
+                if rng.chance(50) {
+                    b.li(12, 0xFFFF);
+                    b.li(11, 5);
+                    b.emit(I::new(Op::Timer, 11, 12, 0, 0));
+                } else {
+                    b.li(12, u32::MAX - 10);
+                    b.emit(I::new(Op::CtxLoad, 12, 0, 0, 0));
+                }
+            }
             4 => {
                 // Save the context into the private region (ctxload is covered by os.pxs).
                 // r15 may hold an unspecified atomic result: clear it so the
