@@ -642,13 +642,13 @@ impl Executor for GpuMachine<'_> {
     fn memory_words(&self) -> u32 {
         self.memory_words
     }
-}
 
-impl pxi_asm::runner::Inspect for GpuMachine<'_> {
     fn counts(&mut self) -> Result<Vec<u32>, GpuError> {
         self.read_counts()
     }
+}
 
+impl pxi_asm::runner::Inspect for GpuMachine<'_> {
     fn harts(&mut self) -> Result<Vec<u32>, GpuError> {
         self.read_harts()
     }

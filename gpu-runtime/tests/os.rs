@@ -156,16 +156,20 @@ fn kill_and_wait_reap_a_background_process() {
 
 /// 8 CPU-bound processes that never give up their hart, plus their parent,
 /// on 4 harts: the parent only finishes when every spinner has run, which
-/// needs the timer to take harts away from the others. How far each spinner
-/// got depends on which hart won the kernel lock first, so `heat` is only
-/// checked for its shape.
+/// needs the timer to take harts away from the others. `heat` then asks the
+/// host (SYS_HEAT) for the hottest code pixels: the spinners' loop must top
+/// the list. Exact counts depend on which hart won the kernel lock first.
 #[test]
 fn preemption_lets_more_processes_than_harts_progress() {
     let input = b"run preempt\nheat\n";
     let head = format!(
         "{BANNER}{PROMPT}preempt: 8 CPU-bound spinners on 4 harts all made progress\n\
-         {PROMPT}heat: steps per program (whole slices of 1000)\n  spin      "
+         {PROMPT}heat: hottest code pixels (address: executions)\n"
     );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/os.pxs");
+    let map = pxi_asm::assemble_file(std::path::Path::new(path))
+        .unwrap()
+        .map;
     let cpu = run_cpu(os_image(), limits(), ROUNDS_PER_BATCH, input);
     let gpu_run = run_gpu(gpu(), os_image(), limits(), ROUNDS_PER_BATCH, input).expect("GPU run");
     for (executor, run) in [("CPU", &cpu), ("GPU", &gpu_run)] {
@@ -173,6 +177,21 @@ fn preemption_lets_more_processes_than_harts_progress() {
         assert!(output.starts_with(&head), "{executor}:\n{output}");
         assert!(
             output.ends_with(&format!("{PROMPT}bye\n")),
+            "{executor}:\n{output}"
+        );
+        let lines: Vec<(u32, u32)> = output[head.len()..]
+            .lines()
+            .take_while(|l| l.starts_with("  pc "))
+            .map(|l| {
+                let (pc, count) = l["  pc ".len()..].split_once(':').expect("pc: count");
+                (pc.parse().unwrap(), count.trim().parse().unwrap())
+            })
+            .collect();
+        assert_eq!(lines.len(), 5, "{executor}:\n{output}");
+        let hottest = map.pixel(lines[0].0).and_then(|p| p.label);
+        assert_eq!(hottest, Some("spin_loop"), "{executor}:\n{output}");
+        assert!(
+            lines.iter().all(|&(_, count)| count > 0),
             "{executor}:\n{output}"
         );
         assert_eq!(run.outcome.stop, Stop::Halted(0), "{executor}");
@@ -217,6 +236,9 @@ fn measure_os_costs() {
         }
         fn memory_words(&self) -> u32 {
             self.inner.memory_words()
+        }
+        fn counts(&mut self) -> Result<Vec<u32>, X::Error> {
+            self.inner.counts()
         }
     }
 

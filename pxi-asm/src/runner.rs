@@ -24,19 +24,13 @@ pub const EXIT_TRAPPED: u8 = 125;
 /// Exit status when the step budget ran out.
 pub const EXIT_BUDGET: u8 = 124;
 
-/// An executor whose state the runner can inspect after (or during) a run.
+/// An executor whose hart state the runner can inspect after a run.
 pub trait Inspect: Executor {
-    /// Executions per code pixel so far.
-    fn counts(&mut self) -> Result<Vec<u32>, Self::Error>;
     /// Every hart's words.
     fn harts(&mut self) -> Result<Vec<u32>, Self::Error>;
 }
 
 impl Inspect for Machine {
-    fn counts(&mut self) -> Result<Vec<u32>, Self::Error> {
-        Ok(self.counts.clone())
-    }
-
     fn harts(&mut self) -> Result<Vec<u32>, Self::Error> {
         Ok(self.harts.clone())
     }

@@ -91,6 +91,7 @@ syscalls! {
     PutU  = 3, "SYS_PUTU",  "Write `r1` as an unsigned decimal number. Returns 0.";
     Clock = 4, "SYS_CLOCK", "Returns the host clock in microseconds since start (low 32 bits).";
     Getc  = 5, "SYS_GETC",  "Read one byte of console input; waits until one arrives. Returns it, or EOF (0xFFFFFFFF) at end of input.";
+    Heat  = 7, "SYS_HEAT",  "Profiling: returns the code address (`r2` = 0) or the execution count (`r2` = 1) of the `r1`-th most executed code pixel so far (0 = hottest; ties go to the lower address), or EOF when fewer pixels have run. Counts are taken at the end of the batch.";
     Blit  = 6, "SYS_BLIT",  "Draw `r2` (at most 64) 0xAARRGGBB pixels from word address `r1` in a row on the screen, starting at x = `r3` & 0xFFFF, y = `r3` >> 16. Returns the pixels drawn, ERR_FAULT, or ERR_NOSYS when the host has no screen.";
 }
 
@@ -134,12 +135,25 @@ pub struct Serviced {
     pub halt: Option<u32>,
 }
 
+/// Whether a posted request needs the executor's execution counts ([`Call::Heat`]).
+pub fn wants_counts(mailbox: &[u32]) -> bool {
+    mailbox
+        .chunks_exact(SLOT_WORDS)
+        .any(|slot| slot[W_STATE] == REQUEST && slot[W_CALL] == Call::Heat as u32)
+}
+
 /// Handle every posted request in `mailbox`, oldest first.
 ///
 /// `memory_words` is the data memory size, used to reject `write`s that point
-/// outside memory with [`ERR_FAULT`]. Stops at a halt request (later ones stay
-/// posted).
-pub fn service(mailbox: &mut [u32], memory_words: u32, host: &mut impl Host) -> Serviced {
+/// outside memory with [`ERR_FAULT`]. `counts` are the executor's execution
+/// counts, when a request asked for them ([`wants_counts`]). Stops at a halt
+/// request (later ones stay posted).
+pub fn service(
+    mailbox: &mut [u32],
+    memory_words: u32,
+    counts: Option<&[u32]>,
+    host: &mut impl Host,
+) -> Serviced {
     let mut done = Serviced::default();
     let mut order: [(u32, usize); SLOTS] = [(0, 0); SLOTS];
     let mut posted = 0;
@@ -195,6 +209,7 @@ pub fn service(mailbox: &mut [u32], memory_words: u32, host: &mut impl Host) -> 
                 Input::Eof => Some(EOF),
                 Input::NotYet => None,
             },
+            Some(Call::Heat) => Some(counts.map_or(ERR_NOSYS, |c| hottest(c, arg0, arg1))),
             None => Some(ERR_NOSYS),
         };
         match result {
@@ -245,6 +260,33 @@ fn blit_payload(
         words
     } else {
         ERR_NOSYS
+    }
+}
+
+/// The code address (`what` = 0) or count (`what` = 1) of the `rank`-th most
+/// executed pixel (ties to the lower address), or [`EOF`].
+fn hottest(counts: &[u32], rank: u32, what: u32) -> u32 {
+    // Selection by repeated maximum: ranks asked for are small (a shell's top five).
+    let mut previous: Option<(usize, u32)> = None;
+    for _ in 0..=rank {
+        // The next pixel in (count descending, address ascending) order after `previous`.
+        let next = counts
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(pc, c)| {
+                c > 0 && previous.is_none_or(|(pc0, c0)| c < c0 || (c == c0 && pc > pc0))
+            })
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)));
+        match next {
+            Some(found) => previous = Some(found),
+            None => return EOF,
+        }
+    }
+    match previous {
+        Some((pc, _)) if what == 0 => pc as u32,
+        Some((_, count)) => count,
+        None => EOF,
     }
 }
 
@@ -329,7 +371,7 @@ mod tests {
             out: vec![],
             input: vec![],
         };
-        let done = service(&mut mb, 16, &mut host);
+        let done = service(&mut mb, 16, None, &mut host);
         assert_eq!(host.out, b"ab4096");
         assert_eq!(
             done,
@@ -351,7 +393,7 @@ mod tests {
             out: vec![],
             input: vec![],
         };
-        service(&mut mb, 16, &mut host);
+        service(&mut mb, 16, None, &mut host);
         assert_eq!(host.out, b"12");
     }
 
@@ -365,7 +407,7 @@ mod tests {
             out: vec![],
             input: vec![Input::NotYet],
         };
-        let done = service(&mut mb, 16, &mut host);
+        let done = service(&mut mb, 16, None, &mut host);
         assert_eq!(mb[W_RESULT], ERR_FAULT);
         assert_eq!(
             mb[SLOT_WORDS + W_STATE],
@@ -385,8 +427,29 @@ mod tests {
             out: vec![],
             input: vec![],
         };
-        assert_eq!(service(&mut mb, 16, &mut host).halt, Some(3));
+        assert_eq!(service(&mut mb, 16, None, &mut host).halt, Some(3));
         assert!(host.out.is_empty());
+    }
+
+    #[test]
+    fn heat_ranks_pixels_by_count_then_address() {
+        let counts = [5, 0, 9, 5, 1];
+        let ask = |rank, what| hottest(&counts, rank, what);
+        assert_eq!((ask(0, 0), ask(0, 1)), (2, 9));
+        assert_eq!((ask(1, 0), ask(2, 0), ask(3, 0)), (0, 3, 4));
+        assert_eq!(ask(4, 0), EOF, "only four pixels ran");
+        let mut mb = vec![0; MAILBOX_WORDS];
+        post(&mut mb, 0, 0, Call::Heat as u32, [1, 1, 0]);
+        assert!(wants_counts(&mb));
+        let mut host = Recorder {
+            out: vec![],
+            input: vec![],
+        };
+        service(&mut mb, 16, Some(&counts), &mut host);
+        assert_eq!(mb[W_RESULT], 5);
+        post(&mut mb, 0, 1, Call::Heat as u32, [0, 0, 0]);
+        service(&mut mb, 16, None, &mut host);
+        assert_eq!(mb[W_RESULT], ERR_NOSYS, "no counts, no heat");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The driver loop shared by every executor and host: run a batch of rounds,
 //! service the mailbox, repeat until the machine stops.
 
+use alloc::vec::Vec;
+
 use crate::machine::Machine;
 use crate::mailbox::{self, Host};
 use crate::state::MachineStatus;
@@ -23,6 +25,9 @@ pub trait Executor {
 
     /// Data memory size in words (to bounds-check syscall arguments).
     fn memory_words(&self) -> u32;
+
+    /// Executions per code pixel so far (for `SYS_HEAT`, heatmaps).
+    fn counts(&mut self) -> Result<Vec<u32>, Self::Error>;
 }
 
 /// Where the machine stands after a batch.
@@ -77,7 +82,12 @@ pub fn drive<X: Executor>(
         batches += 1;
         on_batch(executor, &report);
         let memory_words = executor.memory_words();
-        let done = mailbox::service(executor.mailbox(), memory_words, host);
+        let counts = if mailbox::wants_counts(executor.mailbox()) {
+            Some(executor.counts()?)
+        } else {
+            None
+        };
+        let done = mailbox::service(executor.mailbox(), memory_words, counts.as_deref(), host);
         if done.replied > 0 {
             executor.commit_mailbox()?;
         }
@@ -124,5 +134,9 @@ impl Executor for Machine {
 
     fn memory_words(&self) -> u32 {
         self.memory.len() as u32
+    }
+
+    fn counts(&mut self) -> Result<Vec<u32>, Self::Error> {
+        Ok(self.counts.clone())
     }
 }

@@ -91,6 +91,10 @@ impl Executor for CpuExecutor {
     fn memory_words(&self) -> u32 {
         self.0.memory_words()
     }
+
+    fn counts(&mut self) -> Result<alloc::vec::Vec<u32>, Self::Error> {
+        self.0.counts()
+    }
 }
 
 /// The screen while a program runs.
