@@ -208,9 +208,12 @@ fn shell_over_serial_runs_a_scripted_session() {
     let mut running = qemu.spawn();
     running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
     running.wait_for_line("pxOS 0.2: a multi-process OS in pixels", BOOT_TIMEOUT);
+    // The kernel echoes what is typed (the serial line is raw), so each
+    // command shows up after its prompt before the reply; Enter is sent as
+    // CR, as a terminal on a raw line sends it.
     let script: &[(&str, &str)] = &[
-        ("echo typed over serial\n", "pxos$ typed over serial"),
-        ("run hello\n", "pxos$ hello from pid 2"),
+        ("echo typed over serial\r", "typed over serial"),
+        ("run hello\r", "hello from pid 2"),
         ("run pingpong\n", "ping got 30"),
         ("run sneaky\n", "sneaky: clock denied"),
         ("audit\n", "pid 2 denied: clock"),
@@ -221,6 +224,8 @@ fn shell_over_serial_runs_a_scripted_session() {
     ];
     for (command, reply) in script {
         running.send(command.as_bytes());
+        let echoed = format!("pxos$ {}", command.trim_end());
+        running.wait_for_line(&echoed, BOOT_TIMEOUT);
         running.wait_for_line(reply, BOOT_TIMEOUT);
     }
     running.send(END_OF_INPUT);

@@ -57,7 +57,13 @@ impl Host for KernelHost {
                 self.input_closed = true;
                 Input::Eof
             }
-            Some(byte) => Input::Byte(byte),
+            Some(byte) => {
+                let byte = crate::console::input_byte(byte);
+                for &echoed in crate::console::echo(byte) {
+                    self.serial.write_byte(echoed);
+                }
+                Input::Byte(byte)
+            }
             None => Input::NotYet,
         }
     }
