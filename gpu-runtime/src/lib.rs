@@ -17,7 +17,7 @@ use std::sync::mpsc;
 
 use pxi::mailbox::MAILBOX_WORDS;
 use pxi::run::{BatchReport, Executor};
-use pxi::state::{C_ROUND, C_STATUS, CONTROL_WORDS, HART_WORDS, MachineStatus, total_steps};
+use pxi::state::{C_ROUND, C_STATUS, CONTROL_WORDS, MachineStatus, total_steps};
 use pxi::{Image, Limits};
 use wgpu::util::DeviceExt;
 
@@ -528,11 +528,6 @@ impl<'g> GpuMachine<'g> {
         })
     }
 
-    /// The device this machine runs on.
-    pub fn gpu(&self) -> &Gpu {
-        self.gpu
-    }
-
     /// Record `rounds` rounds into `encoder`.
     fn record_rounds(&self, encoder: &mut wgpu::CommandEncoder, rounds: u32) {
         let p = self.gpu.pipelines();
@@ -581,11 +576,6 @@ impl<'g> GpuMachine<'g> {
     pub fn read_harts(&self) -> Result<Vec<u32>, GpuError> {
         let b = &self.buffers.harts;
         self.gpu.read_words(b, 0, (b.size() / 4) as usize)
-    }
-
-    /// Number of hart slots.
-    pub fn hart_count(&self) -> usize {
-        (self.buffers.harts.size() / 4) as usize / HART_WORDS
     }
 }
 

@@ -17,8 +17,6 @@
 //! 4. When the hart is next scheduled it takes the result into `r0`, frees
 //!    the slot and continues after the `syscall`.
 
-use core::fmt;
-
 /// Number of mailbox slots.
 pub const SLOTS: usize = 32;
 /// Payload words per slot (bytes of a `write`, 4 per word, little-endian).
@@ -311,18 +309,6 @@ pub fn payload_words(call: u32, len: u32) -> u32 {
         Some(Call::Write) => len.min(PAYLOAD_BYTES).div_ceil(4),
         Some(Call::Blit) => len.min(PAYLOAD_WORDS as u32),
         _ => 0,
-    }
-}
-
-/// Human-readable name of a call number.
-pub struct CallName(pub u32);
-
-impl fmt::Display for CallName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match CALLS.iter().find(|c| c.0 == self.0) {
-            Some((_, name, _)) => f.write_str(name),
-            None => write!(f, "call {}", self.0),
-        }
     }
 }
 
