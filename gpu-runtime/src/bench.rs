@@ -227,10 +227,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     println!("### Scalar and data-parallel programs (Minstr/s)\n");
     println!("| harts | steps | CPU | GPU, counting | GPU, no counts | GPU/CPU (no counts) |");
     println!("|---|---|---|---|---|---|");
-    let total_steps = 20_000_000 / scale;
+    let total_steps = 60_000_000 / scale;
     let mut ratio_1024 = 0.0;
     for harts in [1u32, 64, 1024, 16384] {
-        let iterations = (total_steps / 5 / harts as u64).max(50) as u32;
+        // At least 2000 loop iterations (10,000 instructions) per hart, so that
+        // running dominates starting 16384 harts through the spawn tree.
+        // One hart runs at a few Minstr/s on a CPU adapter: a third of the work
+        // keeps that row short; the others run long enough to average out noise.
+        let target = if harts == 1 { total_steps / 3 } else { total_steps };
+        let iterations = (target / 5 / harts as u64).max(2000 / scale) as u32;
         let image = assemble("data-parallel", &data_parallel_source(harts, iterations))?;
         let cpu = cpu_run(&image, limits, batch, repeat)?;
         let counted = gpu_run(&gpu, &image, limits, batch, true, repeat)?;
