@@ -309,14 +309,15 @@ impl Image {
         for seg in &self.segments {
             out.extend_from_slice(&seg.words);
         }
-        let width = self.width.max(1) as usize;
-        out.resize(out.len().div_ceil(width) * width, 0);
+        out.resize(self.height() as usize * self.width.max(1) as usize, 0);
         out
     }
 
     /// Height in pixels of [`Image::to_pixels`].
     pub fn height(&self) -> u32 {
-        self.to_pixels().len() as u32 / self.width.max(1)
+        let data: usize = self.segments.iter().map(|seg| seg.words.len()).sum();
+        let pixels = self.code_offset() + self.code.len() + data;
+        pixels.div_ceil(self.width.max(1) as usize) as u32
     }
 
     /// Parse and validate pixels (row-major words) of an image `width` wide.
