@@ -136,6 +136,23 @@ impl<'a> Canvas<'a> {
         }
     }
 
+    /// Draws a row of 0xAARRGGBB `pixels` starting at (x, y) (a program's `SYS_BLIT`),
+    /// clipped at the edges.
+    pub fn blit_row(&mut self, x: usize, y: usize, pixels: &[u32]) {
+        if y >= self.height || x >= self.width {
+            return;
+        }
+        let visible = pixels.len().min(self.width - x);
+        let start = (y * self.width + x) * 4;
+        for (chunk, &argb) in self.bytes[start..start + visible * 4]
+            .chunks_exact_mut(4)
+            .zip(pixels)
+        {
+            let [b, g, r, _] = argb.to_le_bytes();
+            chunk.copy_from_slice(&[b, g, r, 0xff]);
+        }
+    }
+
     /// The colour at screen pixel (x, y), if inside.
     pub fn pixel(&self, x: usize, y: usize) -> Option<Rgb> {
         if x >= self.width || y >= self.height {
@@ -152,6 +169,42 @@ impl<'a> Canvas<'a> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn blit_row_draws_argb_and_clips() {
+        let mut bytes = [0u8; 4 * 4 * 2];
+        let mut canvas = Canvas::new(&mut bytes, 4, 2).unwrap();
+        canvas.blit_row(2, 1, &[0xff11_2233, 0xff44_5566, 0xff77_8899]);
+        assert_eq!(
+            canvas.pixel(2, 1),
+            Some(Rgb {
+                r: 0x11,
+                g: 0x22,
+                b: 0x33
+            })
+        );
+        assert_eq!(
+            canvas.pixel(3, 1),
+            Some(Rgb {
+                r: 0x44,
+                g: 0x55,
+                b: 0x66
+            })
+        );
+        assert_eq!(
+            canvas.pixel(1, 1),
+            Some(Rgb { r: 0, g: 0, b: 0 }),
+            "left of the row is untouched"
+        );
+        canvas.blit_row(4, 0, &[0xffff_ffff]);
+        canvas.blit_row(0, 2, &[0xffff_ffff]);
+        assert_eq!(
+            canvas.pixel(0, 0),
+            Some(Rgb { r: 0, g: 0, b: 0 }),
+            "rows outside are dropped"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -3,6 +3,8 @@
 //! runtime uses. The kernel's part is only [`KernelHost`], the devices behind the mailbox, and
 //! the periodic heatmap refresh.
 
+use core::cell::RefCell;
+
 use super::gpu::Display;
 use super::interrupts;
 use super::serial::Com1;
@@ -119,27 +121,77 @@ impl Screen {
     }
 }
 
+/// The kernel host plus the screen, for `SYS_BLIT`. The screen is shared with the heatmap
+/// refresh between batches through a `RefCell`: the driver services the mailbox and calls
+/// the batch hook at different times, so the two borrows never overlap.
+struct ScreenHost<'h, 'r, 's> {
+    host: &'h mut KernelHost,
+    screen: &'r RefCell<Option<&'s mut Screen>>,
+}
+
+impl Host for ScreenHost<'_, '_, '_> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.host.write(bytes);
+    }
+
+    fn clock_us(&mut self) -> u64 {
+        self.host.clock_us()
+    }
+
+    fn read_byte(&mut self) -> Input {
+        self.host.read_byte()
+    }
+
+    fn idle(&mut self) {
+        self.host.idle();
+    }
+
+    /// Draws into the framebuffer; it reaches the screen with the next refresh (≤ 250 ms).
+    fn blit(&mut self, x: u32, y: u32, pixels: &[u32]) -> bool {
+        match self.screen.borrow_mut().as_deref_mut() {
+            Some(screen) => {
+                screen
+                    .display
+                    .canvas()
+                    .blit_row(x as usize, y as usize, pixels);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Runs `machine` until it halts, exits, traps or runs out of budget, servicing the mailbox
 /// after every batch and refreshing the heatmap every [`HEATMAP_REFRESH_MICROS`].
 #[inline(never)]
 pub fn run(
     executor: &mut CpuExecutor,
     host: &mut KernelHost,
-    mut screen: Option<&mut Screen>,
+    screen: Option<&mut Screen>,
 ) -> Outcome {
+    let screen = RefCell::new(screen);
+    let mut host = ScreenHost {
+        host,
+        screen: &screen,
+    };
     let mut next_refresh = interrupts::uptime_micros() + HEATMAP_REFRESH_MICROS;
-    let outcome = run::drive(executor, host, ROUNDS_PER_BATCH, |executor, _report| {
-        let now = interrupts::uptime_micros();
-        if let Some(screen) = screen.as_deref_mut()
-            && now >= next_refresh
-        {
-            screen.show_counts(&executor.0.counts);
-            next_refresh = now + HEATMAP_REFRESH_MICROS;
-        }
-    });
+    let outcome = run::drive(
+        executor,
+        &mut host,
+        ROUNDS_PER_BATCH,
+        |executor, _report| {
+            let now = interrupts::uptime_micros();
+            if let Some(screen) = screen.borrow_mut().as_deref_mut()
+                && now >= next_refresh
+            {
+                screen.show_counts(&executor.0.counts);
+                next_refresh = now + HEATMAP_REFRESH_MICROS;
+            }
+        },
+    );
     // The interpreter's error type is `Infallible`.
     let Ok(outcome) = outcome;
-    if let Some(screen) = screen {
+    if let Some(screen) = screen.into_inner() {
         screen.show_counts(&executor.0.counts);
     }
     outcome
