@@ -234,7 +234,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         // running dominates starting 16384 harts through the spawn tree.
         // One hart runs at a few Minstr/s on a CPU adapter: a third of the work
         // keeps that row short; the others run long enough to average out noise.
-        let target = if harts == 1 { total_steps / 3 } else { total_steps };
+        let target = if harts == 1 {
+            total_steps / 3
+        } else {
+            total_steps
+        };
         let iterations = (target / 5 / harts as u64).max(2000 / scale) as u32;
         let image = assemble("data-parallel", &data_parallel_source(harts, iterations))?;
         let cpu = cpu_run(&image, limits, batch, repeat)?;
