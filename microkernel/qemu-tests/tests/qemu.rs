@@ -101,7 +101,8 @@ fn minimal_kernel_prints_one_line_and_exits() {
 }
 
 /// The screendump (PNG, of the virtio-gpu since there is no VGA) shows every pixel of the
-/// embedded program, scaled, at the place the kernel reported, and a heatmap in which code ran.
+/// embedded program, scaled, at the place the kernel reported, a heatmap in which code ran,
+/// and what the `paint` program drew through `SYS_BLIT`.
 #[test]
 fn screendump_shows_program_pixels_and_heatmap() {
     require_qemu();
@@ -117,6 +118,9 @@ fn screendump_shows_program_pixels_and_heatmap() {
     let layout =
         ScreenLayout::parse(&display_line).unwrap_or_else(|| panic!("unparsable: {display_line}"));
     running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
+    // A program draws on the screen through the OS and the mailbox (SYS_BLIT).
+    running.send(b"run paint\r");
+    running.wait_for_line("paint: drew 64x16 pixels at 1200,760", BOOT_TIMEOUT);
     running.send(END_OF_INPUT);
     running.wait_for_line(DISPATCH_STOPPED, BOOT_TIMEOUT);
 
@@ -128,6 +132,16 @@ fn screendump_shows_program_pixels_and_heatmap() {
     monitor.command("quit");
     running.wait(BOOT_TIMEOUT);
     assert_eq!(screen.dimensions(), (1280, 800));
+
+    // `paint`'s gradient: red = 4x, green = 16y, blue = 0x80 at (1200 + x, 760 + y).
+    for (x, y) in [(0u32, 0u32), (63, 0), (10, 7), (63, 15)] {
+        let expected = [(4 * x) as u8, (16 * y) as u8, 0x80];
+        assert_eq!(
+            screen.get_pixel(1200 + x, 760 + y).0,
+            expected,
+            "painted pixel ({x},{y})"
+        );
+    }
 
     let os_image = std::fs::read(&kernels().os_image).expect("read the embedded os.pxi");
     let program = image::load_from_memory_with_format(&os_image, image::ImageFormat::Png)
