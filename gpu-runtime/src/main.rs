@@ -43,8 +43,9 @@ struct RunArgs {
     /// Stop at the first round boundary at or past this many instructions.
     #[arg(long, default_value_t = Limits::default().max_steps)]
     max_steps: u64,
-    /// Instructions each hart may execute per round (llvmpipe cuts shader loops off
-    /// after 65,535 iterations; the runtime detects and reports that).
+    /// Instructions each hart may execute per round. On llvmpipe, slices above 32,000
+    /// may be cut off (it ends shader loops after 65,535 iterations); the runtime
+    /// detects and reports a cut-off slice.
     #[arg(long, default_value_t = gpu_runtime::DEFAULT_SLICE)]
     slice_steps: u32,
     /// Rounds per GPU submission; the mailbox is serviced between submissions.
