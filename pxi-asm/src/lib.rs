@@ -17,4 +17,4 @@ pub mod trap;
 pub use assemble::{Assembly, assemble_file, assemble_source};
 pub use disasm::{disassemble, pixel_texts};
 pub use error::{Error, ErrorKind, Errors, Location};
-pub use source_map::{MapError, SourceMap};
+pub use source_map::{MapError, MapStatus, SourceMap};

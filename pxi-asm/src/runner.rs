@@ -16,7 +16,7 @@ use pxi::state::{H_AUX, H_STATUS, HART_EXITED, HART_WORDS};
 use pxi::{Image, Machine};
 
 use crate::assemble_file;
-use crate::source_map::SourceMap;
+use crate::source_map::{MapStatus, SourceMap};
 use crate::trap::render_trap;
 
 /// Exit status when a hart trapped.
@@ -96,21 +96,14 @@ pub fn load_image(path: &Path, with_map: bool) -> Result<(Image, Option<SourceMa
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let image =
         Image::decode_png(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let map_path = SourceMap::sidecar(path);
-    if !with_map || !map_path.exists() {
+    if !with_map {
         return Ok((image, None));
     }
-    let map = SourceMap::read(&map_path)?;
-    if map.pixels.len() != image.code.len() {
-        eprintln!(
-            "warning: ignoring {}: it describes {} code pixels, the image has {}",
-            map_path.display(),
-            map.pixels.len(),
-            image.code.len()
-        );
-        return Ok((image, None));
+    let status = SourceMap::load_for(path, image.code.len())?;
+    if let (MapStatus::Mismatched { .. }, Some(note)) = (&status, status.note()) {
+        eprintln!("warning: {note}");
     }
-    Ok((image, Some(map)))
+    Ok((image, status.into_map()))
 }
 
 /// Run `executor` (loaded with `image`) to completion with `host` as console.

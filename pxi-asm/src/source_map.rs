@@ -89,6 +89,61 @@ pub enum MapError {
     },
 }
 
+/// Whether the source map next to the image could be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapStatus {
+    /// `prog.pxi.map` was found and describes this image.
+    Loaded(SourceMap),
+    /// There is no `prog.pxi.map`.
+    Missing(PathBuf),
+    /// `prog.pxi.map` describes another code length; it is ignored.
+    Mismatched {
+        /// The map file.
+        path: PathBuf,
+        /// Code pixels the map describes.
+        map_len: usize,
+        /// Code pixels of the image.
+        code_len: usize,
+    },
+}
+
+impl MapStatus {
+    /// The map, when it belongs to the image.
+    pub fn map(&self) -> Option<&SourceMap> {
+        match self {
+            MapStatus::Loaded(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// The map, when it belongs to the image, by value.
+    pub fn into_map(self) -> Option<SourceMap> {
+        match self {
+            MapStatus::Loaded(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    /// Why there are no source lines, or `None` when there are.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            MapStatus::Loaded(_) => None,
+            MapStatus::Missing(path) => Some(format!(
+                "no source map ({} not found): no source lines or labels",
+                path.display()
+            )),
+            MapStatus::Mismatched {
+                path,
+                map_len,
+                code_len,
+            } => Some(format!(
+                "source map {} ignored: it describes {map_len} code pixels, the image has {code_len}",
+                path.display()
+            )),
+        }
+    }
+}
+
 /// A pixel's source, resolved for display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SourceLine<'m> {
@@ -226,6 +281,25 @@ impl SourceMap {
     }
 
     /// Read a map from `path`.
+    /// The sidecar map of the image at `image_path`, checked against the
+    /// image's `code_len` code pixels: a map of another length is ignored.
+    pub fn load_for(image_path: &Path, code_len: usize) -> Result<MapStatus, MapError> {
+        let path = SourceMap::sidecar(image_path);
+        if !path.exists() {
+            return Ok(MapStatus::Missing(path));
+        }
+        let map = SourceMap::read(&path)?;
+        if map.pixels.len() != code_len {
+            return Ok(MapStatus::Mismatched {
+                path,
+                map_len: map.pixels.len(),
+                code_len,
+            });
+        }
+        Ok(MapStatus::Loaded(map))
+    }
+
+    /// Read and parse a map file.
     pub fn read(path: &Path) -> Result<SourceMap, MapError> {
         let text = std::fs::read_to_string(path).map_err(|source| MapError::Io {
             path: path.into(),

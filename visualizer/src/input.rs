@@ -1,59 +1,13 @@
 //! Loading what a view is made of: the image, its source map and the counts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pxi::Image;
 use pxi::counts::{Counts, Snapshot};
 use pxi_asm::SourceMap;
+use pxi_asm::{MapError, MapStatus};
 
 use crate::error::VizError;
-
-/// Whether the source map next to the image could be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MapStatus {
-    /// `prog.pxi.map` was found and describes this image.
-    Loaded(SourceMap),
-    /// There is no `prog.pxi.map`.
-    Missing(PathBuf),
-    /// `prog.pxi.map` describes another code length; it is ignored.
-    Mismatched {
-        /// The map file.
-        path: PathBuf,
-        /// Code pixels the map describes.
-        map_len: usize,
-        /// Code pixels of the image.
-        code_len: usize,
-    },
-}
-
-impl MapStatus {
-    /// The map, when it belongs to the image.
-    pub fn map(&self) -> Option<&SourceMap> {
-        match self {
-            MapStatus::Loaded(map) => Some(map),
-            _ => None,
-        }
-    }
-
-    /// Why there are no source lines, or `None` when there are.
-    pub fn note(&self) -> Option<String> {
-        match self {
-            MapStatus::Loaded(_) => None,
-            MapStatus::Missing(path) => Some(format!(
-                "no source map ({} not found): no source lines or labels",
-                path.display()
-            )),
-            MapStatus::Mismatched {
-                path,
-                map_len,
-                code_len,
-            } => Some(format!(
-                "source map {} ignored: it describes {map_len} code pixels, the image has {code_len}",
-                path.display()
-            )),
-        }
-    }
-}
 
 /// A program image with the execution counts of one run of it: the counts
 /// hold at least one snapshot, each with one count per code pixel.
@@ -121,24 +75,11 @@ impl Profile {
 
 /// The sidecar source map of `image_path`, checked against `image`.
 pub fn load_map(image_path: &Path, image: &Image) -> Result<MapStatus, VizError> {
-    let path = SourceMap::sidecar(image_path);
-    if !path.exists() {
-        return Ok(MapStatus::Missing(path));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| VizError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let map = SourceMap::parse(&text).map_err(|source| VizError::Map {
-        path: path.clone(),
-        source,
-    })?;
-    if map.pixels.len() != image.code.len() {
-        return Ok(MapStatus::Mismatched {
-            path,
-            map_len: map.pixels.len(),
-            code_len: image.code.len(),
-        });
-    }
-    Ok(MapStatus::Loaded(map))
+    SourceMap::load_for(image_path, image.code.len()).map_err(|error| match error {
+        MapError::Io { path, source } => VizError::Read { path, source },
+        syntax => VizError::Map {
+            path: SourceMap::sidecar(image_path),
+            source: syntax,
+        },
+    })
 }

@@ -21,4 +21,5 @@ pub mod raster;
 pub mod timelapse;
 
 pub use error::VizError;
-pub use input::{MapStatus, Profile};
+pub use input::Profile;
+pub use pxi_asm::MapStatus;
