@@ -438,8 +438,9 @@ impl<'g> GpuMachine<'g> {
         let device = gpu.device();
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut code = image.code.clone();
-        code.extend(pxi::isa::predecode(&image.code));
-        code.extend(pxi::isa::exec_info(&image.code));
+        let predecoded = pxi::isa::predecode(&image.code);
+        code.extend(predecoded.pixels);
+        code.extend(predecoded.info);
         let mut control = control_block.to_vec();
         control.resize(CONTROL_WORDS + SCRATCH_WORDS, 0);
         control[S_CUTOFF_HART] = u32::MAX;

@@ -392,48 +392,52 @@ impl fmt::Display for DecodeError {
 /// Opcode byte that is never assigned: [`predecode`] marks invalid pixels with it.
 pub const INVALID_OPCODE: u8 = 0xFF;
 
-/// One word per code pixel for executors that cannot afford to validate
-/// while running (the GPU): a valid opcode pixel stays as it is; an invalid
-/// one becomes `INVALID_OPCODE` with the trap kind in field `a`. Extension
-/// pixels are left as they are (they are only reached as data).
-pub fn predecode(code: &[u32]) -> alloc::vec::Vec<u32> {
-    use crate::state::TrapKind;
-    (0..code.len())
-        .map(|pc| match Instruction::decode(code, pc) {
-            Ok(_) => code[pc],
-            Err(DecodeError::Truncated(_)) => {
-                pixel(INVALID_OPCODE, TrapKind::TruncatedInstruction as u8, 0, 0)
-            }
-            Err(_) => pixel(INVALID_OPCODE, TrapKind::IllegalInstruction as u8, 0, 0),
-        })
-        .collect()
-}
-
-/// [`exec_info`] bit: a *simple* instruction (see [`Op::is_simple`]).
+/// [`Predecoded::info`] bit: a *simple* instruction (see [`Op::is_simple`]).
 pub const INFO_FAST: u32 = 0x8;
-/// [`exec_info`] bits: instruction length in pixels.
+/// [`Predecoded::info`] bits: instruction length in pixels.
 pub const INFO_LEN: u32 = 0x3;
-/// [`exec_info`] bit: executing the instruction ends the hart's slice.
+/// [`Predecoded::info`] bit: executing the instruction ends the hart's slice.
 pub const INFO_ENDS_SLICE: u32 = 0x4;
 
-/// Per code pixel, what an executor needs besides the fields: the length
-/// and whether it ends the slice (0 for pixels that do not decode). Lets the
-/// GPU skip a per-opcode table lookup in its inner loop.
-pub fn exec_info(code: &[u32]) -> alloc::vec::Vec<u32> {
-    (0..code.len())
+/// Code prepared for executors that cannot afford to validate while running
+/// (the GPU), one word per code pixel in each table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Predecoded {
+    /// A valid opcode pixel as it is; an invalid one as `INVALID_OPCODE` with
+    /// the trap kind in field `a`. Extension pixels are left as they are
+    /// (they are only reached as data).
+    pub pixels: alloc::vec::Vec<u32>,
+    /// What an executor needs besides the fields: length, ends-slice and
+    /// simple flags (0 for pixels that do not decode). Lets the GPU skip a
+    /// per-opcode table lookup in its inner loop.
+    pub info: alloc::vec::Vec<u32>,
+}
+
+/// Decode every code pixel once into the [`Predecoded`] tables.
+pub fn predecode(code: &[u32]) -> Predecoded {
+    use crate::state::TrapKind;
+    let (pixels, info) = (0..code.len())
         .map(|pc| match Instruction::decode(code, pc) {
             Ok(inst) => {
-                inst.len()
-                    | if inst.op.ends_slice() {
-                        INFO_ENDS_SLICE
-                    } else {
-                        0
-                    }
-                    | if inst.op.is_simple() { INFO_FAST } else { 0 }
+                let ends = if inst.op.ends_slice() {
+                    INFO_ENDS_SLICE
+                } else {
+                    0
+                };
+                let fast = if inst.op.is_simple() { INFO_FAST } else { 0 };
+                (code[pc], inst.len() | ends | fast)
             }
-            Err(_) => 0,
+            Err(DecodeError::Truncated(_)) => (
+                pixel(INVALID_OPCODE, TrapKind::TruncatedInstruction as u8, 0, 0),
+                0,
+            ),
+            Err(_) => (
+                pixel(INVALID_OPCODE, TrapKind::IllegalInstruction as u8, 0, 0),
+                0,
+            ),
         })
-        .collect()
+        .unzip();
+    Predecoded { pixels, info }
 }
 
 /// Pack four channel bytes into a pixel word (R is the low byte).
@@ -564,7 +568,7 @@ mod tests {
     fn invalid_opcode_is_unassigned() {
         assert_eq!(Op::from_byte(INVALID_OPCODE), None);
         let code = [pixel(0x20, 1, 2, 3), 0xEE, pixel(0x10, 1, 0, 0)];
-        let marked = predecode(&code);
+        let marked = predecode(&code).pixels;
         assert_eq!(marked[0], code[0]);
         assert_eq!(marked[1].to_le_bytes()[..2], [INVALID_OPCODE, 1]);
         assert_eq!(marked[2].to_le_bytes()[..2], [INVALID_OPCODE, 2]);

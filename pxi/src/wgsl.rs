@@ -36,7 +36,7 @@ pub fn constants() -> String {
         crate::isa::INVALID_OPCODE
     ));
     line(String::new());
-    line("// Execution info word per code pixel (pxi::isa::exec_info): length in pixels, ends-slice flag.".into());
+    line("// Execution info word per code pixel (pxi::isa::Predecoded::info): length in pixels, ends-slice flag.".into());
     line(format!(
         "const INFO_LEN: u32 = 0x{:x}u;",
         crate::isa::INFO_LEN

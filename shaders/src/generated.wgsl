@@ -71,7 +71,7 @@ const OP_VDOT: u32 = 0x6bu;
 const OP_VFIND: u32 = 0x6cu;
 const OP_INVALID: u32 = 0xffu; // marks pixels that do not decode (see pxi::isa::predecode)
 
-// Execution info word per code pixel (pxi::isa::exec_info): length in pixels, ends-slice flag.
+// Execution info word per code pixel (pxi::isa::Predecoded::info): length in pixels, ends-slice flag.
 const INFO_LEN: u32 = 0x3u;
 const INFO_ENDS_SLICE: u32 = 0x4u;
 const INFO_FAST: u32 = 0x8u;

@@ -18,8 +18,8 @@ struct Params {
     count_exec: u32,
 }
 
-// code[0..code_len] = raw pixels, code[code_len..2*code_len] = predecoded opcode pixels
-// (pxi::isa::predecode), code[2*code_len..3*code_len] = execution info (pxi::isa::exec_info).
+// code[0..code_len] = raw pixels, code[code_len..2*code_len] = predecoded opcode pixels,
+// code[2*code_len..3*code_len] = execution info (both from pxi::isa::predecode).
 @group(0) @binding(0) var<storage, read> code: array<u32>;
 @group(0) @binding(1) var<storage, read_write> memory: array<atomic<u32>>;
 @group(0) @binding(2) var<storage, read_write> harts: array<u32>;
@@ -408,7 +408,7 @@ fn step_full(id: u32, base: u32) -> u32 {
 }
 
 // True for instructions the fast path executes: register-only work, loads,
-// stores and jumps (pxi::isa::exec_info sets INFO_FAST). Anything that may
+// stores and jumps (pxi::isa::predecode sets INFO_FAST). Anything that may
 // trap there falls back to step_full, which traps exactly like the CPU.
 @compute @workgroup_size(WORKGROUP)
 fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
