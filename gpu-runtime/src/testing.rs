@@ -1,4 +1,4 @@
-//! Helpers shared by the differential tests and the benchmarks: run an image
+//! Helpers shared by the GPU runtime's tests: run an image
 //! on the CPU interpreter and on the GPU under the same limits and host.
 
 use pxi::host::CaptureHost;
