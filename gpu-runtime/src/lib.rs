@@ -10,8 +10,9 @@
 //! All machine state stays in storage buffers laid out as `pxi::state` says,
 //! so the final state compares word for word with the CPU interpreter.
 
-pub mod bench;
+pub mod native;
 pub mod testing;
+pub mod trace;
 
 use std::sync::mpsc;
 
@@ -127,6 +128,8 @@ impl Gpu {
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("pxOS"),
             required_limits: limits.clone(),
+            // Timestamps time rounds and dispatches in traces, where the adapter has them.
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             ..Default::default()
         }))
         .map_err(|e| GpuError::Device(e.to_string()))?;
@@ -145,6 +148,13 @@ impl Gpu {
             "{} ({:?}, {:?})",
             self.info.name, self.info.backend, self.info.device_type
         )
+    }
+
+    /// Whether the device can time passes (GPU timestamps in traces).
+    pub fn has_timestamps(&self) -> bool {
+        self.device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
     /// Whether this adapter runs on the CPU (lavapipe/llvmpipe).
@@ -328,6 +338,62 @@ pub struct GpuMachine<'g> {
     control: Vec<u32>,
     /// Host copy of the mailbox after the last batch.
     mailbox: Vec<u32>,
+    /// Phase recording for traces (`record_phases`), off by default.
+    timing: Option<Timing>,
+}
+
+/// Dispatches per round: run_slice, run_vector, resolve.
+const DISPATCHES: [&str; 3] = ["run_slice", "run_vector", "resolve"];
+/// Timestamps per round: the start and end of each dispatch's pass.
+const ROUND_QUERIES: u32 = 2 * DISPATCHES.len() as u32;
+
+/// What `run_batch` records for a trace.
+struct Timing {
+    /// GPU timestamps, when the device has them.
+    queries: Option<Queries>,
+    /// Phases of the last batch.
+    phases: Vec<trace::Phase>,
+}
+
+/// Timestamp queries for the rounds of one batch.
+struct Queries {
+    set: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    /// Rounds that fit in the set.
+    rounds: u32,
+}
+
+impl Queries {
+    fn new(gpu: &Gpu, rounds: u32) -> Queries {
+        let rounds = rounds.clamp(1, wgpu::QUERY_SET_MAX_QUERIES / ROUND_QUERIES);
+        let count = rounds * ROUND_QUERIES;
+        let size = count as u64 * 8;
+        let buffer = |label, usage| {
+            gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        Queries {
+            set: gpu.device().create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("round timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count,
+            }),
+            resolve: buffer(
+                "timestamps",
+                wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            ),
+            readback: buffer(
+                "timestamp readback",
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            ),
+            rounds,
+        }
+    }
 }
 
 fn storage(gpu: &Gpu, label: &str, words: &[u32], extra: wgpu::BufferUsages) -> wgpu::Buffer {
@@ -523,30 +589,125 @@ impl<'g> GpuMachine<'g> {
             memory_words: image.memory_words,
             control,
             mailbox: vec![0; MAILBOX_WORDS],
+            timing: None,
             buffers,
             interpreter_group,
             vector_group,
         })
     }
 
-    /// Record `rounds` rounds into `encoder`.
-    fn record_rounds(&self, encoder: &mut wgpu::CommandEncoder, rounds: u32) {
-        let p = self.gpu.pipelines();
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("rounds"),
-            timestamp_writes: None,
+    /// Record the phases of every batch from now on, for [`trace::Traced`]:
+    /// submission, GPU wait and readback, and with timestamp queries every
+    /// round and dispatch (each dispatch then gets its own compute pass).
+    pub fn record_phases(&mut self) {
+        self.timing = Some(Timing {
+            queries: None,
+            phases: Vec::new(),
         });
-        for _ in 0..rounds {
-            pass.set_pipeline(&p.run_slice);
-            pass.set_bind_group(0, &self.interpreter_group, &[]);
-            pass.dispatch_workgroups(self.hart_groups, 1, 1);
-            pass.set_pipeline(&p.run_vector);
-            pass.set_bind_group(0, &self.vector_group, &[]);
-            pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
-            pass.set_pipeline(&p.resolve);
-            pass.set_bind_group(0, &self.interpreter_group, &[]);
-            pass.dispatch_workgroups(1, 1, 1);
+    }
+
+    /// Record dispatch `k` of a round into `pass`.
+    fn dispatch(&self, pass: &mut wgpu::ComputePass, k: usize) {
+        let p = self.gpu.pipelines();
+        match k {
+            0 => {
+                pass.set_pipeline(&p.run_slice);
+                pass.set_bind_group(0, &self.interpreter_group, &[]);
+                pass.dispatch_workgroups(self.hart_groups, 1, 1);
+            }
+            1 => {
+                pass.set_pipeline(&p.run_vector);
+                pass.set_bind_group(0, &self.vector_group, &[]);
+                pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
+            }
+            _ => {
+                pass.set_pipeline(&p.resolve);
+                pass.set_bind_group(0, &self.interpreter_group, &[]);
+                pass.dispatch_workgroups(1, 1, 1);
+            }
         }
+    }
+
+    /// Record `rounds` rounds into `encoder`: one compute pass, or with
+    /// timestamp queries one pass per dispatch for the rounds they cover.
+    fn record_rounds(&self, encoder: &mut wgpu::CommandEncoder, rounds: u32) {
+        let queries = self.timing.as_ref().and_then(|t| t.queries.as_ref());
+        let timed = queries.map_or(0, |q| q.rounds.min(rounds));
+        for round in 0..timed {
+            for k in 0..DISPATCHES.len() {
+                let first = round * ROUND_QUERIES + 2 * k as u32;
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(DISPATCHES[k]),
+                    timestamp_writes: queries.map(|q| wgpu::ComputePassTimestampWrites {
+                        query_set: &q.set,
+                        beginning_of_pass_write_index: Some(first),
+                        end_of_pass_write_index: Some(first + 1),
+                    }),
+                });
+                self.dispatch(&mut pass, k);
+            }
+        }
+        if let Some(q) = queries.filter(|_| timed > 0) {
+            let size = (timed * ROUND_QUERIES) as u64 * 8;
+            encoder.resolve_query_set(&q.set, 0..timed * ROUND_QUERIES, &q.resolve, 0);
+            encoder.copy_buffer_to_buffer(&q.resolve, 0, &q.readback, 0, size);
+        }
+        if timed < rounds {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("rounds"),
+                timestamp_writes: None,
+            });
+            for _ in timed..rounds {
+                for k in 0..DISPATCHES.len() {
+                    self.dispatch(&mut pass, k);
+                }
+            }
+        }
+    }
+
+    /// Turn the last batch's timestamps into phases, aligning the last one
+    /// with `done` (when the host saw the submission finish).
+    fn timestamp_phases(
+        &self,
+        queries: &Queries,
+        rounds: u32,
+        first_round: u32,
+        done: std::time::Instant,
+    ) -> Result<Vec<trace::Phase>, GpuError> {
+        let timed = queries.rounds.min(rounds) as usize;
+        let words = map_words(self.gpu.device(), &queries.readback)?;
+        let ticks: Vec<u64> = words
+            .chunks_exact(2)
+            .take(timed * ROUND_QUERIES as usize)
+            .map(|w| w[0] as u64 | (w[1] as u64) << 32)
+            .collect();
+        let Some(&last) = ticks.last() else {
+            return Ok(Vec::new());
+        };
+        let period = self.gpu.queue().get_timestamp_period() as f64;
+        let at = |tick: u64| {
+            let before = last.saturating_sub(tick) as f64 * period;
+            done.checked_sub(std::time::Duration::from_nanos(before as u64))
+                .unwrap_or(done)
+        };
+        let mut phases = Vec::new();
+        for (r, round) in ticks.chunks_exact(ROUND_QUERIES as usize).enumerate() {
+            phases.push(trace::Phase {
+                track: trace::Track::Gpu,
+                name: format!("round {}", first_round + r as u32 + 1),
+                start: at(round[0]),
+                end: at(round[ROUND_QUERIES as usize - 1]),
+            });
+            for (k, pair) in round.chunks_exact(2).enumerate() {
+                phases.push(trace::Phase {
+                    track: trace::Track::Gpu,
+                    name: DISPATCHES[k].to_string(),
+                    start: at(pair[0]),
+                    end: at(pair[1]),
+                });
+            }
+        }
+        Ok(phases)
     }
 
     /// Read every word of the machine state back.
@@ -585,6 +746,13 @@ impl Executor for GpuMachine<'_> {
 
     fn run_batch(&mut self, rounds: u32) -> Result<BatchReport, GpuError> {
         let gpu = self.gpu;
+        let start = std::time::Instant::now();
+        if let Some(timing) = &mut self.timing {
+            let fits = timing.queries.as_ref().is_some_and(|q| q.rounds >= rounds);
+            if gpu.has_timestamps() && !fits {
+                timing.queries = Some(Queries::new(gpu, rounds));
+            }
+        }
         let b = &self.buffers;
         let control_bytes = ((CONTROL_WORDS + SCRATCH_WORDS) * 4) as u64;
         let mut encoder = gpu.device().create_command_encoder(&Default::default());
@@ -597,8 +765,30 @@ impl Executor for GpuMachine<'_> {
             control_bytes,
             (MAILBOX_WORDS * 4) as u64,
         );
+        let submitted = std::time::Instant::now();
         gpu.submit_and_wait(encoder)?;
+        let done = std::time::Instant::now();
         let words = map_words(gpu.device(), &b.readback)?;
+        if let Some(timing) = &self.timing {
+            let mut phases = match &timing.queries {
+                Some(q) => self.timestamp_phases(q, rounds, self.control[C_ROUND], done)?,
+                None => Vec::new(),
+            };
+            let now = std::time::Instant::now();
+            for (name, from, to) in [
+                ("record + submit", start, submitted),
+                ("GPU work (wait)", submitted, done),
+                ("readback (map)", done, now),
+            ] {
+                phases.push(trace::Phase {
+                    track: trace::Track::Gpu,
+                    name: name.to_string(),
+                    start: from,
+                    end: to,
+                });
+            }
+            self.timing.as_mut().expect("checked above").phases = phases;
+        }
         let (control, mailbox) = words.split_at(CONTROL_WORDS + SCRATCH_WORDS);
         self.control.copy_from_slice(control);
         self.mailbox.copy_from_slice(mailbox);
@@ -637,10 +827,16 @@ impl Executor for GpuMachine<'_> {
     fn counts(&mut self) -> Result<Vec<u32>, GpuError> {
         self.read_counts()
     }
-}
 
-impl pxi_asm::runner::Inspect for GpuMachine<'_> {
     fn harts(&mut self) -> Result<Vec<u32>, GpuError> {
         self.read_harts()
+    }
+}
+
+impl trace::Phases for GpuMachine<'_> {
+    fn take_phases(&mut self) -> Vec<trace::Phase> {
+        self.timing
+            .as_mut()
+            .map_or_else(Vec::new, |t| std::mem::take(&mut t.phases))
     }
 }

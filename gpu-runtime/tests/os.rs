@@ -243,6 +243,9 @@ fn measure_os_costs() {
         fn counts(&mut self) -> Result<Vec<u32>, X::Error> {
             self.inner.counts()
         }
+        fn harts(&mut self) -> Result<Vec<u32>, X::Error> {
+            self.inner.harts()
+        }
     }
 
     const N: u64 = 200;

@@ -13,7 +13,7 @@ use pxi::counts::Counts;
 use pxi::mailbox::Host;
 use pxi::run::{Executor, Outcome, Stop, drive};
 use pxi::state::{H_AUX, H_STATUS, HART_EXITED, HART_WORDS};
-use pxi::{Image, Machine};
+use pxi::Image;
 
 use crate::assemble_file;
 use crate::source_map::{MapStatus, SourceMap};
@@ -23,18 +23,6 @@ use crate::trap::render_trap;
 pub const EXIT_TRAPPED: u8 = 125;
 /// Exit status when the step budget ran out.
 pub const EXIT_BUDGET: u8 = 124;
-
-/// An executor whose hart state the runner can inspect after a run.
-pub trait Inspect: Executor {
-    /// Every hart's words.
-    fn harts(&mut self) -> Result<Vec<u32>, Self::Error>;
-}
-
-impl Inspect for Machine {
-    fn harts(&mut self) -> Result<Vec<u32>, Self::Error> {
-        Ok(self.harts.clone())
-    }
-}
 
 /// What to do besides running.
 #[derive(Clone, Debug, Default)]
@@ -115,7 +103,7 @@ pub fn run_to_end<X>(
     options: &RunOptions,
 ) -> Result<Summary>
 where
-    X: Inspect,
+    X: Executor,
     X::Error: Display,
 {
     let start = Instant::now();

@@ -28,6 +28,9 @@ pub trait Executor {
 
     /// Executions per code pixel so far (for `SYS_HEAT`, heatmaps).
     fn counts(&mut self) -> Result<Vec<u32>, Self::Error>;
+
+    /// Every hart's words (`pxi::state` layout), for trap reports and exit codes.
+    fn harts(&mut self) -> Result<Vec<u32>, Self::Error>;
 }
 
 /// Where the machine stands after a batch.
@@ -138,5 +141,9 @@ impl Executor for Machine {
 
     fn counts(&mut self) -> Result<Vec<u32>, Self::Error> {
         Ok(self.counts.clone())
+    }
+
+    fn harts(&mut self) -> Result<Vec<u32>, Self::Error> {
+        Ok(self.harts.clone())
     }
 }

@@ -103,6 +103,10 @@ impl Executor for CpuExecutor {
     fn counts(&mut self) -> Result<alloc::vec::Vec<u32>, Self::Error> {
         self.0.counts()
     }
+
+    fn harts(&mut self) -> Result<alloc::vec::Vec<u32>, Self::Error> {
+        self.0.harts()
+    }
 }
 
 /// The screen while a program runs.

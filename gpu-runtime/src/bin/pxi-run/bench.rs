@@ -6,13 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pxi::host::CaptureHost;
 use pxi::run::{Executor, Stop, drive};
 use pxi::{Image, Limits, Machine};
-use wgpu::util::DeviceExt;
 
-use crate::{DEFAULT_ROUNDS_PER_BATCH, DEFAULT_SLICE, Gpu, GpuMachine, GpuOptions};
+use gpu_runtime::{DEFAULT_ROUNDS_PER_BATCH, DEFAULT_SLICE, Gpu, GpuMachine, GpuOptions};
 
 /// Options of `pxi-run bench`.
 #[derive(clap::Args, Debug)]
@@ -268,7 +267,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let image = assemble("vector", &vector_source(len, reps))?;
     let vm = gpu_run(&gpu, &image, limits, batch, false, repeat)?;
     let cpu = cpu_run(&image, limits, batch, repeat)?;
-    let native = native_vadd(&gpu, len, reps, repeat)?;
+    let native = gpu_runtime::native::time_vadd(&gpu, len, reps, repeat)?;
     let elements = len as f64 * reps as f64;
     let rate = |d: Duration| elements / d.as_secs_f64() / 1e9;
     println!("| `vadd` of {len} words × {reps} | Gelem/s |");
@@ -324,43 +323,4 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         verdict(overhead <= 0.10)
     );
     Ok(())
-}
-
-/// Time `reps` dispatches of the hand-written `vadd` kernel over `len` words.
-fn native_vadd(gpu: &Gpu, len: u32, reps: u32, repeat: u32) -> Result<Duration> {
-    let device = gpu.device();
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("native_vadd.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::NATIVE_VADD).into()),
-    });
-    let pipeline = crate::pipeline(gpu, None, &module, "native_vadd", &[]);
-    let memory = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("memory"),
-        size: 3 * len as u64 * 4,
-        usage: wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
-    });
-    let args = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("args"),
-        contents: bytemuck::cast_slice(&[0u32, len, 2 * len, len]),
-        usage: wgpu::BufferUsages::UNIFORM,
-    });
-    let group = crate::bind_group(gpu, &pipeline.get_bind_group_layout(0), &[&memory, &args]);
-    let mut times = Vec::new();
-    for _ in 0..repeat {
-        let start = Instant::now();
-        let mut encoder = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &group, &[]);
-            for _ in 0..reps {
-                pass.dispatch_workgroups(len.div_ceil(4096), 1, 1);
-            }
-        }
-        gpu.submit_and_wait(encoder).context("native kernel")?;
-        times.push(start.elapsed());
-    }
-    times.sort();
-    Ok(times[times.len() / 2])
 }

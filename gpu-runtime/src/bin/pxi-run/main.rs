@@ -1,14 +1,18 @@
 //! `pxi-run`: run a PXI program on the GPU (wgpu), or benchmark the runtime.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+mod bench;
+
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use gpu_runtime::trace::{Phases, Trace, Traced};
 use gpu_runtime::{Gpu, GpuMachine, GpuOptions, MAX_SAFE_SLICE};
 use pxi::host::StdioHost;
-use pxi::{Limits, Machine};
-use pxi_asm::runner::{RunOptions, load_program, run_to_end};
+use pxi::{Image, Limits, Machine};
+use pxi_asm::SourceMap;
+use pxi_asm::runner::{RunOptions, Summary, load_program, run_to_end};
 
 #[derive(Parser)]
 #[command(
@@ -33,7 +37,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Measure the runtime against the CPU interpreter and print a table.
-    Bench(gpu_runtime::bench::BenchArgs),
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -63,12 +67,20 @@ struct RunArgs {
     /// Do not count executions per pixel on the GPU (faster; no heatmap).
     #[arg(long, conflicts_with = "counts")]
     no_counts: bool,
+    /// Write a Chrome/Perfetto trace here (open it at ui.perfetto.dev): batches,
+    /// rounds and dispatches (GPU timestamps where the adapter has them),
+    /// readbacks, mailbox calls by kind and a track per sampled hart.
+    #[arg(long, value_name = "OUT.json")]
+    trace: Option<PathBuf>,
+    /// With `--trace`: how many harts (0, 1, …) get a track of their own.
+    #[arg(long, default_value_t = 8, requires = "trace")]
+    trace_harts: u32,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Bench(args)) => gpu_runtime::bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Bench(args)) => bench::run(&args).map(|()| ExitCode::SUCCESS),
         None => run(cli.run),
     };
     result.unwrap_or_else(|e| {
@@ -92,15 +104,18 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         counts: args.counts,
         snapshot_rounds: args.snapshot_rounds,
     };
-    let mut host = StdioHost::default();
+    let trace = args.trace.as_deref().map(|path| TraceTo {
+        path,
+        harts: args.trace_harts,
+    });
     let (summary, on) = if args.cpu {
         eprintln!(
             "pxi-run: running {} on the CPU reference interpreter",
             path.display()
         );
-        let mut machine = Machine::new(&image, limits);
+        let machine = Machine::new(&image, limits);
         (
-            run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?,
+            run_program(machine, trace, &image, map.as_ref(), &options)?,
             "the CPU interpreter".to_string(),
         )
     } else {
@@ -115,11 +130,53 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             count_exec: !args.no_counts,
         };
         let mut machine = GpuMachine::new(&gpu, &image, limits, options_gpu)?;
+        if args.trace.is_some() {
+            machine.record_phases();
+            if !gpu.has_timestamps() {
+                eprintln!("pxi-run: this adapter has no timestamp queries: the trace shows submissions, not rounds");
+            }
+        }
         (
-            run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?,
+            run_program(machine, trace, &image, map.as_ref(), &options)?,
             gpu.adapter_name(),
         )
     };
     summary.print("pxi-run", &format!(" on {on}"));
     Ok(ExitCode::from(summary.exit_status))
+}
+
+/// Where to write a trace and how many harts it samples.
+struct TraceTo<'a> {
+    path: &'a Path,
+    harts: u32,
+}
+
+/// Run `executor` to the end, recording a trace into `trace` when asked.
+fn run_program<X: Phases>(
+    mut executor: X,
+    trace: Option<TraceTo>,
+    image: &Image,
+    map: Option<&SourceMap>,
+    options: &RunOptions,
+) -> Result<Summary>
+where
+    X::Error: std::fmt::Display,
+{
+    let mut host = StdioHost::default();
+    let Some(to) = trace else {
+        return run_to_end(&mut executor, image, map, &mut host, options);
+    };
+    let mut trace = Trace::new();
+    let mut traced = Traced::new(executor, &mut trace, to.harts);
+    let summary = run_to_end(&mut traced, image, map, &mut host, options)?;
+    traced.finish();
+    trace
+        .write(to.path)
+        .with_context(|| format!("writing the trace {}", to.path.display()))?;
+    eprintln!(
+        "pxi-run: trace of {} events written to {} (open it at https://ui.perfetto.dev)",
+        trace.events().len(),
+        to.path.display()
+    );
+    Ok(summary)
 }

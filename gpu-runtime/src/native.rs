@@ -1,0 +1,51 @@
+//! Hand-written reference kernels, the yardstick of the benchmark: what the
+//! hardware does without an interpreter in the way.
+
+use std::time::{Duration, Instant};
+
+use wgpu::util::DeviceExt;
+
+use crate::{Gpu, GpuError, bind_group, pipeline};
+
+/// Elements of `vadd` one workgroup of `native_vadd.wgsl` handles.
+pub const NATIVE_CHUNK: u32 = 4096;
+
+/// Median wall time of `repeat` submissions of `reps` back-to-back
+/// dispatches of `native_vadd.wgsl` adding two `len`-word vectors.
+pub fn time_vadd(gpu: &Gpu, len: u32, reps: u32, repeat: u32) -> Result<Duration, GpuError> {
+    let device = gpu.device();
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("native_vadd.wgsl"),
+        source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::NATIVE_VADD).into()),
+    });
+    let pipeline = pipeline(gpu, None, &module, "native_vadd", &[]);
+    let memory = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("memory"),
+        size: 3 * len as u64 * 4,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let args = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("args"),
+        contents: bytemuck::cast_slice(&[0u32, len, 2 * len, len]),
+        usage: wgpu::BufferUsages::UNIFORM,
+    });
+    let group = bind_group(gpu, &pipeline.get_bind_group_layout(0), &[&memory, &args]);
+    let mut times = Vec::new();
+    for _ in 0..repeat.max(1) {
+        let start = Instant::now();
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            for _ in 0..reps {
+                pass.dispatch_workgroups(len.div_ceil(NATIVE_CHUNK), 1, 1);
+            }
+        }
+        gpu.submit_and_wait(encoder)?;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
