@@ -489,7 +489,9 @@ impl<'g> GpuMachine<'g> {
         if image.harts > MAX_GPU_HARTS {
             return Err(GpuError::TooManyHarts { harts: image.harts });
         }
-        let (memory, harts, control_block) = pxi::machine::initial_state(image, limits);
+        let (mut memory, harts, control_block) = pxi::machine::initial_state(image, limits);
+        // The vector pass also sees memory four words at a time (and a binding needs one such element).
+        memory.resize(memory.len().max(4).next_multiple_of(4), 0);
         let max_binding = gpu.limits.max_storage_buffer_binding_size;
         for (what, words) in [("data memory", memory.len()), ("hart state", harts.len())] {
             let needed = words as u64 * 4;
@@ -578,7 +580,7 @@ impl<'g> GpuMachine<'g> {
         let vector_group = bind_group(
             gpu,
             &p.run_vector.get_bind_group_layout(0),
-            &[&b.memory, &b.queue],
+            &[&b.memory, &b.queue, &b.memory],
         );
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Wgpu(e.to_string()));

@@ -1,5 +1,6 @@
-//! Hand-written reference kernels, the yardstick of the benchmark: what the
-//! hardware does without an interpreter in the way.
+//! Hand-written reference kernels (`shaders/src/native_vadd.wgsl`), the
+//! yardstick of the benchmark: what the hardware does without an interpreter
+//! in the way, and the copy rate that bounds any element-wise kernel.
 
 use std::time::{Duration, Instant};
 
@@ -7,18 +8,55 @@ use wgpu::util::DeviceExt;
 
 use crate::{Gpu, GpuError, bind_group, pipeline};
 
-/// Elements of `vadd` one workgroup of `native_vadd.wgsl` handles.
+/// Elements one workgroup of the reference kernels handles.
 pub const NATIVE_CHUNK: u32 = 4096;
 
+/// A reference kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// `dst = x + y` (12 bytes moved per element).
+    Vadd,
+    /// `dst = x` (8 bytes moved per element).
+    Copy,
+}
+
+impl Kernel {
+    fn entry(self) -> &'static str {
+        match self {
+            Kernel::Vadd => "native_vadd",
+            Kernel::Copy => "native_copy",
+        }
+    }
+
+    /// Bytes read and written per element.
+    pub fn bytes_per_element(self) -> u32 {
+        match self {
+            Kernel::Vadd => 12,
+            Kernel::Copy => 8,
+        }
+    }
+}
+
 /// Median wall time of `repeat` submissions of `reps` back-to-back
-/// dispatches of `native_vadd.wgsl` adding two `len`-word vectors.
-pub fn time_vadd(gpu: &Gpu, len: u32, reps: u32, repeat: u32) -> Result<Duration, GpuError> {
+/// dispatches of `kernel` over `len`-word vectors (`len` a multiple of 4).
+pub fn time_kernel(
+    gpu: &Gpu,
+    kernel: Kernel,
+    len: u32,
+    reps: u32,
+    repeat: u32,
+) -> Result<Duration, GpuError> {
+    if len % 4 != 0 {
+        return Err(GpuError::Wgpu(format!(
+            "reference kernels take lengths that are multiples of 4 words, not {len}"
+        )));
+    }
     let device = gpu.device();
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("native_vadd.wgsl"),
         source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::NATIVE_VADD).into()),
     });
-    let pipeline = pipeline(gpu, None, &module, "native_vadd", &[]);
+    let pipeline = pipeline(gpu, None, &module, kernel.entry(), &[]);
     let memory = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("memory"),
         size: 3 * len as u64 * 4,
