@@ -26,6 +26,8 @@ use wgpu::util::DeviceExt;
 const SCRATCH_WORDS: usize = 16;
 const S_CUTOFF: usize = CONTROL_WORDS + 4;
 const S_CUTOFF_HART: usize = CONTROL_WORDS + 5;
+/// Set after a round in which nothing could happen; cleared before each batch.
+const S_IDLE: usize = CONTROL_WORDS + 7;
 /// Words per queued vector instruction (see interpreter.wgsl).
 const Q_ENTRY_WORDS: usize = 8;
 /// Largest slice that stays clear of llvmpipe's 65,535-iteration loop limit:
@@ -321,6 +323,7 @@ struct Buffers {
     counts: wgpu::Buffer,
     queue: wgpu::Buffer,
     dispatch: wgpu::Buffer,
+    outbox: wgpu::Buffer,
     params: wgpu::Buffer,
     /// MAP_READ staging for the per-batch readback (control block + mailbox).
     readback: wgpu::Buffer,
@@ -411,7 +414,7 @@ fn storage(gpu: &Gpu, label: &str, words: &[u32], extra: wgpu::BufferUsages) -> 
 }
 
 /// The interpreter's bind group layout: code (read-only), seven read-write
-/// storage buffers, then the uniform parameters. Shared by `run_slice` and
+/// storage buffers, the uniform parameters, then the outbox. Shared by `run_slice` and
 /// `resolve` so one bind group serves both.
 fn interpreter_layout(gpu: &Gpu) -> wgpu::BindGroupLayout {
     let entry = |binding: u32, ty: wgpu::BufferBindingType| wgpu::BindGroupLayoutEntry {
@@ -430,6 +433,7 @@ fn interpreter_layout(gpu: &Gpu) -> wgpu::BindGroupLayout {
     )];
     entries.extend((1..8).map(|b| entry(b, wgpu::BufferBindingType::Storage { read_only: false })));
     entries.push(entry(8, wgpu::BufferBindingType::Uniform));
+    entries.push(entry(9, wgpu::BufferBindingType::Storage { read_only: false }));
     gpu.device()
         .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("interpreter"),
@@ -542,6 +546,12 @@ impl<'g> GpuMachine<'g> {
                 &[0, 0, 1],
                 wgpu::BufferUsages::INDIRECT,
             ),
+            outbox: storage(
+                gpu,
+                "outbox",
+                &vec![0; hart_count as usize * pxi::mailbox::OUTBOX_WORDS],
+                wgpu::BufferUsages::empty(),
+            ),
             params: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("params"),
                 contents: bytemuck::cast_slice(&[
@@ -575,6 +585,7 @@ impl<'g> GpuMachine<'g> {
                 &b.queue,
                 &b.dispatch,
                 &b.params,
+                &b.outbox,
             ],
         );
         let vector_group = bind_group(
@@ -757,6 +768,9 @@ impl Executor for GpuMachine<'_> {
         }
         let b = &self.buffers;
         let control_bytes = ((CONTROL_WORDS + SCRATCH_WORDS) * 4) as u64;
+        // The host may have answered: the batch's first round looks again.
+        gpu.queue()
+            .write_buffer(&b.control, (S_IDLE * 4) as u64, bytemuck::bytes_of(&0u32));
         let mut encoder = gpu.device().create_command_encoder(&Default::default());
         self.record_rounds(&mut encoder, rounds);
         encoder.copy_buffer_to_buffer(&b.control, 0, &b.readback, 0, control_bytes);

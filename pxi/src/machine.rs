@@ -4,7 +4,11 @@
 //! order, runs up to `slice_steps` instructions; `yield`, `exit`, `syscall`,
 //! `spawn` and every vector instruction end its slice early. After the round,
 //! [`Machine::round`] *resolves* pending work in hart-id order (spawns, then
-//! posting syscalls to the mailbox) and updates the control block. Harts of
+//! posting syscalls to the mailbox) and updates the control block. Calls that
+//! need no reply (console output) do not end the slice: they wait in the
+//! hart's outbox and are posted first at the end of the round (`pxi::mailbox`).
+//! A round in which nothing can happen (every hart waits for the host) is not
+//! counted and ends the batch. Harts of
 //! one round may run in any order or in parallel on other executors, which is
 //! why `docs/isa.md` leaves racing accesses within a round undefined.
 
@@ -13,7 +17,9 @@ use alloc::vec::Vec;
 
 use crate::image::Image;
 use crate::isa::{Class, DecodeError, Instruction, Op, REGISTERS};
-use crate::mailbox::{self, MAILBOX_WORDS, SLOT_WORDS, SLOTS};
+use crate::mailbox::{
+    self, MAILBOX_WORDS, OUTBOX_CALLS, OUTBOX_ENTRY_WORDS, OUTBOX_WORDS, SLOT_WORDS, SLOTS,
+};
 use crate::state::*;
 
 /// Limits of a run.
@@ -49,6 +55,9 @@ pub struct Machine {
     pub control: [u32; CONTROL_WORDS],
     /// Executions per code pixel (wrapping).
     pub counts: Vec<u32>,
+    /// [`OUTBOX_WORDS`] words per hart: calls posted without a reply this
+    /// round, waiting to enter the mailbox.
+    outbox: Vec<u32>,
 }
 
 /// What ended a hart's turn within a round.
@@ -85,6 +94,7 @@ impl Machine {
         let (memory, harts, control) = initial_state(image, limits);
         Machine {
             counts: vec![0; code.len()],
+            outbox: vec![0; harts.len() / HART_WORDS * OUTBOX_WORDS],
             code,
             decoded,
             memory,
@@ -114,29 +124,38 @@ impl Machine {
         traps(image, &self.harts)
     }
 
-    /// Run up to `rounds` rounds; stops early when the machine stops.
+    /// Run up to `rounds` rounds; stops early when the machine stops or
+    /// nothing can happen before the host services the mailbox.
     pub fn run_rounds(&mut self, rounds: u32) -> MachineStatus {
         for _ in 0..rounds {
-            if self.status() != MachineStatus::Running {
+            if self.status() != MachineStatus::Running || !self.round() {
                 break;
             }
-            self.round();
         }
         self.status()
     }
 
     /// Run one round: every runnable hart for up to one slice, then resolve.
-    pub fn round(&mut self) {
+    /// Returns false, changing nothing, when no hart could run and nothing
+    /// could be posted: every hart waits for the host (the round is not counted).
+    pub fn round(&mut self) -> bool {
         if self.control[C_STATUS] != MACHINE_RUNNING {
-            return;
+            return false;
         }
         let slice = self.control[C_SLICE];
         let mut round_steps = 0u32;
+        let mut ran = false;
         for id in 0..self.harts.len() / HART_WORDS {
-            round_steps = round_steps.wrapping_add(self.run_hart(id, slice));
+            let steps = self.run_hart(id, slice);
+            ran |= steps.is_some();
+            round_steps = round_steps.wrapping_add(steps.unwrap_or(0));
+        }
+        if !self.resolve_pending() && !ran {
+            return false;
         }
         self.control[C_ROUND_STEPS] = round_steps;
-        self.resolve();
+        self.finish_round();
+        true
     }
 
     /// Take a mailbox reply if one is waiting; true when the hart may run.
@@ -159,14 +178,16 @@ impl Machine {
         }
     }
 
-    /// Run hart `id` for up to `slice` steps; returns the steps executed.
-    fn run_hart(&mut self, id: usize, slice: u32) -> u32 {
+    /// Run hart `id` for up to `slice` steps; returns the steps executed, or
+    /// None when the hart could not run.
+    fn run_hart(&mut self, id: usize, slice: u32) -> Option<u32> {
         let hart = &mut self.harts[id * HART_WORDS..(id + 1) * HART_WORDS];
         if !Self::take_reply(hart, &mut self.mailbox) {
-            return 0;
+            return None;
         }
         let mut exec = Exec {
             hart,
+            outbox: &mut self.outbox[id * OUTBOX_WORDS..(id + 1) * OUTBOX_WORDS],
             id: id as u32,
             memory: &mut self.memory,
             code: &self.code,
@@ -203,18 +224,19 @@ impl Machine {
         }
         hart[H_STEPS] = hart[H_STEPS].wrapping_add(steps);
         hart[H_SLICE] = steps;
-        steps
+        Some(steps)
     }
 
-    /// End-of-round work, in hart-id order: spawns, mailbox posting, status.
-    fn resolve(&mut self) {
+    /// End-of-round work, in hart-id order: spawns, then each hart's outbox
+    /// and pending call into the mailbox. True when anything was done.
+    fn resolve_pending(&mut self) -> bool {
         let hart_count = self.harts.len() / HART_WORDS;
         let mut free_hart = 0;
         let mut free_slot = 0;
-        let mut live = false;
-        let mut trapped = false;
+        let mut done = false;
         for id in 0..hart_count {
             let base = id * HART_WORDS;
+            done |= self.drain_outbox(id, &mut free_slot);
             match self.harts[base + H_STATUS] {
                 HART_SPAWN => {
                     while free_hart < hart_count
@@ -247,21 +269,55 @@ impl Machine {
                     self.harts[base + inst.a as usize] = new_id;
                     self.harts[base + H_PC] += Op::Spawn.len();
                     self.harts[base + H_STATUS] = HART_RUNNABLE;
+                    done = true;
                 }
-                HART_SYSCALL => {
-                    while free_slot < SLOTS
-                        && self.mailbox[free_slot * SLOT_WORDS + mailbox::W_STATE] != mailbox::FREE
-                    {
-                        free_slot += 1;
-                    }
+                // A pending call waits until the hart's posted calls are in.
+                HART_SYSCALL if self.outbox[id * OUTBOX_WORDS] == 0 => {
+                    free_slot = free_slot_from(&self.mailbox, free_slot);
                     if free_slot < SLOTS {
                         self.post(id, free_slot);
+                        done = true;
                     }
                 }
                 _ => {}
             }
-            // Read the status again: a spawn above may have started this slot.
-            match self.harts[base + H_STATUS] {
+        }
+        done
+    }
+
+    /// Move hart `id`'s outbox into free slots from `free_slot` on, in order;
+    /// true when any moved. What does not fit stays for a later round.
+    fn drain_outbox(&mut self, id: usize, free_slot: &mut usize) -> bool {
+        let outbox = &mut self.outbox[id * OUTBOX_WORDS..(id + 1) * OUTBOX_WORDS];
+        let queued = outbox[0] as usize;
+        let mut moved = 0;
+        while moved < queued {
+            *free_slot = free_slot_from(&self.mailbox, *free_slot);
+            if *free_slot == SLOTS {
+                break;
+            }
+            let entry = &outbox[1 + moved * OUTBOX_ENTRY_WORDS..][..OUTBOX_ENTRY_WORDS];
+            let slot = &mut self.mailbox[*free_slot * SLOT_WORDS..][..SLOT_WORDS];
+            slot[mailbox::W_STATE] = mailbox::POSTED;
+            slot[mailbox::W_SEQ] = self.control[C_SEQ];
+            slot[mailbox::W_HART] = id as u32;
+            slot[mailbox::W_CALL..=mailbox::W_ARG2].copy_from_slice(&entry[..4]);
+            slot[mailbox::W_RESULT] = 0;
+            slot[mailbox::W_PAYLOAD..].copy_from_slice(&entry[4..]);
+            self.control[C_SEQ] = self.control[C_SEQ].wrapping_add(1);
+            moved += 1;
+        }
+        outbox.copy_within(1 + moved * OUTBOX_ENTRY_WORDS.., 1);
+        outbox[0] = (queued - moved) as u32;
+        moved > 0
+    }
+
+    /// Control block and machine status at the end of a round that counted.
+    fn finish_round(&mut self) {
+        let mut live = false;
+        let mut trapped = false;
+        for hart in self.harts.chunks_exact(HART_WORDS) {
+            match hart[H_STATUS] {
                 HART_RUNNABLE | HART_SYSCALL | HART_WAITING | HART_SPAWN => live = true,
                 HART_TRAPPED => trapped = true,
                 _ => {}
@@ -294,19 +350,7 @@ impl Machine {
         s[mailbox::W_CALL] = hart[H_REGS];
         s[mailbox::W_ARG0..=mailbox::W_ARG2].copy_from_slice(&hart[H_REGS + 1..H_REGS + 4]);
         s[mailbox::W_RESULT] = 0;
-        let payload = &mut s[mailbox::W_PAYLOAD..];
-        payload.fill(0);
-        let (addr, words) = (
-            hart[H_REGS + 1] as usize,
-            mailbox::payload_words(hart[H_REGS], hart[H_REGS + 2]),
-        );
-        for (i, word) in payload.iter_mut().take(words as usize).enumerate() {
-            *word = addr
-                .checked_add(i)
-                .and_then(|a| self.memory.get(a))
-                .copied()
-                .unwrap_or(0);
-        }
+        copy_payload(&mut s[mailbox::W_PAYLOAD..], &self.memory, &hart[H_REGS..H_REGS + 3]);
         self.control[C_SEQ] = self.control[C_SEQ].wrapping_add(1);
         hart[H_STATUS] = HART_WAITING;
         hart[H_AUX] = slot as u32;
@@ -332,9 +376,33 @@ pub fn traps(image: &Image, harts: &[u32]) -> Vec<Trap> {
         .collect()
 }
 
+/// The first free slot of `mailbox` at or after `from` (`SLOTS` when full).
+fn free_slot_from(mailbox: &[u32], mut from: usize) -> usize {
+    while from < SLOTS && mailbox[from * SLOT_WORDS + mailbox::W_STATE] != mailbox::FREE {
+        from += 1;
+    }
+    from
+}
+
+/// Copy the payload of the call in `regs` (`r0` = call, `r1` = address,
+/// `r2` = length) from `memory` into `payload`, zero-filling the rest.
+fn copy_payload(payload: &mut [u32], memory: &[u32], regs: &[u32]) {
+    payload.fill(0);
+    let (addr, words) = (regs[1] as usize, mailbox::payload_words(regs[0], regs[2]));
+    for (i, word) in payload.iter_mut().take(words as usize).enumerate() {
+        *word = addr
+            .checked_add(i)
+            .and_then(|a| memory.get(a))
+            .copied()
+            .unwrap_or(0);
+    }
+}
+
 /// One hart executing against shared memory.
 struct Exec<'a> {
     hart: &'a mut [u32],
+    /// The hart's outbox (`OUTBOX_WORDS`).
+    outbox: &'a mut [u32],
     id: u32,
     memory: &'a mut [u32],
     code: &'a [u32],
@@ -472,7 +540,26 @@ impl Exec<'_> {
         if was_user {
             self.tick_timer();
         }
-        Ok(inst.op.ends_slice())
+        // A call posted without a reply continues the slice.
+        Ok(inst.op.ends_slice() && !(inst.op == Op::Syscall && next == after))
+    }
+
+    /// Put the pending call (`r0`..`r3`) in the outbox when it needs no reply
+    /// and there is room, and give the hart its result; false otherwise (the
+    /// hart then waits for the host).
+    fn post_without_reply(&mut self) -> bool {
+        let queued = self.outbox[0] as usize;
+        let regs = &self.hart[H_REGS..H_REGS + 4];
+        if mailbox::needs_reply(regs[0]) || queued == OUTBOX_CALLS {
+            return false;
+        }
+        let entry = &mut self.outbox[1 + queued * OUTBOX_ENTRY_WORDS..][..OUTBOX_ENTRY_WORDS];
+        entry[..4].copy_from_slice(regs);
+        copy_payload(&mut entry[4..], self.memory, regs);
+        self.outbox[0] += 1;
+        let result = mailbox::posted_result(regs[0], regs[1], regs[2], self.memory.len() as u32);
+        self.hart[H_REGS] = result;
+        true
     }
 
     /// System instructions; returns the next pc.
@@ -483,6 +570,7 @@ impl Exec<'_> {
                 self.hart[H_AUX] = ra;
                 self.hart[H_STATUS] = HART_EXITED;
             }
+            Op::Syscall if self.post_without_reply() => {}
             Op::Syscall | Op::Spawn => {
                 self.hart[H_STATUS] = if inst.op == Op::Syscall {
                     HART_SYSCALL

@@ -16,6 +16,13 @@
 //!    leaves them for later (e.g. no input yet).
 //! 4. When the hart is next scheduled it takes the result into `r0`, frees
 //!    the slot and continues after the `syscall`.
+//!
+//! Calls whose result is known from their arguments alone ([`needs_reply`] is
+//! false: console output) do not end the slice: the hart takes the result at
+//! once and the request waits in the hart's *outbox* ([`OUTBOX_CALLS`]
+//! entries) until the end of the round, where it is posted as [`POSTED`] ahead
+//! of anything else the hart posts; the host services it and frees the slot.
+//! A full outbox makes the call an ordinary one (the hart waits for a reply).
 
 /// Number of mailbox slots.
 pub const SLOTS: usize = 32;
@@ -53,6 +60,16 @@ pub const FREE: u32 = 0;
 pub const REQUEST: u32 = 1;
 /// Slot state: answered by the host, waiting for the hart.
 pub const REPLIED: u32 = 2;
+/// Slot state: posted by a hart that does not wait for a reply; the host
+/// services it and sets it [`FREE`].
+pub const POSTED: u32 = 3;
+
+/// Calls one hart can have posted without a reply before the end of a round.
+pub const OUTBOX_CALLS: usize = 4;
+/// Words per outbox entry: call, `r1`..`r3`, payload.
+pub const OUTBOX_ENTRY_WORDS: usize = 4 + PAYLOAD_WORDS;
+/// Words of one hart's outbox: the number of entries, then the entries.
+pub const OUTBOX_WORDS: usize = 1 + OUTBOX_CALLS * OUTBOX_ENTRY_WORDS;
 
 /// Result: the call number is unknown.
 pub const ERR_NOSYS: u32 = 0xFFFF_FFFE;
@@ -129,6 +146,8 @@ pub struct Serviced {
     pub replied: u32,
     /// Requests left waiting (e.g. `getc` with no input yet).
     pub waiting: u32,
+    /// Posted requests (no reply) serviced and freed.
+    pub freed: u32,
     /// Set when a hart asked to halt the machine: its exit status.
     pub halt: Option<u32>,
 }
@@ -156,7 +175,7 @@ pub fn service(
     let mut order: [(u32, usize); SLOTS] = [(0, 0); SLOTS];
     let mut posted = 0;
     for (i, slot) in mailbox.chunks_exact(SLOT_WORDS).enumerate() {
-        if slot[W_STATE] == REQUEST {
+        if slot[W_STATE] == REQUEST || slot[W_STATE] == POSTED {
             order[posted] = (slot[W_SEQ], i);
             posted += 1;
         }
@@ -211,6 +230,10 @@ pub fn service(
             None => Some(ERR_NOSYS),
         };
         match result {
+            Some(_) if slot[W_STATE] == POSTED => {
+                slot[W_STATE] = FREE;
+                done.freed += 1;
+            }
             Some(value) => {
                 slot[W_RESULT] = value;
                 slot[W_STATE] = REPLIED;
@@ -229,10 +252,10 @@ fn write_payload(
     memory_words: u32,
     host: &mut impl Host,
 ) -> u32 {
-    let len = len.min(PAYLOAD_BYTES);
-    if addr as u64 + payload_words(Call::Write as u32, len) as u64 > memory_words as u64 {
+    if payload_faults(Call::Write as u32, addr, len, memory_words) {
         return ERR_FAULT;
     }
+    let len = payload_units(Call::Write as u32, len);
     let mut bytes = [0u8; PAYLOAD_BYTES as usize];
     for (chunk, word) in bytes.chunks_exact_mut(4).zip(&slot[W_PAYLOAD..]) {
         chunk.copy_from_slice(&word.to_le_bytes());
@@ -249,10 +272,10 @@ fn blit_payload(
     memory_words: u32,
     host: &mut impl Host,
 ) -> u32 {
-    let words = payload_words(Call::Blit as u32, len);
-    if addr as u64 + words as u64 > memory_words as u64 {
+    if payload_faults(Call::Blit as u32, addr, len, memory_words) {
         return ERR_FAULT;
     }
+    let words = payload_words(Call::Blit as u32, len);
     let pixels = &slot[W_PAYLOAD..W_PAYLOAD + words as usize];
     if host.blit(at & 0xFFFF, at >> 16, pixels) {
         words
@@ -301,14 +324,73 @@ pub fn format_u32(mut value: u32, buf: &mut [u8; 10]) -> &[u8] {
     }
 }
 
+/// What posting a call copies from memory (at `r1`, `r2` units long).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// Nothing.
+    None,
+    /// Bytes, packed four to a word, at most [`PAYLOAD_BYTES`].
+    Bytes,
+    /// Whole words (pixels), at most [`PAYLOAD_WORDS`].
+    Words,
+}
+
+impl Call {
+    /// What posting this call copies from memory.
+    pub const fn payload(self) -> Payload {
+        match self {
+            Call::Write => Payload::Bytes,
+            Call::Blit => Payload::Words,
+            _ => Payload::None,
+        }
+    }
+
+    /// Whether the caller must wait for the host's answer. Calls whose result
+    /// follows from their arguments (console output) do not: they are posted
+    /// without ending the slice (see [`posted_result`]). `SYS_BLIT` does, as
+    /// its result says whether the host has a screen at all.
+    pub const fn needs_reply(self) -> bool {
+        !matches!(self, Call::Putc | Call::PutU | Call::Write)
+    }
+}
+
+/// Whether call number `call` needs a reply (unknown numbers do: `ERR_NOSYS`).
+pub fn needs_reply(call: u32) -> bool {
+    Call::from_u32(call).is_none_or(Call::needs_reply)
+}
+
+/// Units (bytes or words) of payload call `call` takes with length argument `len`.
+pub fn payload_units(call: u32, len: u32) -> u32 {
+    match Call::from_u32(call).map(Call::payload) {
+        Some(Payload::Bytes) => len.min(PAYLOAD_BYTES),
+        Some(Payload::Words) => len.min(PAYLOAD_WORDS as u32),
+        _ => 0,
+    }
+}
+
 /// Number of payload words copied from memory (at `r1`) when a hart posts
 /// call `call` with length argument `len` (`r2`): the bytes of a `write`, the
 /// pixels of a `blit`, nothing for other calls.
 pub fn payload_words(call: u32, len: u32) -> u32 {
-    match Call::from_u32(call) {
-        Some(Call::Write) => len.min(PAYLOAD_BYTES).div_ceil(4),
-        Some(Call::Blit) => len.min(PAYLOAD_WORDS as u32),
-        _ => 0,
+    match Call::from_u32(call).map(Call::payload) {
+        Some(Payload::Bytes) => payload_units(call, len).div_ceil(4),
+        _ => payload_units(call, len),
+    }
+}
+
+/// Whether the payload of `call` at word `addr` lies outside `memory_words`.
+pub fn payload_faults(call: u32, addr: u32, len: u32, memory_words: u32) -> bool {
+    addr as u64 + payload_words(call, len) as u64 > memory_words as u64
+}
+
+/// The result a call that needs no reply returns at once: [`ERR_FAULT`] when
+/// its payload lies outside memory, else its payload units (the bytes a
+/// `write` writes; 0 for `putc` and `putu`) — what the host answers.
+pub fn posted_result(call: u32, addr: u32, len: u32, memory_words: u32) -> u32 {
+    if payload_faults(call, addr, len, memory_words) {
+        ERR_FAULT
+    } else {
+        payload_units(call, len)
     }
 }
 
@@ -364,6 +446,7 @@ mod tests {
             Serviced {
                 replied: 3,
                 waiting: 0,
+                freed: 0,
                 halt: None
             }
         );

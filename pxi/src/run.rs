@@ -91,7 +91,7 @@ pub fn drive<X: Executor>(
             None
         };
         let done = mailbox::service(executor.mailbox(), memory_words, counts.as_deref(), host);
-        if done.replied > 0 {
+        if done.replied + done.freed > 0 {
             executor.commit_mailbox()?;
         }
         let stop = match (done.halt, report.status) {
@@ -109,7 +109,7 @@ pub fn drive<X: Executor>(
                 batches,
             });
         }
-        if done.waiting > 0 && done.replied == 0 {
+        if done.waiting > 0 && done.replied + done.freed == 0 {
             host.idle();
         }
     }

@@ -130,9 +130,13 @@ pub fn constants() -> String {
         ("MB_FREE", mailbox::FREE),
         ("MB_REQUEST", mailbox::REQUEST),
         ("MB_REPLIED", mailbox::REPLIED),
+        ("MB_POSTED", mailbox::POSTED),
         ("MB_PAYLOAD_BYTES", mailbox::PAYLOAD_BYTES),
-        ("SYS_WRITE", mailbox::Call::Write as u32),
-        ("SYS_BLIT", mailbox::Call::Blit as u32),
+        ("OUTBOX_CALLS", mailbox::OUTBOX_CALLS as u32),
+        ("OUTBOX_ENTRY_WORDS", mailbox::OUTBOX_ENTRY_WORDS as u32),
+        ("OUTBOX_WORDS", mailbox::OUTBOX_WORDS as u32),
+        ("ERR_FAULT", mailbox::ERR_FAULT),
+        ("SYSCALL_LEN", crate::isa::Op::Syscall.len()),
     ] {
         line(format!("const {name}: u32 = {value}u;"));
     }
@@ -143,5 +147,34 @@ pub fn constants() -> String {
             kind as u32
         ));
     }
+    line(String::new());
+    s.push_str(&mailbox_rules());
     s
+}
+
+/// `needs_reply`, `payload_units` and `payload_words` of `pxi::mailbox` as
+/// WGSL functions, one `case` per call.
+fn mailbox_rules() -> String {
+    use mailbox::{CALLS, Call, Payload};
+    let calls = || CALLS.iter().filter_map(|&(n, _, _)| Call::from_u32(n));
+    let cases = |pick: &dyn Fn(Call) -> Option<String>| {
+        calls()
+            .filter_map(|call| pick(call).map(|body| format!("        case {}u: {{ {body} }}\n", call as u32)))
+            .collect::<String>()
+    };
+    let no_reply = cases(&|call| (!call.needs_reply()).then(|| "return false;".into()));
+    let units = cases(&|call| match call.payload() {
+        Payload::None => None,
+        Payload::Bytes => Some(format!("return min(len, {}u);", mailbox::PAYLOAD_BYTES)),
+        Payload::Words => Some(format!("return min(len, {}u);", mailbox::PAYLOAD_WORDS)),
+    });
+    let words = cases(&|call| {
+        (call.payload() == Payload::Bytes).then(|| "return (payload_units(call, len) + 3u) / 4u;".into())
+    });
+    format!(
+        "// Mailbox rules (pxi::mailbox::{{needs_reply, payload_units, payload_words}}).\n\
+         fn needs_reply(call: u32) -> bool {{\n    switch call {{\n{no_reply}        default: {{ return true; }}\n    }}\n}}\n\
+         fn payload_units(call: u32, len: u32) -> u32 {{\n    switch call {{\n{units}        default: {{ return 0u; }}\n    }}\n}}\n\
+         fn payload_words(call: u32, len: u32) -> u32 {{\n    switch call {{\n{words}        default: {{ return payload_units(call, len); }}\n    }}\n}}\n"
+    )
 }

@@ -149,9 +149,13 @@ const MACHINE_BUDGET: u32 = 3u;
 const MB_FREE: u32 = 0u;
 const MB_REQUEST: u32 = 1u;
 const MB_REPLIED: u32 = 2u;
+const MB_POSTED: u32 = 3u;
 const MB_PAYLOAD_BYTES: u32 = 256u;
-const SYS_WRITE: u32 = 2u;
-const SYS_BLIT: u32 = 6u;
+const OUTBOX_CALLS: u32 = 4u;
+const OUTBOX_ENTRY_WORDS: u32 = 68u;
+const OUTBOX_WORDS: u32 = 273u;
+const ERR_FAULT: u32 = 4294967293u;
+const SYSCALL_LEN: u32 = 1u;
 const TRAP_ILLEGALINSTRUCTION: u32 = 1u;
 const TRAP_TRUNCATEDINSTRUCTION: u32 = 2u;
 const TRAP_PCOUTOFCODE: u32 = 3u;
@@ -162,3 +166,26 @@ const TRAP_STACKUNDERFLOW: u32 = 7u;
 const TRAP_DIVISIONBYZERO: u32 = 8u;
 const TRAP_VECTOROVERLAP: u32 = 9u;
 const TRAP_PRIVILEGED: u32 = 10u;
+
+// Mailbox rules (pxi::mailbox::{needs_reply, payload_units, payload_words}).
+fn needs_reply(call: u32) -> bool {
+    switch call {
+        case 1u: { return false; }
+        case 2u: { return false; }
+        case 3u: { return false; }
+        default: { return true; }
+    }
+}
+fn payload_units(call: u32, len: u32) -> u32 {
+    switch call {
+        case 2u: { return min(len, 256u); }
+        case 6u: { return min(len, 64u); }
+        default: { return 0u; }
+    }
+}
+fn payload_words(call: u32, len: u32) -> u32 {
+    switch call {
+        case 2u: { return (payload_units(call, len) + 3u) / 4u; }
+        default: { return payload_units(call, len); }
+    }
+}

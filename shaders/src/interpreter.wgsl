@@ -33,6 +33,9 @@ struct Params {
 // llvmpipe spreads workgroups over its threads along x (measured 2x for one big op).
 @group(0) @binding(7) var<storage, read_write> dispatch: array<atomic<u32>, 3>;
 @group(0) @binding(8) var<uniform> params: Params;
+// OUTBOX_WORDS per hart: calls posted without a reply this round (count, then
+// entries of call, r1..r3, payload), moved into the mailbox by resolve.
+@group(0) @binding(9) var<storage, read_write> outbox: array<u32>;
 
 override WORKGROUP: u32 = 64u;
 
@@ -43,6 +46,11 @@ const S_PENDING: u32 = CONTROL_WORDS + 2u;
 const S_ROUND_STEPS: u32 = CONTROL_WORDS + 3u;
 const S_CUTOFF: u32 = CONTROL_WORDS + 4u;
 const S_CUTOFF_HART: u32 = CONTROL_WORDS + 5u;
+// Set when some hart could run this round (pxi's Machine::round: `ran`).
+const S_PROGRESS: u32 = CONTROL_WORDS + 6u;
+// Set by resolve after a round in which nothing could happen: the rest of the
+// batch does nothing (every hart waits for the host, who clears it).
+const S_IDLE: u32 = CONTROL_WORDS + 7u;
 
 // Vector queue entry: hart, op | a << 8, dst, x, y, len, value, accumulator.
 const Q_ENTRY_WORDS: u32 = 8u;
@@ -238,6 +246,40 @@ fn uret(at: u32, next: u32) -> u32 {
     return next;
 }
 
+// Payload word `i` of call `call` (r1 = addr, r2 = len), 0 past the payload
+// or outside memory (pxi's copy_payload).
+fn payload_word(call: u32, addr: u32, len: u32, i: u32) -> u32 {
+    // addr + i must neither wrap nor leave memory.
+    if (i < payload_words(call, len) && addr + i >= addr && addr + i < params.memory_words) {
+        return atomicLoad(&memory[addr + i]);
+    }
+    return 0u;
+}
+
+// Put the pending call (r0..r3) in the hart's outbox when it needs no reply
+// and there is room, and give the hart its result at once; false otherwise
+// (the hart then waits for the host). pxi's Exec::post_without_reply.
+fn post_without_reply(id: u32) -> bool {
+    let ob = id * OUTBOX_WORDS;
+    let queued = outbox[ob];
+    let call = regs[0];
+    if (needs_reply(call) || queued == OUTBOX_CALLS) {
+        return false;
+    }
+    let e = ob + 1u + queued * OUTBOX_ENTRY_WORDS;
+    for (var r = 0u; r < 4u; r++) {
+        outbox[e + r] = regs[r];
+    }
+    for (var i = 0u; i < MB_PAYLOAD_WORDS; i++) {
+        outbox[e + 4u + i] = payload_word(call, regs[1], regs[2], i);
+    }
+    outbox[ob] = queued + 1u;
+    let words = payload_words(call, regs[2]);
+    let fault = regs[1] > params.memory_words || words > params.memory_words - regs[1];
+    regs[0] = select(payload_units(call, regs[2]), ERR_FAULT, fault);
+    return true;
+}
+
 const STEP_CONTINUE: u32 = 0u;
 const STEP_END_SLICE: u32 = 1u;
 const STEP_TRAP: u32 = 2u;
@@ -278,8 +320,10 @@ fn step_full(id: u32, base: u32) -> u32 {
             status = HART_EXITED;
         }
         case OP_SYSCALL: {
-            status = HART_SYSCALL;
-            next = pc;
+            if (!post_without_reply(id)) {
+                status = HART_SYSCALL;
+                next = pc;
+            }
         }
         case OP_SPAWN: {
             status = HART_SPAWN;
@@ -458,7 +502,8 @@ fn step_full(id: u32, base: u32) -> u32 {
     if (was_user) {
         tick_timer();
     }
-    if ((info & INFO_ENDS_SLICE) != 0u) {
+    // A call posted without a reply continues the slice.
+    if ((info & INFO_ENDS_SLICE) != 0u && !(op == OP_SYSCALL && status == HART_RUNNABLE)) {
         return STEP_END_SLICE;
     }
     return STEP_CONTINUE;
@@ -470,7 +515,8 @@ fn step_full(id: u32, base: u32) -> u32 {
 @compute @workgroup_size(WORKGROUP)
 fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
     let id = gid.x;
-    if (id >= params.hart_count || atomicLoad(&control[C_STATUS]) != MACHINE_RUNNING) {
+    if (id >= params.hart_count || atomicLoad(&control[C_STATUS]) != MACHINE_RUNNING
+        || atomicLoad(&control[S_IDLE]) != 0u) {
         return;
     }
     let base = id * HART_WORDS;
@@ -482,12 +528,13 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (mailbox[slot + MB_W_STATE] == MB_REPLIED) {
             harts[base + H_REGS] = mailbox[slot + MB_W_RESULT];
             mailbox[slot + MB_W_STATE] = MB_FREE;
-            pc += 1u;
+            pc += SYSCALL_LEN;
             status = HART_RUNNABLE;
             harts[base + H_AUX] = 0u;
         }
     }
     if (status == HART_RUNNABLE) {
+        atomicOr(&control[S_PROGRESS], 1u);
         for (var r = 0u; r < 16u; r++) {
             regs[r] = harts[base + H_REGS + r];
         }
@@ -659,6 +706,9 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         case HART_TRAPPED: { atomicOr(&control[S_TRAPPED], 1u); }
         default: {}
     }
+    if (outbox[id * OUTBOX_WORDS] != 0u) {
+        atomicOr(&control[S_PENDING], 1u);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -702,22 +752,10 @@ fn post(id: u32, slot: u32) {
         mailbox[s + MB_W_ARG0 + i] = harts[base + H_REGS + 1u + i];
     }
     mailbox[s + MB_W_RESULT] = 0u;
-    // Payload sizes as pxi::mailbox::payload_words defines them.
-    let len = harts[base + H_REGS + 2u];
-    var words = 0u;
-    if (call == SYS_WRITE) {
-        words = (min(len, MB_PAYLOAD_BYTES) + 3u) / 4u;
-    } else if (call == SYS_BLIT) {
-        words = min(len, MB_PAYLOAD_WORDS);
-    }
     let addr = harts[base + H_REGS + 1u];
+    let len = harts[base + H_REGS + 2u];
     for (var i = 0u; i < MB_PAYLOAD_WORDS; i++) {
-        var w = 0u;
-        // addr + i must neither wrap nor leave memory.
-        if (i < words && addr + i >= addr && addr + i < params.memory_words) {
-            w = atomicLoad(&memory[addr + i]);
-        }
-        mailbox[s + MB_W_PAYLOAD + i] = w;
+        mailbox[s + MB_W_PAYLOAD + i] = payload_word(call, addr, len, i);
     }
     atomicAdd(&control[C_SEQ], 1u);
     harts[base + H_STATUS] = HART_WAITING;
@@ -725,12 +763,55 @@ fn post(id: u32, slot: u32) {
 }
 
 // Serial part of resolve (lane 0): spawns and syscall posting in hart-id order.
+// Move hart `id`'s outbox into free slots from `free_slot` on, in order, as
+// MB_POSTED requests; what does not fit stays. Returns the next slot to try.
+// pxi's Machine::drain_outbox.
+fn drain_outbox(id: u32, first_slot: u32) -> u32 {
+    let ob = id * OUTBOX_WORDS;
+    let queued = outbox[ob];
+    var free_slot = first_slot;
+    var moved = 0u;
+    while (moved < queued) {
+        free_slot = find_free_slot(free_slot);
+        if (free_slot == MB_SLOTS) {
+            break;
+        }
+        let e = ob + 1u + moved * OUTBOX_ENTRY_WORDS;
+        let s = free_slot * MB_SLOT_WORDS;
+        mailbox[s + MB_W_STATE] = MB_POSTED;
+        mailbox[s + MB_W_SEQ] = atomicLoad(&control[C_SEQ]);
+        mailbox[s + MB_W_HART] = id;
+        mailbox[s + MB_W_CALL] = outbox[e];
+        for (var i = 0u; i < 3u; i++) {
+            mailbox[s + MB_W_ARG0 + i] = outbox[e + 1u + i];
+        }
+        mailbox[s + MB_W_RESULT] = 0u;
+        for (var i = 0u; i < MB_PAYLOAD_WORDS; i++) {
+            mailbox[s + MB_W_PAYLOAD + i] = outbox[e + 4u + i];
+        }
+        atomicAdd(&control[C_SEQ], 1u);
+        moved += 1u;
+    }
+    if (moved > 0u) {
+        posted_any = true;
+        for (var w = 1u; w + moved * OUTBOX_ENTRY_WORDS < OUTBOX_WORDS; w++) {
+            outbox[ob + w] = outbox[ob + w + moved * OUTBOX_ENTRY_WORDS];
+        }
+        outbox[ob] = queued - moved;
+    }
+    return free_slot;
+}
+
+// Whether resolve_pending posted or spawned anything (pxi's resolve_pending result).
+var<private> posted_any: bool;
+
 fn resolve_pending() -> u32 {
     var spawned = 0u;
     var free_hart = 0u;
     var free_slot = 0u;
     for (var id = 0u; id < params.hart_count; id++) {
         let base = id * HART_WORDS;
+        free_slot = drain_outbox(id, free_slot);
         let st = harts[base + H_STATUS];
         if (st == HART_SPAWN) {
             let px = code[params.code_len + harts[base + H_PC]];
@@ -752,10 +833,13 @@ fn resolve_pending() -> u32 {
             harts[base + H_REGS + a] = new_id;
             harts[base + H_PC] += 1u;
             harts[base + H_STATUS] = HART_RUNNABLE;
-        } else if (st == HART_SYSCALL) {
+            posted_any = true;
+        } else if (st == HART_SYSCALL && outbox[id * OUTBOX_WORDS] == 0u) {
+            // A pending call waits until the hart's posted calls are in.
             free_slot = find_free_slot(free_slot);
             if (free_slot < MB_SLOTS) {
                 post(id, free_slot);
+                posted_any = true;
             }
         }
     }
@@ -765,7 +849,8 @@ fn resolve_pending() -> u32 {
 @compute @workgroup_size(256)
 fn resolve(@builtin(local_invocation_index) lane: u32) {
     if (lane == 0u) {
-        wg_running = u32(atomicLoad(&control[C_STATUS]) == MACHINE_RUNNING);
+        wg_running = u32(atomicLoad(&control[C_STATUS]) == MACHINE_RUNNING
+            && atomicLoad(&control[S_IDLE]) == 0u);
     }
     if (workgroupUniformLoad(&wg_running) == 0u) {
         return;
@@ -784,10 +869,35 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
     // 2. Spawns and syscalls, serially in hart-id order.
     if (lane == 0u) {
         var spawned = 0u;
+        posted_any = false;
         if (atomicLoad(&control[S_PENDING]) != 0u) {
             spawned = resolve_pending();
         }
         wg_spawned = spawned;
+        let counted = posted_any || atomicLoad(&control[S_PROGRESS]) != 0u;
+        finish_round(counted, spawned);
+    }
+    // 3. Clear the other words of freshly spawned harts, in parallel.
+    if (workgroupUniformLoad(&wg_spawned) == 0u) {
+        return;
+    }
+    for (var h = lane; h < params.hart_count; h += RESOLVE_LANES) {
+        let base = h * HART_WORDS;
+        if (harts[base + H_SLICE] == FRESH_MARK) {
+            for (var w = 0u; w < HART_WORDS; w++) {
+                if (w != H_REGS + 1u && w != H_PC && w != H_STATUS && w != H_TVEC) {
+                    harts[base + w] = 0u;
+                }
+            }
+        }
+    }
+}
+
+// Control block at the end of a round (lane 0 of resolve). A round in which
+// no hart could run and nothing was posted is not counted and idles the rest
+// of the batch (pxi's Machine::round returning false).
+fn finish_round(counted: bool, spawned: u32) {
+    if (counted) {
         let round_steps = atomicLoad(&control[S_ROUND_STEPS]);
         atomicStore(&control[C_ROUND_STEPS], round_steps);
         atomicAdd(&control[C_ROUND], 1u);
@@ -811,25 +921,14 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
             st = MACHINE_BUDGET;
         }
         atomicStore(&control[C_STATUS], st);
-        atomicStore(&control[S_LIVE], 0u);
-        atomicStore(&control[S_TRAPPED], 0u);
-        atomicStore(&control[S_PENDING], 0u);
-        atomicStore(&control[S_ROUND_STEPS], 0u);
-        atomicStore(&dispatch[0], 0u);
-        atomicStore(&dispatch[1], 0u);
+    } else {
+        atomicStore(&control[S_IDLE], 1u);
     }
-    // 3. Clear the other words of freshly spawned harts, in parallel.
-    if (workgroupUniformLoad(&wg_spawned) == 0u) {
-        return;
-    }
-    for (var h = lane; h < params.hart_count; h += RESOLVE_LANES) {
-        let base = h * HART_WORDS;
-        if (harts[base + H_SLICE] == FRESH_MARK) {
-            for (var w = 0u; w < HART_WORDS; w++) {
-                if (w != H_REGS + 1u && w != H_PC && w != H_STATUS && w != H_TVEC) {
-                    harts[base + w] = 0u;
-                }
-            }
-        }
-    }
+    atomicStore(&control[S_LIVE], 0u);
+    atomicStore(&control[S_TRAPPED], 0u);
+    atomicStore(&control[S_PENDING], 0u);
+    atomicStore(&control[S_ROUND_STEPS], 0u);
+    atomicStore(&control[S_PROGRESS], 0u);
+    atomicStore(&dispatch[0], 0u);
+    atomicStore(&dispatch[1], 0u);
 }
