@@ -7,7 +7,8 @@
 //!   the submission, the wait and the readback, and — when the adapter has
 //!   timestamp queries — every round and its three dispatches;
 //! - track "mailbox": one instant per request as the host first sees it
-//!   (call name, hart, sequence number), and a counter of calls per kind;
+//!   (call name, hart, sequence number; replies awaited or not), and a
+//!   counter of calls per kind;
 //! - one track per sampled hart: a slice per batch with the hart's status at
 //!   its end, the instructions it ran in the batch and in its last slice.
 //!
@@ -18,7 +19,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
-use pxi::mailbox::{CALLS, REQUEST, SLOT_WORDS, W_ARG0, W_CALL, W_HART, W_SEQ, W_STATE};
+use pxi::mailbox::{
+    CALLS, POSTED, REQUEST, SLOT_WORDS, W_ARG0, W_CALL, W_HART, W_SEQ, W_STATE,
+};
 use pxi::run::{BatchReport, Executor};
 use pxi::state::{H_PC, H_SLICE, H_STATUS, H_STEPS, HART_WORDS};
 use serde_json::{Value, json};
@@ -257,7 +260,7 @@ impl<'t, X: Phases> Traced<'t, X> {
         let mailbox = self.inner.mailbox();
         let posted: Vec<[u32; 4]> = mailbox
             .chunks_exact(SLOT_WORDS)
-            .filter(|slot| slot[W_STATE] == REQUEST)
+            .filter(|slot| slot[W_STATE] == REQUEST || slot[W_STATE] == POSTED)
             .map(|slot| [slot[W_SEQ], slot[W_HART], slot[W_CALL], slot[W_ARG0]])
             .collect();
         let mut fresh = posted.into_iter().filter(|r| self.seen.insert(r[0])).collect::<Vec<_>>();

@@ -215,7 +215,7 @@ isa! {
     Nop     = 0x00, "nop",     None, System,  "Do nothing.";
     Exit    = 0x01, "exit",    A,    System,  "End this hart with exit code `ra`; its slot becomes free for `spawn`.";
     Yield   = 0x02, "yield",   None, System,  "End this hart's slice; it runs again next round.";
-    Syscall = 0x03, "syscall", None, System,  "Post request `r0` (args `r1`..`r3`) to the mailbox and wait; the reply lands in `r0`. Ends the slice.";
+    Syscall = 0x03, "syscall", None, System,  "Post request `r0` (args `r1`..`r3`) to the mailbox and wait; the reply lands in `r0`. Ends the slice, unless the call needs no reply (console output: posted at the end of the round, result at once).";
     Spawn   = 0x04, "spawn",   ABC,  System,  "Start a new hart at code address `rb` with its `r1` = `rc`; `ra` = its id, or 0xFFFFFFFF when no slot is free. Resolved at the end of the round; ends the slice.";
     HartId  = 0x05, "hartid",  A,    System,  "`ra` = this hart's id.";
     Timer   = 0x06, "timer",   A,    System,  "Privileged. Arm the user-mode timer: after `ra` more instructions run in user mode the hart traps into the kernel with cause `CAUSE_TIMER`; `ra` = 0 disarms. Kernel-mode instructions do not count.";

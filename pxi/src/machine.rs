@@ -8,7 +8,8 @@
 //! need no reply (console output) do not end the slice: they wait in the
 //! hart's outbox and are posted first at the end of the round (`pxi::mailbox`).
 //! A round in which nothing can happen (every hart waits for the host) is not
-//! counted and ends the batch. Harts of
+//! counted and ends the batch; a round that posts a request someone waits for
+//! counts and ends the batch, so the host answers at once. Harts of
 //! one round may run in any order or in parallel on other executors, which is
 //! why `docs/isa.md` leaves racing accesses within a round undefined.
 
@@ -58,6 +59,15 @@ pub struct Machine {
     /// [`OUTBOX_WORDS`] words per hart: calls posted without a reply this
     /// round, waiting to enter the mailbox.
     outbox: Vec<u32>,
+}
+
+/// What resolving a round did.
+#[derive(Clone, Copy, Default)]
+struct Resolved {
+    /// Anything at all (a spawn, a request posted).
+    any: bool,
+    /// Posted a request whose hart waits for the reply.
+    awaited: bool,
 }
 
 /// What ended a hart's turn within a round.
@@ -136,8 +146,9 @@ impl Machine {
     }
 
     /// Run one round: every runnable hart for up to one slice, then resolve.
-    /// Returns false, changing nothing, when no hart could run and nothing
-    /// could be posted: every hart waits for the host (the round is not counted).
+    /// Returns false when the rest of the batch should wait for the host:
+    /// after a round that posted a request a hart waits for, or — changing
+    /// nothing, not counted — when no hart could run and nothing could be posted.
     pub fn round(&mut self) -> bool {
         if self.control[C_STATUS] != MACHINE_RUNNING {
             return false;
@@ -150,12 +161,13 @@ impl Machine {
             ran |= steps.is_some();
             round_steps = round_steps.wrapping_add(steps.unwrap_or(0));
         }
-        if !self.resolve_pending() && !ran {
+        let resolved = self.resolve_pending();
+        if !resolved.any && !ran {
             return false;
         }
         self.control[C_ROUND_STEPS] = round_steps;
         self.finish_round();
-        true
+        !resolved.awaited
     }
 
     /// Take a mailbox reply if one is waiting; true when the hart may run.
@@ -228,15 +240,15 @@ impl Machine {
     }
 
     /// End-of-round work, in hart-id order: spawns, then each hart's outbox
-    /// and pending call into the mailbox. True when anything was done.
-    fn resolve_pending(&mut self) -> bool {
+    /// and pending call into the mailbox.
+    fn resolve_pending(&mut self) -> Resolved {
         let hart_count = self.harts.len() / HART_WORDS;
         let mut free_hart = 0;
         let mut free_slot = 0;
-        let mut done = false;
+        let mut done = Resolved::default();
         for id in 0..hart_count {
             let base = id * HART_WORDS;
-            done |= self.drain_outbox(id, &mut free_slot);
+            done.any |= self.drain_outbox(id, &mut free_slot);
             match self.harts[base + H_STATUS] {
                 HART_SPAWN => {
                     while free_hart < hart_count
@@ -269,14 +281,15 @@ impl Machine {
                     self.harts[base + inst.a as usize] = new_id;
                     self.harts[base + H_PC] += Op::Spawn.len();
                     self.harts[base + H_STATUS] = HART_RUNNABLE;
-                    done = true;
+                    done.any = true;
                 }
                 // A pending call waits until the hart's posted calls are in.
                 HART_SYSCALL if self.outbox[id * OUTBOX_WORDS] == 0 => {
                     free_slot = free_slot_from(&self.mailbox, free_slot);
                     if free_slot < SLOTS {
                         self.post(id, free_slot);
-                        done = true;
+                        done.any = true;
+                        done.awaited = true;
                     }
                 }
                 _ => {}

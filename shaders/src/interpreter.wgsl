@@ -48,8 +48,9 @@ const S_CUTOFF: u32 = CONTROL_WORDS + 4u;
 const S_CUTOFF_HART: u32 = CONTROL_WORDS + 5u;
 // Set when some hart could run this round (pxi's Machine::round: `ran`).
 const S_PROGRESS: u32 = CONTROL_WORDS + 6u;
-// Set by resolve after a round in which nothing could happen: the rest of the
-// batch does nothing (every hart waits for the host, who clears it).
+// Set by resolve after a round in which nothing could happen, or that posted a
+// request a hart waits for: the rest of the batch does nothing (the host
+// answers, and clears it before the next batch). pxi's Machine::round.
 const S_IDLE: u32 = CONTROL_WORDS + 7u;
 
 // Vector queue entry: hart, op | a << 8, dst, x, y, len, value, accumulator.
@@ -280,6 +281,38 @@ fn post_without_reply(id: u32) -> bool {
     return true;
 }
 
+// Execution counts are gathered per hart in a small direct-mapped cache of
+// (pixel, count) pairs in private memory and added to `counts` when an entry
+// is evicted and at the end of the slice: exact counts without an atomic per
+// step (a loop's pixels stay in the cache).
+const COUNT_CACHE: u32 = 16u;
+var<private> cached_pixel: array<u32, COUNT_CACHE>;
+var<private> cached_count: array<u32, COUNT_CACHE>;
+
+// Count one execution of code pixel `phys`.
+fn count(phys: u32) {
+    let i = phys & (COUNT_CACHE - 1u);
+    if (cached_pixel[i] == phys) {
+        cached_count[i] += 1u;
+        return;
+    }
+    if (cached_count[i] != 0u) {
+        atomicAdd(&counts[cached_pixel[i]], cached_count[i]);
+    }
+    cached_pixel[i] = phys;
+    cached_count[i] = 1u;
+}
+
+// Add every cached count to `counts` (end of the slice).
+fn flush_counts() {
+    for (var i = 0u; i < COUNT_CACHE; i++) {
+        if (cached_count[i] != 0u) {
+            atomicAdd(&counts[cached_pixel[i]], cached_count[i]);
+            cached_count[i] = 0u;
+        }
+    }
+}
+
 const STEP_CONTINUE: u32 = 0u;
 const STEP_END_SLICE: u32 = 1u;
 const STEP_TRAP: u32 = 2u;
@@ -496,7 +529,7 @@ fn step_full(id: u32, base: u32) -> u32 {
         return STEP_TRAP;
     }
     if (params.count_exec != 0u) {
-        atomicAdd(&counts[phys], 1u);
+        count(phys);
     }
     pc = next;
     if (was_user) {
@@ -548,7 +581,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         set_mode(harts[base + H_MODE]);
         let slice = atomicLoad(&control[C_SLICE]);
         let code_len = params.code_len;
-        let count = params.count_exec != 0u;
+        let counting = params.count_exec != 0u;
         trap_kind = 0u;
         var steps = 0u;
         var stopped = false;
@@ -637,8 +670,8 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                 if (write) {
                     regs[a] = result;
                 }
-                if (count) {
-                    atomicAdd(&counts[phys], 1u);
+                if (counting) {
+                    count(phys);
                 }
                 steps += 1u;
                 pc = next;
@@ -650,8 +683,8 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
             let r = step_full(id, base);
             if (r == STEP_TRAP && mode == MODE_USER) {
                 // A user-mode fault counts as a step and enters the kernel.
-                if (count && pc < clen) {
-                    atomicAdd(&counts[cbase + pc], 1u);
+                if (counting && pc < clen) {
+                    count(cbase + pc);
                 }
                 pc = enter_kernel(trap_kind, trap_info, pc);
                 trap_kind = 0u;
@@ -691,6 +724,9 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         harts[base + H_UCODE_LEN] = user_win.y;
         harts[base + H_UDATA_BASE] = user_win.z;
         harts[base + H_UDATA_LEN] = user_win.w;
+        if (counting) {
+            flush_counts();
+        }
         harts[base + H_STEPS] += steps;
         harts[base + H_SLICE] = steps;
         atomicAdd(&control[S_ROUND_STEPS], steps);
@@ -802,8 +838,10 @@ fn drain_outbox(id: u32, first_slot: u32) -> u32 {
     return free_slot;
 }
 
-// Whether resolve_pending posted or spawned anything (pxi's resolve_pending result).
+// Whether resolve_pending posted or spawned anything, and whether it posted a
+// request a hart waits for (pxi's Resolved).
 var<private> posted_any: bool;
+var<private> awaited: bool;
 
 fn resolve_pending() -> u32 {
     var spawned = 0u;
@@ -840,6 +878,7 @@ fn resolve_pending() -> u32 {
             if (free_slot < MB_SLOTS) {
                 post(id, free_slot);
                 posted_any = true;
+                awaited = true;
             }
         }
     }
@@ -870,6 +909,7 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
     if (lane == 0u) {
         var spawned = 0u;
         posted_any = false;
+        awaited = false;
         if (atomicLoad(&control[S_PENDING]) != 0u) {
             spawned = resolve_pending();
         }
@@ -894,8 +934,9 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
 }
 
 // Control block at the end of a round (lane 0 of resolve). A round in which
-// no hart could run and nothing was posted is not counted and idles the rest
-// of the batch (pxi's Machine::round returning false).
+// no hart could run and nothing was posted is not counted; it and a round
+// that posted an awaited request idle the rest of the batch (pxi's
+// Machine::round returning false).
 fn finish_round(counted: bool, spawned: u32) {
     if (counted) {
         let round_steps = atomicLoad(&control[S_ROUND_STEPS]);
@@ -921,7 +962,8 @@ fn finish_round(counted: bool, spawned: u32) {
             st = MACHINE_BUDGET;
         }
         atomicStore(&control[C_STATUS], st);
-    } else {
+    }
+    if (!counted || awaited) {
         atomicStore(&control[S_IDLE], 1u);
     }
     atomicStore(&control[S_LIVE], 0u);

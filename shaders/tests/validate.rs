@@ -54,3 +54,27 @@ fn every_opcode_is_handled_by_the_interpreter() {
         assert!(handled, "{name} has no semantics in the WGSL runtime");
     }
 }
+
+#[test]
+fn the_fast_path_handles_exactly_the_simple_opcodes() {
+    // run_slice's inner loop runs the instructions predecode marks INFO_FAST
+    // (`Op::is_simple`); its switch treats every opcode it does not name as a
+    // jump, so the opcodes it names must be exactly the simple ones.
+    let source = shaders::INTERPRETER;
+    let start = source
+        .find("if ((info & INFO_FAST) == 0u)")
+        .expect("the fast loop's INFO_FAST test");
+    let fast = &source[start..];
+    let fast = &fast[..fast.find("if (bail)").expect("the end of the fast switch")];
+    let named: std::collections::BTreeSet<String> = fast
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("OP_"))
+        .map(str::to_string)
+        .collect();
+    let simple: std::collections::BTreeSet<String> = pxi::isa::TABLE
+        .iter()
+        .filter(|row| row.op.is_simple())
+        .map(|row| format!("OP_{}", row.mnemonic.to_ascii_uppercase()))
+        .collect();
+    assert_eq!(named, simple, "fast path opcodes vs Op::is_simple");
+}
