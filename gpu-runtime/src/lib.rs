@@ -433,7 +433,10 @@ fn interpreter_layout(gpu: &Gpu) -> wgpu::BindGroupLayout {
     )];
     entries.extend((1..8).map(|b| entry(b, wgpu::BufferBindingType::Storage { read_only: false })));
     entries.push(entry(8, wgpu::BufferBindingType::Uniform));
-    entries.push(entry(9, wgpu::BufferBindingType::Storage { read_only: false }));
+    entries.push(entry(
+        9,
+        wgpu::BufferBindingType::Storage { read_only: false },
+    ));
     gpu.device()
         .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("interpreter"),
@@ -679,12 +682,13 @@ impl<'g> GpuMachine<'g> {
     }
 
     /// Turn the last batch's timestamps into phases, aligning the last one
-    /// with `done` (when the host saw the submission finish).
+    /// with `done` (when the host saw the submission finish); `counted` are
+    /// the numbers of the rounds the batch counted.
     fn timestamp_phases(
         &self,
         queries: &Queries,
         rounds: u32,
-        first_round: u32,
+        counted: std::ops::Range<u32>,
         done: std::time::Instant,
     ) -> Result<Vec<trace::Phase>, GpuError> {
         let timed = queries.rounds.min(rounds) as usize;
@@ -707,7 +711,11 @@ impl<'g> GpuMachine<'g> {
         for (r, round) in ticks.chunks_exact(ROUND_QUERIES as usize).enumerate() {
             phases.push(trace::Phase {
                 track: trace::Track::Gpu,
-                name: format!("round {}", first_round + r as u32 + 1),
+                // Counted rounds come first; the rest of the batch waited for the host.
+                name: match counted.start + r as u32 + 1 {
+                    n if n <= counted.end => format!("round {n}"),
+                    _ => "round skipped (waiting for the host)".to_string(),
+                },
                 start: at(round[0]),
                 end: at(round[ROUND_QUERIES as usize - 1]),
             });
@@ -787,7 +795,10 @@ impl Executor for GpuMachine<'_> {
         let words = map_words(gpu.device(), &b.readback)?;
         if let Some(timing) = &self.timing {
             let mut phases = match &timing.queries {
-                Some(q) => self.timestamp_phases(q, rounds, self.control[C_ROUND], done)?,
+                Some(q) => {
+                    let counted = self.control[C_ROUND]..words[C_ROUND];
+                    self.timestamp_phases(q, rounds, counted, done)?
+                }
                 None => Vec::new(),
             };
             let now = std::time::Instant::now();

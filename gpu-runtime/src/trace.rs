@@ -19,9 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
-use pxi::mailbox::{
-    CALLS, POSTED, REQUEST, SLOT_WORDS, W_ARG0, W_CALL, W_HART, W_SEQ, W_STATE,
-};
+use pxi::mailbox::{CALLS, POSTED, REQUEST, SLOT_WORDS, W_ARG0, W_CALL, W_HART, W_SEQ, W_STATE};
 use pxi::run::{BatchReport, Executor};
 use pxi::state::{H_PC, H_SLICE, H_STATUS, H_STEPS, HART_WORDS};
 use serde_json::{Value, json};
@@ -117,7 +115,8 @@ impl Trace {
     }
 
     fn meta(&mut self, name: &str, tid: u32, args: Value) {
-        self.events.push(json!({ "name": name, "ph": "M", "pid": PID, "tid": tid, "args": args }));
+        self.events
+            .push(json!({ "name": name, "ph": "M", "pid": PID, "tid": tid, "args": args }));
     }
 
     fn track(&mut self, track: Track) -> u32 {
@@ -185,10 +184,10 @@ fn cat(track: Track) -> &'static str {
 
 /// The name of call number `call` (`SYS_WRITE`), or `call N` for unknown ones.
 pub fn call_name(call: u32) -> String {
-    CALLS
-        .iter()
-        .find(|(n, _, _)| *n == call)
-        .map_or_else(|| format!("call {call}"), |(_, name, _)| (*name).to_string())
+    CALLS.iter().find(|(n, _, _)| *n == call).map_or_else(
+        || format!("call {call}"),
+        |(_, name, _)| (*name).to_string(),
+    )
 }
 
 fn status_name(status: u32) -> &'static str {
@@ -263,7 +262,10 @@ impl<'t, X: Phases> Traced<'t, X> {
             .filter(|slot| slot[W_STATE] == REQUEST || slot[W_STATE] == POSTED)
             .map(|slot| [slot[W_SEQ], slot[W_HART], slot[W_CALL], slot[W_ARG0]])
             .collect();
-        let mut fresh = posted.into_iter().filter(|r| self.seen.insert(r[0])).collect::<Vec<_>>();
+        let mut fresh = posted
+            .into_iter()
+            .filter(|r| self.seen.insert(r[0]))
+            .collect::<Vec<_>>();
         fresh.sort_by_key(|r| r[0]);
         for [seq, hart, call, arg0] in fresh {
             let name = call_name(call);
@@ -277,7 +279,8 @@ impl<'t, X: Phases> Traced<'t, X> {
             );
         }
         if !calls.is_empty() {
-            self.trace.counter("mailbox calls (total)", at, json!(self.totals));
+            self.trace
+                .counter("mailbox calls (total)", at, json!(self.totals));
         }
         calls
     }

@@ -94,7 +94,12 @@ fn vector_ops_match_on_every_alignment() {
             .image;
         let cpu = run_cpu(&image, limits, 4, b"");
         let gpu_run = run_gpu(&gpu, &image, limits, 4, b"").unwrap();
-        assert_eq!(cpu.outcome.stop, pxi::run::Stop::AllExited, "{}", row.mnemonic);
+        assert_eq!(
+            cpu.outcome.stop,
+            pxi::run::Stop::AllExited,
+            "{}",
+            row.mnemonic
+        );
         assert!(
             cpu.state == gpu_run.state,
             "{}: GPU state differs from the CPU interpreter",

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use pxi::Image;
 use pxi::counts::Counts;
 use pxi::mailbox::Host;
 use pxi::run::{Executor, Outcome, Stop, drive};
 use pxi::state::{H_AUX, H_STATUS, HART_EXITED, HART_WORDS};
-use pxi::Image;
 
 use crate::assemble_file;
 use crate::source_map::{MapStatus, SourceMap};

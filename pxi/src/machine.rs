@@ -363,7 +363,11 @@ impl Machine {
         s[mailbox::W_CALL] = hart[H_REGS];
         s[mailbox::W_ARG0..=mailbox::W_ARG2].copy_from_slice(&hart[H_REGS + 1..H_REGS + 4]);
         s[mailbox::W_RESULT] = 0;
-        copy_payload(&mut s[mailbox::W_PAYLOAD..], &self.memory, &hart[H_REGS..H_REGS + 3]);
+        copy_payload(
+            &mut s[mailbox::W_PAYLOAD..],
+            &self.memory,
+            &hart[H_REGS..H_REGS + 3],
+        );
         self.control[C_SEQ] = self.control[C_SEQ].wrapping_add(1);
         hart[H_STATUS] = HART_WAITING;
         hart[H_AUX] = slot as u32;

@@ -159,7 +159,9 @@ fn mailbox_rules() -> String {
     let calls = || CALLS.iter().filter_map(|&(n, _, _)| Call::from_u32(n));
     let cases = |pick: &dyn Fn(Call) -> Option<String>| {
         calls()
-            .filter_map(|call| pick(call).map(|body| format!("        case {}u: {{ {body} }}\n", call as u32)))
+            .filter_map(|call| {
+                pick(call).map(|body| format!("        case {}u: {{ {body} }}\n", call as u32))
+            })
             .collect::<String>()
     };
     let no_reply = cases(&|call| (!call.needs_reply()).then(|| "return false;".into()));
@@ -169,7 +171,8 @@ fn mailbox_rules() -> String {
         Payload::Words => Some(format!("return min(len, {}u);", mailbox::PAYLOAD_WORDS)),
     });
     let words = cases(&|call| {
-        (call.payload() == Payload::Bytes).then(|| "return (payload_units(call, len) + 3u) / 4u;".into())
+        (call.payload() == Payload::Bytes)
+            .then(|| "return (payload_units(call, len) + 3u) / 4u;".into())
     });
     format!(
         "// Mailbox rules (pxi::mailbox::{{needs_reply, payload_units, payload_words}}).\n\

@@ -133,7 +133,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         if args.trace.is_some() {
             machine.record_phases();
             if !gpu.has_timestamps() {
-                eprintln!("pxi-run: this adapter has no timestamp queries: the trace shows submissions, not rounds");
+                eprintln!(
+                    "pxi-run: this adapter has no timestamp queries: the trace shows submissions, not rounds"
+                );
             }
         }
         (
