@@ -650,10 +650,10 @@ impl<'g> GpuMachine<'g> {
         let queries = self.timing.as_ref().and_then(|t| t.queries.as_ref());
         let timed = queries.map_or(0, |q| q.rounds.min(rounds));
         for round in 0..timed {
-            for k in 0..DISPATCHES.len() {
+            for (k, &label) in DISPATCHES.iter().enumerate() {
                 let first = round * ROUND_QUERIES + 2 * k as u32;
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(DISPATCHES[k]),
+                    label: Some(label),
                     timestamp_writes: queries.map(|q| wgpu::ComputePassTimestampWrites {
                         query_set: &q.set,
                         beginning_of_pass_write_index: Some(first),

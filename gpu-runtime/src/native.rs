@@ -46,7 +46,7 @@ pub fn time_kernel(
     reps: u32,
     repeat: u32,
 ) -> Result<Duration, GpuError> {
-    if len % 4 != 0 {
+    if !len.is_multiple_of(4) {
         return Err(GpuError::Wgpu(format!(
             "reference kernels take lengths that are multiples of 4 words, not {len}"
         )));

@@ -78,7 +78,7 @@ fn vector_ops_match_on_every_alignment() {
             let (dst, x, y) = (offsets & 3, (offsets >> 2) & 3, offsets >> 4);
             // Every length meets every offset pattern across the ops' programs:
             // a quarter of the patterns per length keeps each run short.
-            if (offsets + i as u32) % 4 == 0 {
+            if (offsets + i as u32).is_multiple_of(4) {
                 cases.push((dst + 4 * i as u32, x + 8, y + 12, len));
             }
         }
