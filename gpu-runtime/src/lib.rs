@@ -108,7 +108,8 @@ pub struct Gpu {
 /// The runtime's compute pipelines and the interpreter's bind group layout.
 struct Pipelines {
     layout: wgpu::BindGroupLayout,
-    run_slice: wgpu::ComputePipeline,
+    /// Without and with execution counting.
+    run_slice: [wgpu::ComputePipeline; 2],
     run_vector: wgpu::ComputePipeline,
     resolve: wgpu::ComputePipeline,
 }
@@ -189,15 +190,21 @@ impl Gpu {
                         bind_group_layouts: &[Some(&layout)],
                         immediate_size: 0,
                     });
-            let workgroup = [("WORKGROUP", self.hart_workgroup() as f64)];
-            Pipelines {
-                run_slice: pipeline(
+            let run_slice = |count_exec: bool| {
+                let constants = [
+                    ("WORKGROUP", self.hart_workgroup() as f64),
+                    ("COUNT_EXEC", count_exec as u32 as f64),
+                ];
+                pipeline(
                     self,
                     Some(&pipeline_layout),
                     &interpreter,
                     "run_slice",
-                    &workgroup,
-                ),
+                    &constants,
+                )
+            };
+            Pipelines {
+                run_slice: [run_slice(false), run_slice(true)],
                 resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
                 run_vector: pipeline(self, None, &vector, "run_vector", &[]),
                 layout,
@@ -336,6 +343,8 @@ pub struct GpuMachine<'g> {
     interpreter_group: wgpu::BindGroup,
     vector_group: wgpu::BindGroup,
     hart_groups: u32,
+    /// Whether run_slice counts executions (which pipeline runs).
+    count_exec: bool,
     memory_words: u32,
     /// Host copy of the control block and scratch words after the last batch.
     control: Vec<u32>,
@@ -561,7 +570,6 @@ impl<'g> GpuMachine<'g> {
                     hart_count,
                     image.code.len() as u32,
                     image.memory_words,
-                    options.count_exec as u32,
                 ]),
                 usage: wgpu::BufferUsages::UNIFORM,
             }),
@@ -602,6 +610,7 @@ impl<'g> GpuMachine<'g> {
         Ok(GpuMachine {
             gpu,
             hart_groups: hart_count.div_ceil(workgroup),
+            count_exec: options.count_exec,
             memory_words: image.memory_words,
             control,
             mailbox: vec![0; MAILBOX_WORDS],
@@ -627,7 +636,7 @@ impl<'g> GpuMachine<'g> {
         let p = self.gpu.pipelines();
         match k {
             0 => {
-                pass.set_pipeline(&p.run_slice);
+                pass.set_pipeline(&p.run_slice[self.count_exec as usize]);
                 pass.set_bind_group(0, &self.interpreter_group, &[]);
                 pass.dispatch_workgroups(self.hart_groups, 1, 1);
             }

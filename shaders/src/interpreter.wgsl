@@ -15,7 +15,6 @@ struct Params {
     hart_count: u32,
     code_len: u32,
     memory_words: u32,
-    count_exec: u32,
 }
 
 // code[0..code_len] = raw pixels, code[code_len..2*code_len] = predecoded opcode pixels,
@@ -38,6 +37,8 @@ struct Params {
 @group(0) @binding(9) var<storage, read_write> outbox: array<u32>;
 
 override WORKGROUP: u32 = 64u;
+// Whether this pipeline counts executions per pixel (GpuOptions::count_exec).
+override COUNT_EXEC: bool = true;
 
 // Scratch words after the control block (GPU-only bookkeeping, reset by resolve).
 const S_LIVE: u32 = CONTROL_WORDS + 0u;
@@ -281,35 +282,13 @@ fn post_without_reply(id: u32) -> bool {
     return true;
 }
 
-// Execution counts are gathered per hart in a small direct-mapped cache of
-// (pixel, count) pairs in private memory and added to `counts` when an entry
-// is evicted and at the end of the slice: exact counts without an atomic per
-// step (a loop's pixels stay in the cache).
-const COUNT_CACHE: u32 = 16u;
-var<private> cached_pixel: array<u32, COUNT_CACHE>;
-var<private> cached_count: array<u32, COUNT_CACHE>;
-
-// Count one execution of code pixel `phys`.
+// Count one execution of code pixel `phys`. Only the COUNT_EXEC pipeline
+// counts: llvmpipe runs a branch's code under a mask even when the condition
+// is false for every lane, so the counting code must not exist at all in the
+// pipeline that does not count (an override constant folds it away).
 fn count(phys: u32) {
-    let i = phys & (COUNT_CACHE - 1u);
-    if (cached_pixel[i] == phys) {
-        cached_count[i] += 1u;
-        return;
-    }
-    if (cached_count[i] != 0u) {
-        atomicAdd(&counts[cached_pixel[i]], cached_count[i]);
-    }
-    cached_pixel[i] = phys;
-    cached_count[i] = 1u;
-}
-
-// Add every cached count to `counts` (end of the slice).
-fn flush_counts() {
-    for (var i = 0u; i < COUNT_CACHE; i++) {
-        if (cached_count[i] != 0u) {
-            atomicAdd(&counts[cached_pixel[i]], cached_count[i]);
-            cached_count[i] = 0u;
-        }
+    if (COUNT_EXEC) {
+        atomicAdd(&counts[phys], 1u);
     }
 }
 
@@ -528,9 +507,7 @@ fn step_full(id: u32, base: u32) -> u32 {
     if (trap_kind != 0u) {
         return STEP_TRAP;
     }
-    if (params.count_exec != 0u) {
-        count(phys);
-    }
+    count(phys);
     pc = next;
     if (was_user) {
         tick_timer();
@@ -581,10 +558,10 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         set_mode(harts[base + H_MODE]);
         let slice = atomicLoad(&control[C_SLICE]);
         let code_len = params.code_len;
-        let counting = params.count_exec != 0u;
         trap_kind = 0u;
         var steps = 0u;
         var stopped = false;
+        var expired = false;
         // The fast inner loop runs register work without ever touching the
         // slow path's code (llvmpipe executes every branch of a divergent
         // switch under masks, so a big switch in the hot loop costs dearly);
@@ -670,12 +647,23 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                 if (write) {
                     regs[a] = result;
                 }
-                if (counting) {
-                    count(phys);
-                }
+                count(phys);
                 steps += 1u;
                 pc = next;
-                tick_timer();
+                // tick_timer, with the kernel entry it may cause moved out of
+                // this loop: llvmpipe would run enter_kernel's loops under a
+                // mask on every step (measured: 20x slower).
+                if (mode == MODE_USER && timer_left != 0u) {
+                    timer_left -= 1u;
+                    if (timer_left == 0u) {
+                        expired = true;
+                        break;
+                    }
+                }
+            }
+            if (expired) {
+                expired = false;
+                pc = enter_kernel(CAUSE_TIMER, 0u, pc);
             }
             if (steps >= slice) {
                 break;
@@ -683,7 +671,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
             let r = step_full(id, base);
             if (r == STEP_TRAP && mode == MODE_USER) {
                 // A user-mode fault counts as a step and enters the kernel.
-                if (counting && pc < clen) {
+                if (pc < clen) {
                     count(cbase + pc);
                 }
                 pc = enter_kernel(trap_kind, trap_info, pc);
@@ -724,9 +712,6 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         harts[base + H_UCODE_LEN] = user_win.y;
         harts[base + H_UDATA_BASE] = user_win.z;
         harts[base + H_UDATA_LEN] = user_win.w;
-        if (counting) {
-            flush_counts();
-        }
         harts[base + H_STEPS] += steps;
         harts[base + H_SLICE] = steps;
         atomicAdd(&control[S_ROUND_STEPS], steps);
