@@ -49,6 +49,13 @@ struct Setup {
     batch: u32,
 }
 
+impl Setup {
+    /// (gpu, scale, repeat, limits, rounds per batch).
+    fn parts(&self) -> (&Gpu, u64, u32, Limits, u32) {
+        (&self.gpu, self.scale, self.repeat, self.limits, self.batch)
+    }
+}
+
 /// A scalar loop of five instructions per iteration, run by every hart.
 /// Harts are started by a spawn tree (each spawns idx + 2^k, then k + 1), so
 /// 16384 harts need only 15 rounds of spawning.
@@ -332,13 +339,7 @@ where
 
 /// The data-parallel program at 1 to 16,384 harts.
 fn scalar_bench(setup: &Setup) -> Result<()> {
-    let &Setup {
-        ref gpu,
-        scale,
-        repeat,
-        limits,
-        batch,
-    } = setup;
+    let (gpu, scale, repeat, limits, batch) = setup.parts();
 
     println!("### Scalar and data-parallel programs (Minstr/s)\n");
     println!(
@@ -392,13 +393,7 @@ fn scalar_bench(setup: &Setup) -> Result<()> {
 
 /// Empty rounds, mailbox round trips and the slicing overhead.
 fn mailbox_bench(setup: &Setup) -> Result<()> {
-    let &Setup {
-        ref gpu,
-        scale,
-        repeat,
-        limits,
-        batch,
-    } = setup;
+    let (gpu, scale, repeat, limits, batch) = setup.parts();
     let total_steps = 60_000_000 / scale;
     println!("### Slices and the mailbox\n");
     let rounds = 2000 / scale as u32;
@@ -448,13 +443,7 @@ fn mailbox_bench(setup: &Setup) -> Result<()> {
 /// against the copy rate that bounds it, measured in alternation so that
 /// every ratio compares runs made under the same load.
 fn vector_bench(setup: &Setup) -> Result<()> {
-    let &Setup {
-        ref gpu,
-        scale,
-        repeat,
-        limits,
-        batch,
-    } = setup;
+    let (gpu, scale, repeat, limits, batch) = setup.parts();
     use gpu_runtime::native::{Kernel, time_kernel};
     println!("### Vector instructions vs a hand-written WGSL kernel\n");
     let len = 4 << 20;
