@@ -11,7 +11,7 @@ use pxi::isa::{Form, OperandKind};
 use pxi::mailbox::CALLS;
 use pxi::{Image, Instruction, Op};
 
-use crate::error::{Error, ErrorKind, Errors};
+use crate::error::{Error, ErrorKind, ErrorList, Errors};
 use crate::parser::{
     Expr, Header, Operand, Parsed, Section, SourceFile, Span, Statement, Stmt, Term, locate, parse,
 };
@@ -49,12 +49,12 @@ pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
         statements,
         errors,
     } = parse(name, text);
-    if !errors.is_empty() {
-        return Err(Errors(errors));
-    }
+    // Syntax errors do not stop the assembly: undefined names and range
+    // errors elsewhere are reported with them.
     let mut asm = Assembler {
         files: &files,
-        errors: Vec::new(),
+        syntax_errors: !errors.is_empty(),
+        errors,
         symbols: HashMap::new(),
     };
     asm.define_symbols(&statements);
@@ -62,7 +62,7 @@ pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
     let assembly = asm.emit(&layout);
     match assembly {
         Some(assembly) if asm.errors.is_empty() => Ok(assembly),
-        _ => Err(Errors(asm.errors)),
+        _ => Err(asm.errors.finish()),
     }
 }
 
@@ -85,11 +85,19 @@ pub fn set_width(image: &mut Image, width: u32) -> Result<(), ErrorKind> {
             .map(|s| s.words.len() as u64)
             .sum::<u64>();
     let height = pixels.div_ceil(width as u64);
-    if height * width as u64 > MAX_PIXELS || height > MAX_DIMENSION as u64 {
+    let padded = height * width as u64;
+    if padded > MAX_PIXELS {
         return Err(ErrorKind::ImageTooLarge {
+            pixels: pixels.max(padded),
+            max: MAX_PIXELS,
+        });
+    }
+    if height > MAX_DIMENSION as u64 {
+        return Err(ErrorKind::ImageTooHigh {
             width,
             height,
-            max: MAX_PIXELS,
+            max_height: MAX_DIMENSION,
+            max_width: MAX_DIMENSION,
         });
     }
     image.width = width;
@@ -126,6 +134,8 @@ struct Placed<'s> {
     stmt: &'s Statement,
     section: Section,
     addr: u32,
+    /// Image pixels it fills (code pixels or initialised data words).
+    pixels: u32,
 }
 
 struct Layout<'s> {
@@ -142,14 +152,17 @@ const MAX_CONSTANT_DEPTH: usize = 256;
 
 struct Assembler<'f, 's> {
     files: &'f [SourceFile],
-    errors: Vec<Error>,
+    /// Lines were left out, so whole-program checks (no code, sizes) would mislead.
+    syntax_errors: bool,
+    errors: ErrorList,
     symbols: HashMap<&'s str, Definition<'s>>,
 }
 
 impl<'s> Assembler<'_, 's> {
     fn error(&mut self, kind: ErrorKind, span: Option<Span>) {
-        let at = span.map(|span| locate(self.files, span));
-        self.errors.push(Error { kind, at });
+        let files = self.files;
+        self.errors
+            .push(kind, || span.map(|span| locate(files, span)));
     }
 
     fn fault(&mut self, (kind, span): Fault) {
@@ -314,6 +327,7 @@ impl<'s> Assembler<'_, 's> {
                             stmt: statement,
                             section,
                             addr: cursor,
+                            pixels: 0,
                         });
                         continue;
                     }
@@ -349,14 +363,27 @@ impl<'s> Assembler<'_, 's> {
             match section {
                 Section::Code => layout.code_len = end.min(u32::MAX as i64) as u32,
                 Section::Data => {
+                    if end > max_words && layout.data_end as i64 <= max_words {
+                        let kind = ErrorKind::DataTooLarge {
+                            end: end as u64,
+                            max: MAX_MEMORY_WORDS,
+                        };
+                        self.error(kind, Some(statement.span));
+                    }
                     cursor = end.min(u32::MAX as i64) as u32;
                     layout.data_end = layout.data_end.max(cursor);
                 }
             }
+            let pixels = if matches!(statement.stmt, Stmt::Space(_)) {
+                0
+            } else {
+                size as u32
+            };
             layout.placed.push(Placed {
                 stmt: statement,
                 section,
                 addr: here,
+                pixels,
             });
         }
         layout
@@ -532,6 +559,9 @@ impl<'s> Assembler<'_, 's> {
                 Err(fault) => self.fault(fault),
             }
         }
+        if self.syntax_errors {
+            return None;
+        }
         if code.is_empty() {
             self.error(ErrorKind::NoCode, None);
         }
@@ -563,8 +593,13 @@ impl<'s> Assembler<'_, 's> {
             harts: harts.map_or(1, |h| h.0),
             segments,
         };
-        if let Err(kind) = set_width(&mut image, width.map_or(DEFAULT_WIDTH, |w| w.0)) {
-            self.error(kind, width.map(|w| w.1));
+        let width_value = width.map_or(DEFAULT_WIDTH, |w| w.0);
+        if let Err(kind) = set_width(&mut image, width_value) {
+            // Blame `.width` when it was given, else the statement that filled the image.
+            let span = width
+                .map(|w| w.1)
+                .or_else(|| overflow_span(layout, &image, width_value));
+            self.error(kind, span);
         }
         if !self.errors.is_empty() {
             return None;
@@ -575,6 +610,16 @@ impl<'s> Assembler<'_, 's> {
         }
         Some(Assembly { image, map })
     }
+}
+
+/// The first statement whose pixels no longer fit an image `width` wide.
+fn overflow_span(layout: &Layout<'_>, image: &Image, width: u32) -> Option<Span> {
+    let capacity = MAX_PIXELS.min(width as u64 * MAX_DIMENSION as u64);
+    let mut used = (HEADER_PIXELS + 2 * image.segments.len()) as u64;
+    layout.placed.iter().find_map(|placed| {
+        used += placed.pixels as u64;
+        (used > capacity).then_some(placed.stmt.span)
+    })
 }
 
 /// Build an instruction from operand values in assembly order, the inverse of

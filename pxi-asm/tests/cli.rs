@@ -202,7 +202,12 @@ fn closed_pipe(args: &[&str]) -> Output {
 fn a_closed_stdout_ends_every_subcommand_quietly() {
     let dir = scratch("pipe");
     let image = dir.join("os.pxi");
-    let out = pxi_asm(&["assemble", "../examples/os.pxs", "-o", image.to_str().unwrap()]);
+    let out = pxi_asm(&[
+        "assemble",
+        "../examples/os.pxs",
+        "-o",
+        image.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     // `pxi-asm disassemble os.pxi | head -1`, and a program printing to a closed console.
     let greeter = dir.join("greet.pxs");

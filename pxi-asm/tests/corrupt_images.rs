@@ -74,7 +74,11 @@ fn every_single_bit_flip_of_hello_is_rejected() {
             corrupt[byte] ^= 1 << bit;
             flips += 1;
             if let Ok(image) = Image::decode_png(&corrupt) {
-                let same = if image == original { "same" } else { "different" };
+                let same = if image == original {
+                    "same"
+                } else {
+                    "different"
+                };
                 loaded.push(format!("byte {byte} bit {bit} ({same} program)"));
             }
         }
@@ -108,7 +112,10 @@ fn a_chunk_with_a_wrong_crc_is_named_with_its_offset() {
     png[last] ^= 0x80;
     let message = png_error(Image::decode_png(&png));
     assert!(
-        message.starts_with(&format!("chunk IEND at byte {} is corrupt: CRC", png.len() - 12)),
+        message.starts_with(&format!(
+            "chunk IEND at byte {} is corrupt: CRC",
+            png.len() - 12
+        )),
         "{message}"
     );
 }

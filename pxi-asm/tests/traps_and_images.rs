@@ -371,3 +371,20 @@ fn truncated_and_garbage_bytes() {
     ));
     assert!(matches!(Image::decode_png(&[]), Err(ImageError::Png(_))));
 }
+
+#[test]
+fn trap_reports_name_call_targets_by_their_label() {
+    let assembly = common::assemble("main: call recurse\nrecurse: call recurse\n");
+    let (outcome, _, machine) = common::run(&assembly.image);
+    assert_eq!(outcome.stop, Stop::Trapped);
+    let trap = &machine.traps(&assembly.image)[0];
+    assert_eq!(trap.kind, TrapKind::StackOverflow);
+    let with_map = pxi_asm::trap::render_trap(trap, Some(&assembly.map));
+    assert!(
+        with_map.contains("at pc 2 (pixel 10,0) in `call recurse`\n"),
+        "{with_map}"
+    );
+    assert!(with_map.contains("test.pxs:2 (in recurse)"), "{with_map}");
+    let without = pxi_asm::trap::render_trap(trap, None);
+    assert!(without.contains("in `call 0x00000002`"), "{without}");
+}

@@ -163,9 +163,10 @@ fn bad_input_fails_with_a_message() {
         &fixture.dir.join("x.png"),
     ]);
     assert_eq!(run.status.code(), Some(1));
-    assert!(
-        text(&run.stderr).starts_with(&format!("pxi-viz: error: cannot read {}: ", missing.display()))
-    );
+    assert!(text(&run.stderr).starts_with(&format!(
+        "pxi-viz: error: cannot read {}: ",
+        missing.display()
+    )));
     let run = pxi_viz(&[
         Path::new("heatmap"),
         &fixture.image,
