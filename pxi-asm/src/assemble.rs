@@ -14,6 +14,7 @@ use pxi::{Image, Instruction, Op};
 use crate::error::{Error, ErrorKind, ErrorList, Errors};
 use crate::parser::{
     Expr, Header, Operand, Parsed, Section, SourceFile, Span, Statement, Stmt, Term, locate, parse,
+    read_source,
 };
 use crate::source_map::{PixelSource, SourceMap, Space, Symbol};
 
@@ -29,12 +30,12 @@ pub struct Assembly {
 /// Assemble the file at `path` (includes are resolved relative to it).
 pub fn assemble_file(path: &Path) -> Result<Assembly, Errors> {
     let name = path.to_string_lossy();
-    match std::fs::read_to_string(path) {
+    match read_source(path) {
         Ok(text) => assemble_source(&name, &text),
-        Err(e) => {
+        Err(reason) => {
             let kind = ErrorKind::Io {
                 path: name.into_owned(),
-                reason: e.to_string(),
+                reason,
             };
             Err(Errors(vec![Error { kind, at: None }]))
         }

@@ -62,6 +62,23 @@ pub fn source_lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Largest source file the assembler reads (an `.include "/dev/zero"` must end).
+pub const MAX_SOURCE_BYTES: u64 = 64 << 20;
+
+/// Read a source file of at most [`MAX_SOURCE_BYTES`]; the error is the reason.
+pub fn read_source(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(format!("larger than {} MiB", MAX_SOURCE_BYTES >> 20));
+    }
+    String::from_utf8(bytes).map_err(|_| "stream did not contain valid UTF-8".to_string())
+}
+
 /// How deeply `.include`s may nest.
 pub const MAX_INCLUDE_DEPTH: usize = 64;
 /// How many files one assembly may include in total.
@@ -345,13 +362,13 @@ fn include(parsed: &mut Parsed, stack: &mut Vec<PathBuf>, from: &Path, target: &
             .collect();
         return error(parsed, ErrorKind::IncludeCycle(chain.join(" -> ")));
     }
-    match std::fs::read_to_string(&path) {
+    match read_source(&path) {
         Ok(text) => parse_file(parsed, stack, path, display, &text),
-        Err(e) => error(
+        Err(reason) => error(
             parsed,
             ErrorKind::Io {
                 path: display,
-                reason: e.to_string(),
+                reason,
             },
         ),
     }

@@ -221,3 +221,16 @@ fn crlf_cr_only_and_a_byte_order_mark_assemble() {
     let err = errors("nop\rnop\rfrob\r");
     assert_eq!(err.0[0].at.as_ref().map(|at| at.line), Some(3));
 }
+
+#[test]
+fn an_endless_include_ends() {
+    let err = errors(".include \"/dev/zero\"\nnop\n");
+    assert_eq!(
+        err.0[0].kind,
+        ErrorKind::Io {
+            path: "/dev/zero".into(),
+            reason: "larger than 64 MiB".into()
+        },
+        "{err}"
+    );
+}
