@@ -201,15 +201,18 @@ fn closed_pipe(args: &[&str]) -> Output {
 #[test]
 fn a_closed_stdout_ends_every_subcommand_quietly() {
     let dir = scratch("pipe");
-    let image = dir.join("os.pxi");
+    // A disassembly far larger than a pipe's buffer, so writing it must fail.
+    let big = dir.join("big.pxs");
+    std::fs::write(&big, "    addi r1, r1, 1\n".repeat(20_000) + "    jmp 0\n").unwrap();
+    let image = dir.join("big.pxi");
     let out = pxi_asm(&[
         "assemble",
-        "../examples/os.pxs",
+        big.to_str().unwrap(),
         "-o",
         image.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // `pxi-asm disassemble os.pxi | head -1`, and a program printing to a closed console.
+    // `pxi-asm disassemble big.pxi | head -1`, and a program printing to a closed console.
     let greeter = dir.join("greet.pxs");
     std::fs::write(
         &greeter,
