@@ -50,6 +50,12 @@ fn serial_log_shows_boot_memory_map_pci_and_display() {
     run.expect_line("boot: command line \"exit-on-stop\"");
     run.expect_line("mem 0x0000100000..");
     run.expect_line("mem 0x00b0000000..0x00c0000000 reserved"); // q35 ECAM window
+    // QEMU's default 128 MiB: the heap is the RAM from the kernel's end to 0x7fe0000.
+    let heap = run.expect_line("heap: ");
+    assert!(
+        heap.ends_with("..0x7fe0000 (the RAM after the kernel)"),
+        "{heap}"
+    );
     run.expect_line("pci 00:00.0 8086:29c0 class 0600 host bridge");
     run.expect_line("1af4:1050 class 0380 display controller");
     run.expect_line("bar4 mem64 0x0000fe");
@@ -78,6 +84,28 @@ fn pci_enumeration_lists_extra_devices() {
     run.expect_line("size 0x20000");
     run.expect_line("io    0x");
     assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+}
+
+/// With less RAM than the heap needs, the kernel says so and fails before touching a device
+/// (it used to write past the end of RAM and then blame virtio-gpu).
+#[test]
+fn too_little_ram_is_a_clear_boot_failure() {
+    require_qemu();
+    let run = Qemu::new(&kernels().kernel)
+        .args(["-m", "16M"])
+        .append(EXIT_ON_STOP)
+        .run(BOOT_TIMEOUT);
+    let line = run.expect_line("boot: no heap: only ");
+    assert!(
+        line.ends_with("KiB of RAM after the kernel, the heap needs 24 MiB: give QEMU more memory (-m 32M or more)"),
+        "{line}"
+    );
+    assert!(
+        !run.text().contains("pci:") && !run.text().contains("virtio-gpu"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(run.code(), Some(EXIT_FAILURE), "{}", run.text());
 }
 
 #[test]
