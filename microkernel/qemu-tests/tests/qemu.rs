@@ -3,7 +3,8 @@
 
 use qemu_tests::{
     DISPATCH_START, DISPATCH_STOPPED, EXIT_FAILURE, EXIT_ON_STOP, EXIT_SUCCESS, Finished, Monitor,
-    Qemu, ScreenLayout, clean_cargo, kernels, require_qemu,
+    Qemu, Running, ScreenLayout, clean_cargo, clean_command, kernels, microkernel_dir,
+    require_qemu,
 };
 use std::time::Duration;
 
@@ -276,4 +277,67 @@ fn shell_over_serial_runs_a_scripted_session() {
     let stopped = run.expect_line(DISPATCH_STOPPED);
     assert!(stopped.contains("Halted(0)"), "{stopped}\n{}", run.text());
     assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+}
+
+/// `cargo run --release` in microkernel/ boots the kernel in QEMU through the cargo runner
+/// (`qemu-run.sh`), with the arguments after `--` passed to QEMU.
+#[test]
+fn cargo_run_boots_the_kernel_through_the_runner() {
+    require_qemu();
+    kernels(); // built already, so `cargo run` only runs
+    let mut command = clean_cargo();
+    command.args(["run", "--release", "--", "-device"]);
+    command.args([
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-append",
+        EXIT_ON_STOP,
+    ]);
+    let mut running = Running::spawn(command, "cargo run --release (microkernel/)".into());
+    running.wait_for_line("heap: ", BOOT_TIMEOUT);
+    running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    // The kernel left QEMU through isa-debug-exit: it ran there, with the runner's arguments.
+    assert!(
+        matches!(run.code(), Some(EXIT_SUCCESS | EXIT_FAILURE)),
+        "{:?}\n{}",
+        run.code(),
+        run.text()
+    );
+}
+
+/// boot.sh and bench.sh find the kernel where cargo put it, also under `CARGO_TARGET_DIR`
+/// (they used to build there and then look in microkernel/target).
+#[test]
+fn the_scripts_find_the_kernel_under_cargo_target_dir() {
+    let built = &kernels().kernel;
+    // The target directory holds x86_64-unknown-none/release/pxos-kernel.
+    let target_dir = built.ancestors().nth(3).expect("target directory");
+    let elsewhere = std::env::temp_dir().join(format!("pxos-target-{}", std::process::id()));
+    std::os::unix::fs::symlink(target_dir, &elsewhere).expect("symlink the target directory");
+    let output = clean_command("bash")
+        .args(["-c", "source ./cargo-artifacts.sh && build_executable pxos-kernel --release --bin pxos-kernel"])
+        .env("CARGO_TARGET_DIR", &elsewhere)
+        .output()
+        .expect("run bash");
+    std::fs::remove_file(&elsewhere).ok();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim_end(),
+        elsewhere
+            .join("x86_64-unknown-none/release/pxos-kernel")
+            .display()
+            .to_string()
+    );
+    for script in ["boot.sh", "bench.sh"] {
+        let text = std::fs::read_to_string(microkernel_dir().join(script)).unwrap();
+        assert!(
+            text.contains("source \"$here/cargo-artifacts.sh\"") && !text.contains("$here/target"),
+            "{script} must ask cargo where the kernel is"
+        );
+    }
 }
