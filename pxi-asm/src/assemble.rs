@@ -2,7 +2,7 @@
 //! passes: layout (addresses of every label) then emission.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pxi::image::{
     DEFAULT_WIDTH, HEADER_PIXELS, MAX_DIMENSION, MAX_HARTS, MAX_MEMORY_WORDS, MAX_PIXELS, Segment,
@@ -28,11 +28,24 @@ pub struct Assembly {
     pub map: SourceMap,
 }
 
+/// How deeply `.program`s may link programs that link programs.
+pub const MAX_PROGRAM_DEPTH: usize = 16;
+
 /// Assemble the file at `path` (includes are resolved relative to it).
 pub fn assemble_file(path: &Path) -> Result<Assembly, Errors> {
+    assemble_file_within(path, &mut vec![canonical(path)])
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// [`assemble_file`] as a `.program` of the programs in `linking` (canonical
+/// paths, this one last).
+fn assemble_file_within(path: &Path, linking: &mut Vec<PathBuf>) -> Result<Assembly, Errors> {
     let name = path.to_string_lossy();
     match read_source(path) {
-        Ok(text) => assemble_source(&name, &text),
+        Ok(text) => assemble_within(&name, &text, linking),
         Err(reason) => {
             let kind = ErrorKind::Io {
                 path: name.into_owned(),
@@ -46,6 +59,10 @@ pub fn assemble_file(path: &Path) -> Result<Assembly, Errors> {
 /// Assemble `text`, named `name` in errors and the source map; includes are
 /// resolved relative to `name`'s directory.
 pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
+    assemble_within(name, text, &mut Vec::new())
+}
+
+fn assemble_within(name: &str, text: &str, linking: &mut Vec<PathBuf>) -> Result<Assembly, Errors> {
     let Parsed {
         files,
         statements,
@@ -65,7 +82,7 @@ pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
     let assembly = asm.emit(&layout);
     match assembly {
         Some(mut assembly) if asm.errors.is_empty() => {
-            link_programs(&mut assembly, &files, &statements)?;
+            link_programs(&mut assembly, &files, &statements, linking)?;
             Ok(assembly)
         }
         _ => Err(asm.errors.finish()),
@@ -77,12 +94,28 @@ fn link_programs(
     assembly: &mut Assembly,
     files: &[SourceFile],
     statements: &[Statement],
+    linking: &mut Vec<PathBuf>,
 ) -> Result<(), Errors> {
     for statement in statements {
         let Stmt::Program(path) = &statement.stmt else {
             continue;
         };
-        let program = assemble_file(path)?;
+        let canonical = canonical(path);
+        let refused = if linking.contains(&canonical) {
+            Some(ErrorKind::ProgramCycle(path.display().to_string()))
+        } else if linking.len() >= MAX_PROGRAM_DEPTH {
+            Some(ErrorKind::ProgramsTooDeep(MAX_PROGRAM_DEPTH))
+        } else {
+            None
+        };
+        if let Some(kind) = refused {
+            let at = Some(locate(files, statement.span));
+            return Err(Errors(vec![Error { kind, at }]));
+        }
+        linking.push(canonical);
+        let program = assemble_file_within(path, linking);
+        linking.pop();
+        let program = program?;
         let name = path.file_stem().unwrap_or_default().to_string_lossy();
         let error = |reason: String| {
             let kind = ErrorKind::Io {

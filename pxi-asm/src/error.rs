@@ -232,6 +232,12 @@ pub enum ErrorKind {
         /// Memory limit in words.
         max: u32,
     },
+    /// A `.program` that links itself, directly or not.
+    #[error("`.program` {0} links itself")]
+    ProgramCycle(String),
+    /// `.program`s nested deeper than the assembler allows.
+    #[error("`.program`s are nested more than {0} deep")]
+    ProgramsTooDeep(usize),
     /// Includes nested deeper than the assembler allows.
     #[error("includes are nested more than {0} deep")]
     IncludeTooDeep(usize),

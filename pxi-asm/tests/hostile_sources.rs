@@ -234,3 +234,16 @@ fn an_endless_include_ends() {
         "{err}"
     );
 }
+
+#[test]
+fn a_program_that_links_itself_is_an_error_not_a_stack_overflow() {
+    let dir = scratch("program-cycle");
+    std::fs::write(dir.join("a.pxs"), ".program \"b.pxs\"\nnop\n").unwrap();
+    std::fs::write(dir.join("b.pxs"), ".program \"a.pxs\"\nnop\n").unwrap();
+    let err = assemble_file(&dir.join("a.pxs")).unwrap_err();
+    assert!(
+        matches!(&err.0[0].kind, ErrorKind::ProgramCycle(path) if path.ends_with("a.pxs")),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
