@@ -316,6 +316,7 @@ fn dictionary() -> Vec<&'static str> {
         ".org",
         ".equ",
         ".include",
+        ".program",
         ".harts",
         ".memory",
         ".entry",
