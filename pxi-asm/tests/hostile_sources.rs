@@ -113,6 +113,13 @@ fn errors_are_capped_and_quoted_lines_cut() {
 }
 
 #[test]
+fn syntax_errors_are_capped_too() {
+    let err = errors(&"frob r1\n".repeat(10_000));
+    assert_eq!(err.0.len(), MAX_ERRORS + 1);
+    assert_eq!(err.0[MAX_ERRORS].kind, ErrorKind::TooManyErrors(MAX_ERRORS));
+}
+
+#[test]
 fn a_five_megabyte_line_is_handled_in_a_second_or_two() {
     let source = format!("li r1, {}\n", "x+".repeat(2_500_000));
     let started = thread_cpu_time();
