@@ -81,6 +81,9 @@ pub enum ErrorKind {
         /// The operating system's message.
         reason: String,
     },
+    /// A line with more tokens than the lexer accepts.
+    #[error("more than {0} tokens on one line")]
+    TooManyTokens(usize),
     /// A character no token starts with.
     #[error("unexpected character `{0}`")]
     UnexpectedChar(char),

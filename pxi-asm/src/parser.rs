@@ -63,7 +63,7 @@ pub fn source_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Largest source file the assembler reads (an `.include "/dev/zero"` must end).
-pub const MAX_SOURCE_BYTES: u64 = 64 << 20;
+pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
 /// Read a source file of at most [`MAX_SOURCE_BYTES`]; the error is the reason.
 pub fn read_source(path: &Path) -> Result<String, String> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pxi_asm::error::{MAX_ERRORS, MAX_QUOTED_CHARS};
+use pxi_asm::lexer::MAX_LINE_TOKENS;
 use pxi_asm::parser::{MAX_INCLUDE_DEPTH, MAX_INCLUDED_FILES};
 use pxi_asm::{ErrorKind, Errors, assemble_file, assemble_source};
 
@@ -121,12 +122,29 @@ fn syntax_errors_are_capped_too() {
 
 #[test]
 fn a_five_megabyte_line_is_handled_in_a_second_or_two() {
+    // Five million tokens: refused at the token limit, quickly and in little memory. The
+    // first extra token follows `li`, `r1`, `,` and 65,533 others, at column 7 + 65,533 + 1.
     let source = format!("li r1, {}\n", "x+".repeat(2_500_000));
     let started = thread_cpu_time();
     let err = errors(&source);
     let text = err.to_string();
     let used = thread_cpu_time() - started;
+    assert_eq!(err.0[0].kind, ErrorKind::TooManyTokens(MAX_LINE_TOKENS));
+    assert_eq!(
+        err.0[0].at.as_ref().map(|at| at.col),
+        Some(MAX_LINE_TOKENS + 5)
+    );
     assert!(text.len() < 100_000);
+    assert!(used < Duration::from_secs(2), "took {used:?} of CPU time");
+    // A five-megabyte string is one token, and assembles.
+    let source = format!(
+        ".width 1024\n.data\n.string \"{}\"\n.code\nnop\n",
+        "x".repeat(5_000_000)
+    );
+    let started = thread_cpu_time();
+    let assembly = assemble_source("t.pxs", &source).unwrap_or_else(|e| panic!("{e}"));
+    let used = thread_cpu_time() - started;
+    assert_eq!(assembly.image.segments[0].words.len(), 1_250_000);
     assert!(used < Duration::from_secs(2), "took {used:?} of CPU time");
 }
 
@@ -236,7 +254,7 @@ fn an_endless_include_ends() {
         err.0[0].kind,
         ErrorKind::Io {
             path: "/dev/zero".into(),
-            reason: "larger than 64 MiB".into()
+            reason: "larger than 16 MiB".into()
         },
         "{err}"
     );
