@@ -63,6 +63,11 @@ struct RunArgs {
     /// Do not count executions per pixel on the GPU (faster; no heatmap).
     #[arg(long, conflicts_with = "counts")]
     no_counts: bool,
+    /// Link this user program (`.pxi` or `.pxs`, named by its file stem) into
+    /// the OS image: the pxOS shell's `programs` lists it and `run NAME` starts
+    /// it. Repeatable.
+    #[arg(long = "program", value_name = "PATH")]
+    programs: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -82,7 +87,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let Some(path) = args.program else {
         anyhow::bail!("no program given: try `pxi-run examples/os.pxs` or `pxi-run --help`");
     };
-    let (image, map) = load_program(&path)?;
+    let (mut image, mut map) = load_program(&path)?;
+    pxi_asm::runner::link_programs(&mut image, &mut map, &args.programs)?;
     let limits = Limits {
         slice_steps: args.slice_steps,
         max_steps: args.max_steps,
