@@ -145,7 +145,8 @@ impl<T: Transport> Context<T> {
         let words: &[u32] = if words.is_empty() { &[0] } else { words };
         let bytes = (words.len() * 4) as u32;
         let t = &mut self.transport;
-        t.create_buffer(handle, bytes).map_err(VirglError::Transport)?;
+        t.create_buffer(handle, bytes)
+            .map_err(VirglError::Transport)?;
         t.write(handle, 0, words).map_err(VirglError::Transport)?;
         Ok(Buffer { handle, bytes })
     }

@@ -45,7 +45,10 @@ impl Vtest {
         let stream = UnixStream::connect(socket).map_err(|e| {
             io::Error::new(
                 e.kind(),
-                format!("cannot connect to the vtest server at {}: {e}", socket.display()),
+                format!(
+                    "cannot connect to the vtest server at {}: {e}",
+                    socket.display()
+                ),
             )
         })?;
         let mut v = Vtest {
@@ -120,7 +123,18 @@ impl Transport for Vtest {
         // handle, target, format, bind, width, height, depth, array size, last level, samples
         self.send(
             RESOURCE_CREATE,
-            &[handle, TARGET_BUFFER, FORMAT_R8_UNORM, BIND_SHADER_BUFFER, bytes, 1, 1, 1, 0, 0],
+            &[
+                handle,
+                TARGET_BUFFER,
+                FORMAT_R8_UNORM,
+                BIND_SHADER_BUFFER,
+                bytes,
+                1,
+                1,
+                1,
+                0,
+                0,
+            ],
         )?;
         self.last_resource = Some(handle);
         Ok(())
@@ -210,7 +224,9 @@ impl Server {
                 )));
             }
             if Instant::now() > deadline {
-                return Err(io::Error::other("virgl_test_server did not listen within 10 s"));
+                return Err(io::Error::other(
+                    "virgl_test_server did not listen within 10 s",
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -130,7 +130,11 @@ fn every_example_matches_the_cpu_interpreter() {
             let input = b"help\n";
             let cpu = run_cpu(&image, limits, batch, input);
             let virgl = run_virgl(&mut host, &image, limits, batch, input).unwrap_or_else(|e| {
-                panic!("{}: {e}\nserver log:\n{}", path.display(), host.server.log_text())
+                panic!(
+                    "{}: {e}\nserver log:\n{}",
+                    path.display(),
+                    host.server.log_text()
+                )
             });
             let name = path.display();
             assert_eq!(
@@ -196,7 +200,8 @@ fn generated_programs_match() {
                 cpu.outcome,
                 virgl.outcome,
                 first(&cpu.state.memory, &virgl.state.memory),
-                first(&cpu.state.harts, &virgl.state.harts).map(|i| (i / HART_WORDS, i % HART_WORDS)),
+                first(&cpu.state.harts, &virgl.state.harts)
+                    .map(|i| (i / HART_WORDS, i % HART_WORDS)),
                 first(&cpu.state.counts, &virgl.state.counts),
                 cpu.state.control,
                 virgl.state.control,

@@ -140,7 +140,13 @@ impl<'a> Translator<'a> {
         let bits = match l {
             Literal::U32(v) => v,
             Literal::I32(v) => v as u32,
-            Literal::Bool(b) => if b { u32::MAX } else { 0 },
+            Literal::Bool(b) => {
+                if b {
+                    u32::MAX
+                } else {
+                    0
+                }
+            }
             Literal::F32(f) => f.to_bits(),
             Literal::AbstractInt(v) => v as u32,
             Literal::AbstractFloat(f) => (f as f32).to_bits(),
@@ -196,7 +202,9 @@ impl<'a> Translator<'a> {
                 if let Base::Var(_) = ptr.base
                     && (stride != 1 || ptr.index.is_some())
                 {
-                    return Err(self.unsupported("run-time indexing of nested private arrays", span));
+                    return Err(
+                        self.unsupported("run-time indexing of nested private arrays", span)
+                    );
                 }
                 let scaled = if stride == 1 {
                     index
@@ -350,7 +358,13 @@ impl<'a> Translator<'a> {
         let float = kind == Some(Float);
         let signed = kind == Some(Sint);
         let name = match op {
-            B::Add => if float { "ADD" } else { "UADD" },
+            B::Add => {
+                if float {
+                    "ADD"
+                } else {
+                    "UADD"
+                }
+            }
             B::Subtract if float => {
                 let t = self.asm.temp();
                 let (x, y) = (self.asm.src(a), self.asm.src(b));
@@ -361,14 +375,46 @@ impl<'a> Translator<'a> {
                 let negated = self.asm.value("INEG", &[b]);
                 return Ok(self.asm.value("UADD", &[a, negated]));
             }
-            B::Multiply => if float { "MUL" } else { "UMUL" },
+            B::Multiply => {
+                if float {
+                    "MUL"
+                } else {
+                    "UMUL"
+                }
+            }
             B::Divide if float => "DIV",
             B::Divide | B::Modulo if !float => return Ok(self.int_divide(op, signed, a, b)),
-            B::Equal => if float { "FSEQ" } else { "USEQ" },
-            B::NotEqual => if float { "FSNE" } else { "USNE" },
-            B::Less | B::Greater => if float { "FSLT" } else if signed { "ISLT" } else { "USLT" },
+            B::Equal => {
+                if float {
+                    "FSEQ"
+                } else {
+                    "USEQ"
+                }
+            }
+            B::NotEqual => {
+                if float {
+                    "FSNE"
+                } else {
+                    "USNE"
+                }
+            }
+            B::Less | B::Greater => {
+                if float {
+                    "FSLT"
+                } else if signed {
+                    "ISLT"
+                } else {
+                    "USLT"
+                }
+            }
             B::GreaterEqual | B::LessEqual => {
-                if float { "FSGE" } else if signed { "ISGE" } else { "USGE" }
+                if float {
+                    "FSGE"
+                } else if signed {
+                    "ISGE"
+                } else {
+                    "USGE"
+                }
             }
             B::And | B::LogicalAnd if !float => "AND",
             B::InclusiveOr | B::LogicalOr if !float => "OR",
@@ -476,7 +522,8 @@ impl<'a> Translator<'a> {
         let x = self.expr(arg)?;
         let y = arg1.map(|a| self.expr(a)).transpose()?;
         let z = arg2.map(|a| self.expr(a)).transpose()?;
-        let unary = |t: &mut Self, name: &'static str| t.map1(&x, &mut |t, v| Ok(t.asm.value(name, &[v])));
+        let unary =
+            |t: &mut Self, name: &'static str| t.map1(&x, &mut |t, v| Ok(t.asm.value(name, &[v])));
         match (fun, y, z) {
             (MathFunction::Min, Some(y), None) => {
                 let name = pick("MIN", "IMIN", "UMIN");
@@ -508,7 +555,11 @@ impl<'a> Translator<'a> {
                 let out: Vec<Src> = (0..xs.len())
                     .map(|i| self.asm.value("MAD", &[xs[i], ys[i], zs[i]]))
                     .collect();
-                Ok(if out.len() == 1 { Value::Scalar(out[0]) } else { composite(out) })
+                Ok(if out.len() == 1 {
+                    Value::Scalar(out[0])
+                } else {
+                    composite(out)
+                })
             }
             _ => Err(self.unsupported(format!("{fun:?} on {kind:?}"), span)),
         }
@@ -538,8 +589,20 @@ impl<'a> Translator<'a> {
             AtomicFunction::And => "ATOMAND",
             AtomicFunction::ExclusiveOr => "ATOMXOR",
             AtomicFunction::InclusiveOr => "ATOMOR",
-            AtomicFunction::Min => if signed { "ATOMIMIN" } else { "ATOMUMIN" },
-            AtomicFunction::Max => if signed { "ATOMIMAX" } else { "ATOMUMAX" },
+            AtomicFunction::Min => {
+                if signed {
+                    "ATOMIMIN"
+                } else {
+                    "ATOMUMIN"
+                }
+            }
+            AtomicFunction::Max => {
+                if signed {
+                    "ATOMIMAX"
+                } else {
+                    "ATOMUMAX"
+                }
+            }
             AtomicFunction::Exchange { compare: None } => "ATOMXCHG",
             AtomicFunction::Exchange { compare: Some(_) } => "ATOMCAS",
         };

@@ -60,9 +60,16 @@ pub(super) struct Frame<'a> {
 /// The naga constructs that `break`, `continue` and `return` leave, with
 /// the TGSI loop each one exits to.
 enum Construct {
-    Loop { break_to: usize, continue_to: Option<usize> },
-    Switch { break_to: Option<usize> },
-    Function { return_to: Option<usize> },
+    Loop {
+        break_to: usize,
+        continue_to: Option<usize>,
+    },
+    Switch {
+        break_to: Option<usize>,
+    },
+    Function {
+        return_to: Option<usize>,
+    },
 }
 
 pub(super) struct Translator<'a> {
@@ -269,7 +276,10 @@ impl<'a> Translator<'a> {
                     })?;
                     if binding.group != 0 {
                         return Err(self.unsupported(
-                            format!("bind group {} (only group 0 maps to shader buffers)", binding.group),
+                            format!(
+                                "bind group {} (only group 0 maps to shader buffers)",
+                                binding.group
+                            ),
                             naga::Span::UNDEFINED,
                         ));
                     }
@@ -494,7 +504,9 @@ impl<'a> Translator<'a> {
                     Construct::Switch { break_to } => Some(break_to),
                     Construct::Function { .. } => Some(None),
                 });
-                let target = target.flatten().ok_or_else(|| self.unsupported("this break", span))?;
+                let target = target
+                    .flatten()
+                    .ok_or_else(|| self.unsupported("this break", span))?;
                 self.exit(target);
             }
             Statement::Continue => {
@@ -577,7 +589,11 @@ impl<'a> Translator<'a> {
         }
     }
 
-    fn return_(&mut self, value: Option<Handle<Expression>>, span: naga::Span) -> Result<(), Error> {
+    fn return_(
+        &mut self,
+        value: Option<Handle<Expression>>,
+        span: naga::Span,
+    ) -> Result<(), Error> {
         if let Some(value) = value {
             let value = self.expr(value)?;
             let mut leaves = Vec::new();
@@ -651,7 +667,9 @@ impl<'a> Translator<'a> {
             }
             if case.fall_through {
                 if !case.body.is_empty() {
-                    return Err(self.unsupported("a switch case falling through into another", span));
+                    return Err(
+                        self.unsupported("a switch case falling through into another", span)
+                    );
                 }
                 continue;
             }
@@ -682,9 +700,7 @@ impl<'a> Translator<'a> {
             conditions.push(Some(cond));
         }
         let otherwise = any.map(|a| self.asm.value("NOT", &[a]));
-        let wrap = cases
-            .iter()
-            .any(|c| block_has(&c.body, Exit::Break));
+        let wrap = cases.iter().any(|c| block_has(&c.body, Exit::Break));
         let break_to = wrap.then(|| self.open_loop());
         self.constructs.push(Construct::Switch { break_to });
         for ((_, _, body), cond) in groups.iter().zip(conditions) {
@@ -745,7 +761,9 @@ impl<'a> Translator<'a> {
     pub fn from_words(&self, ty: &TypeInner, words: &mut impl Iterator<Item = Src>) -> Value {
         let module = self.module;
         let take = |n: u32, words: &mut dyn Iterator<Item = Src>| -> Vec<Src> {
-            (0..n).map(|_| words.next().expect("enough words")).collect()
+            (0..n)
+                .map(|_| words.next().expect("enough words"))
+                .collect()
         };
         match *ty {
             TypeInner::Vector { size, .. } => composite(take(size as u32, words)),
@@ -792,17 +810,22 @@ impl<'a> Translator<'a> {
                 Src::Temp(t)
             }
             Base::Var(v) => match self.vars[v].clone() {
-                Storage::Scalars(regs) => {
-                    self.asm
-                        .value("MOV", &[Src::Temp(regs[(ptr.offset + offset) as usize])])
-                }
+                Storage::Scalars(regs) => self
+                    .asm
+                    .value("MOV", &[Src::Temp(regs[(ptr.offset + offset) as usize])]),
                 Storage::Array(array) => self.asm.array_read(array, ptr.index, ptr.offset + offset),
             },
         }
     }
 
     /// Write `value` (of type `ty`) at `ptr` + `offset` words.
-    pub fn write(&mut self, ty: &TypeInner, ptr: &Ptr, offset: u32, value: &Value) -> Result<(), Error> {
+    pub fn write(
+        &mut self,
+        ty: &TypeInner,
+        ptr: &Ptr,
+        offset: u32,
+        value: &Value,
+    ) -> Result<(), Error> {
         let mut leaves = Vec::new();
         flatten(value, &mut leaves);
         let mut words = Vec::new();

@@ -86,9 +86,13 @@ impl std::error::Error for Error {}
 
 /// Translate entry point `entry` of the WGSL module `source`, with the
 /// pipeline-overridable constants `overrides` set (by name).
-pub fn translate(source: &str, entry: &str, overrides: &[(&str, f64)]) -> Result<Translation, Error> {
-    let module = naga::front::wgsl::parse_str(source)
-        .map_err(|e| Error::Parse(e.emit_to_string(source)))?;
+pub fn translate(
+    source: &str,
+    entry: &str,
+    overrides: &[(&str, f64)],
+) -> Result<Translation, Error> {
+    let module =
+        naga::front::wgsl::parse_str(source).map_err(|e| Error::Parse(e.emit_to_string(source)))?;
     let mut validator = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::default(),

@@ -12,6 +12,9 @@ fn dump_runtime() {
         ("run_vector", &shaders.run_vector),
     ] {
         std::fs::write(format!("{dir}/{name}.tgsi"), &t.text).unwrap();
-        eprintln!("{name}: {} instructions, {} shared bytes, buffers {:?}", t.instructions, t.shared_bytes, t.buffers);
+        eprintln!(
+            "{name}: {} instructions, {} shared bytes, buffers {:?}",
+            t.instructions, t.shared_bytes, t.buffers
+        );
     }
 }
