@@ -103,9 +103,13 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         },
         None => {
             kprintln!(
-                "dispatch: no 3D on this machine (virtio-gpu without VIRTIO_GPU_F_VIRGL; boot with \
-                 -device virtio-gpu-gl-pci, see microkernel/boot.sh --gpu): running os.pxi on the \
-                 pxi CPU interpreter"
+                "dispatch: no GPU compute: {} (boot with -device virtio-gpu-gl-pci, \
+                 microkernel/boot.sh --gpu)",
+                if device.is_some() {
+                    "the virtio-gpu has no 3D (VIRTIO_GPU_F_VIRGL)"
+                } else {
+                    "no virtio-gpu"
+                }
             );
             run_on_cpu(&image, &mut host, screen.as_mut())
         }
@@ -141,6 +145,7 @@ fn run_on_cpu(
     host: &mut KernelHost,
     screen: Option<&mut Screen>,
 ) -> (Outcome, Vec<Trap>) {
+    kprintln!("dispatch: running os.pxi on the pxi CPU interpreter");
     let mut executor = CpuExecutor(Machine::new(image, dispatch::limits()));
     // The interpreter's error type is `Infallible`.
     let Ok(outcome) = dispatch::run(&mut executor, host, screen);

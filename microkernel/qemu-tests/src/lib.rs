@@ -20,6 +20,10 @@ pub const EXIT_FAILURE: i32 = 35;
 pub const EXIT_ON_STOP: &str = "exit-on-stop";
 /// Serial line the kernel prints right before the program starts.
 pub const DISPATCH_START: &str = "dispatch: running os.pxi on the pxi CPU interpreter";
+/// Serial line the kernel prints right before the program starts on the host GPU (virgl).
+pub const DISPATCH_START_VIRGL: &str = "dispatch: running os.pxi on the host GPU through virgl";
+/// Serial line the kernel prints when it has no GPU compute and falls back to the CPU.
+pub const NO_GPU_COMPUTE: &str = "dispatch: no GPU compute: the virtio-gpu has no 3D";
 /// Prefix of the serial line the kernel prints when the program stopped.
 pub const DISPATCH_STOPPED: &str = "dispatch: stopped";
 
@@ -140,6 +144,7 @@ pub fn require_qemu() {
 #[derive(Debug, Clone)]
 pub struct Qemu {
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Qemu {
@@ -167,7 +172,26 @@ impl Qemu {
         ];
         let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         args.push(kernel.display().to_string());
-        Self { args }
+        Self {
+            args,
+            env: Vec::new(),
+        }
+    }
+
+    /// The GL device instead: `virtio-gpu-gl-pci` (3D through virgl on the host's GL, llvmpipe
+    /// here) with an SDL GL display rendered offscreen, so it runs without a screen. Needs
+    /// `qemu-system-gui` and Mesa's GL (`libgl1-mesa-dri`, `libegl-mesa0`).
+    pub fn with_virgl(mut self) -> Self {
+        for i in 1..self.args.len() {
+            match (self.args[i - 1].as_str(), self.args[i].as_str()) {
+                ("-display", _) => self.args[i] = "sdl,gl=on".to_string(),
+                ("-device", "virtio-gpu-pci") => self.args[i] = "virtio-gpu-gl-pci".to_string(),
+                _ => {}
+            }
+        }
+        self.env
+            .push(("SDL_VIDEODRIVER".to_string(), "offscreen".to_string()));
+        self
     }
 
     /// Adds raw QEMU arguments.
@@ -191,6 +215,7 @@ impl Qemu {
         let started = Instant::now();
         let mut child = Command::new(QEMU)
             .args(&self.args)
+            .envs(self.env.iter().cloned())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -226,6 +251,52 @@ impl Qemu {
         let mut running = self.spawn();
         running.wait(timeout)
     }
+}
+
+/// The scripted shell session: what is typed (Enter as CR, as a terminal on a raw line sends
+/// it, or LF) and a line the reply must contain.
+pub const SHELL_SCRIPT: &[(&str, &str)] = &[
+    ("echo typed over serial\r", "typed over serial"),
+    ("run hello\r", "hello from pid 2"),
+    ("run pingpong\n", "ping got 30"),
+    ("run sneaky\n", "sneaky: clock denied"),
+    ("audit\n", "pid 2 denied: clock"),
+    ("run ipctest\n", "none lost, duplicated or reordered"),
+    ("run preempt\n", "all made progress"),
+    ("ps\n", "shell"),
+    ("uptime\n", "uptime: "),
+];
+
+/// Console byte that closes the kernel's serial input (the shell then halts the machine).
+pub const END_OF_INPUT: &[u8] = b"\x04";
+
+/// Types [`SHELL_SCRIPT`] into a running os after its banner, one command at a time, then
+/// closes the input and waits for QEMU to exit.
+pub fn run_shell_session(mut running: Running, timeout: Duration) -> Finished {
+    running.wait_for_line("pxOS 0.2: a multi-process OS in pixels", timeout);
+    // The kernel echoes what is typed (the serial line is raw), so each command shows up after
+    // its prompt before the reply.
+    for (command, reply) in SHELL_SCRIPT {
+        running.send(command.as_bytes());
+        let echoed = format!("pxos$ {}", command.trim_end());
+        running.wait_for_line(&echoed, timeout);
+        running.wait_for_line(reply, timeout);
+    }
+    running.send(END_OF_INPUT);
+    running.wait(timeout)
+}
+
+/// The shell's part of a serial log: from the os banner to its farewell, with the lines that
+/// depend on time (`uptime`) left out.
+pub fn shell_transcript(run: &Finished) -> Vec<String> {
+    run.serial
+        .iter()
+        .map(|(_, line)| line.as_str())
+        .skip_while(|line| !line.starts_with("pxOS 0.2"))
+        .take_while(|line| !line.starts_with(DISPATCH_STOPPED))
+        .filter(|line| !line.starts_with("uptime: "))
+        .map(str::to_string)
+        .collect()
 }
 
 /// A serial line and when it arrived, measured from QEMU's start.

@@ -2,15 +2,13 @@
 //! timeout, so a hung kernel fails a test instead of hanging it; a missing QEMU fails too.
 
 use qemu_tests::{
-    DISPATCH_START, DISPATCH_STOPPED, EXIT_FAILURE, EXIT_ON_STOP, EXIT_SUCCESS, Finished, Monitor,
-    Qemu, ScreenLayout, clean_cargo, kernels, require_qemu,
+    DISPATCH_START, DISPATCH_STOPPED, END_OF_INPUT, EXIT_FAILURE, EXIT_ON_STOP, EXIT_SUCCESS,
+    Finished, Monitor, Qemu, ScreenLayout, clean_cargo, kernels, require_qemu, run_shell_session,
 };
 use std::time::Duration;
 
 /// TCG on a busy 2-core CI machine is slow; a kernel that needs longer is broken.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
-/// Console byte that closes the kernel's serial input (the os may be a shell waiting for it).
-const END_OF_INPUT: &[u8] = b"\x04";
 
 /// Boots the full kernel with `exit-on-stop` (plus `extra` QEMU arguments), closes its
 /// console input once the program runs, and waits for QEMU to exit.
@@ -221,29 +219,7 @@ fn shell_over_serial_runs_a_scripted_session() {
     let qemu = Qemu::new(&kernels().kernel).append(EXIT_ON_STOP);
     let mut running = qemu.spawn();
     running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
-    running.wait_for_line("pxOS 0.2: a multi-process OS in pixels", BOOT_TIMEOUT);
-    // The kernel echoes what is typed (the serial line is raw), so each
-    // command shows up after its prompt before the reply; Enter is sent as
-    // CR, as a terminal on a raw line sends it.
-    let script: &[(&str, &str)] = &[
-        ("echo typed over serial\r", "typed over serial"),
-        ("run hello\r", "hello from pid 2"),
-        ("run pingpong\n", "ping got 30"),
-        ("run sneaky\n", "sneaky: clock denied"),
-        ("audit\n", "pid 2 denied: clock"),
-        ("run ipctest\n", "none lost, duplicated or reordered"),
-        ("run preempt\n", "all made progress"),
-        ("ps\n", "shell"),
-        ("uptime\n", "uptime: "),
-    ];
-    for (command, reply) in script {
-        running.send(command.as_bytes());
-        let echoed = format!("pxos$ {}", command.trim_end());
-        running.wait_for_line(&echoed, BOOT_TIMEOUT);
-        running.wait_for_line(reply, BOOT_TIMEOUT);
-    }
-    running.send(END_OF_INPUT);
-    let run = running.wait(BOOT_TIMEOUT);
+    let run = run_shell_session(running, BOOT_TIMEOUT);
     run.expect_line("pxos$ bye");
     let stopped = run.expect_line(DISPATCH_STOPPED);
     assert!(stopped.contains("Halted(0)"), "{stopped}\n{}", run.text());
