@@ -218,3 +218,152 @@ fn generated_programs_match() {
         );
     }
 }
+
+/// Run a one-buffer compute shader (`@binding(0) var<storage, read_write> out: array<u32>`,
+/// entry `main`, one workgroup) on its own virgl context and return the buffer's 64 words.
+fn run_snippet(body: &str) -> Vec<u32> {
+    use virgl::Transport;
+    use virgl::protocol::{BufferBinding, Commands};
+    let source = format!(
+        "@group(0) @binding(0) var<storage, read_write> out: array<u32>;\n{body}"
+    );
+    let t = shaders::tgsi::translate(&source, "main", &[])
+        .unwrap_or_else(|e| panic!("{e}\n{source}"));
+    let host = host();
+    let mut v = Vtest::connect(host.server.socket()).unwrap();
+    const OUT: u32 = 1;
+    v.create_buffer(OUT, 64 * 4).unwrap();
+    v.write(OUT, 0, &[0; 64]).unwrap();
+    let mut c = Commands::new();
+    c.create_compute_shader(1, &t.text, t.token_bound(), t.shared_bytes)
+        .unwrap();
+    c.bind_compute_shader(1);
+    c.set_shader_buffers(
+        0,
+        &[BufferBinding {
+            resource: OUT,
+            offset: 0,
+            length: 64 * 4,
+        }],
+    );
+    c.launch_grid(t.workgroup, [1, 1, 1]);
+    c.memory_barrier();
+    v.submit(c.words()).unwrap();
+    let mut words = vec![0; 64];
+    v.read(OUT, 0, &mut words).unwrap_or_else(|e| {
+        panic!("{e}\nserver log:\n{}\nTGSI:\n{}", host.server.log_text(), t.text)
+    });
+    words
+}
+
+#[test]
+fn integer_edge_cases_follow_wgsl() {
+    let out = run_snippet(
+        "@compute @workgroup_size(1) fn main() {
+            var a = i32(out[60]) - 2147483647 - 1; // i32::MIN, opaque to the compiler
+            var m1 = i32(out[60]) - 1;
+            var z = out[60];
+            out[0] = u32(a / m1);          // MIN / -1 = MIN
+            out[1] = u32(a % m1);          // 0
+            out[2] = 7u / z;               // x / 0 = x
+            out[3] = 7u % z;               // x % 0 = 0
+            out[4] = u32(-7 / (2 + i32(z)));  // -3
+            out[5] = u32(-7 % (2 + i32(z)));  // -1
+            out[6] = 1u << (33u + z);      // shift amounts are taken mod 32
+            out[7] = u32(i32(-16 - i32(z)) >> (2u + z)); // arithmetic: -4
+            out[8] = 0x80000000u >> (31u + z);
+            out[9] = u32(i32(z) - 1 < 0) + u32(0xffffffffu + z < 1u) * 2u; // signed vs unsigned
+            out[10] = select(5u, 9u, z == 0u);
+            out[11] = min(3u + z, 2u) + u32(max(-1, i32(z) - 3) + 2);
+        }",
+    );
+    let expect = [
+        i32::MIN as u32, 0, 7, 0, (-3i32) as u32, (-1i32) as u32, 2, (-4i32) as u32, 1, 1, 9, 3,
+    ];
+    assert_eq!(&out[..expect.len()], &expect);
+}
+
+#[test]
+fn control_flow_exits_leave_the_right_construct() {
+    let out = run_snippet(
+        "fn find(limit: u32) -> u32 {
+            for (var i = 0u; i < 100u; i++) {
+                for (var j = 0u; j < 100u; j++) {
+                    if (i * j == limit) { return i * 1000u + j; } // leaves two loops
+                }
+            }
+            return 0xffffffffu;
+        }
+        fn classify(x: u32) -> u32 {
+            switch x {
+                case 0u, 1u: { return 10u; }
+                case 7u: { if (out[63] == 0u) { break; } return 99u; }
+                default: { return 30u; }
+            }
+            return 20u;
+        }
+        @compute @workgroup_size(1) fn main() {
+            out[0] = find(12u); // i = 1, j = 12
+            out[1] = classify(0u) + classify(1u) * 100u + classify(7u) * 10000u;
+            out[2] = classify(5u);
+            var sum = 0u;
+            var i = 0u;
+            loop {
+                i++;
+                if (i % 3u == 0u) { continue; }
+                if (i > 10u) { break; }
+                sum += i;
+                continuing { sum += 1000u; }
+            }
+            out[3] = sum; // 1+2+4+5+7+8+10, plus 1000 per pass through continuing (i = 1..10)
+            var n = 0u;
+            while (n < 5u) {
+                switch n {
+                    case 2u: { n += 2u; continue; }
+                    default: {}
+                }
+                n++;
+            }
+            out[4] = n;
+        }",
+    );
+    assert_eq!(&out[..5], &[1012, 10 + 1000 + 200000, 30, 37 + 10 * 1000, 5]);
+}
+
+#[test]
+fn atomics_workgroup_memory_and_private_arrays() {
+    let out = run_snippet(
+        "var<workgroup> total: atomic<u32>;
+        var<workgroup> ops: array<atomic<u32>, 5>;
+        var<workgroup> lanes: array<u32, 64>;
+        var<private> regs: array<u32, 16>;
+        @compute @workgroup_size(64) fn main(@builtin(local_invocation_index) lane: u32) {
+            if (lane == 0u) { atomicStore(&ops[1], 1000u); }
+            workgroupBarrier();
+            atomicAdd(&total, lane);
+            lanes[lane] = lane * 2u;
+            atomicMax(&ops[0], lane);
+            atomicMin(&ops[1], lane + 5u);
+            atomicOr(&ops[2], 1u << (lane % 32u));
+            atomicSub(&ops[3], 1u);
+            if (lane == 3u) {
+                let r = atomicCompareExchangeWeak(&ops[4], 0u, 42u);
+                out[7] = u32(r.exchanged) + r.old_value * 10u;
+                for (var r2 = 0u; r2 < 16u; r2++) { regs[r2] = r2 * r2; }
+                out[8] = regs[out[60] + 7u] + regs[(out[60] + 20u) & 15u];
+            }
+            workgroupBarrier();
+            if (lane == 0u) {
+                out[0] = atomicLoad(&total);
+                var s = 0u;
+                for (var i = 0u; i < 64u; i++) { s += lanes[i]; }
+                out[1] = s;
+                for (var i = 0u; i < 5u; i++) { out[2u + i] = atomicLoad(&ops[i]); }
+            }
+        }",
+    );
+    assert_eq!(
+        &out[..9],
+        &[2016, 4032, 63, 5, u32::MAX, 64u32.wrapping_neg(), 42, 1, 49 + 16]
+    );
+}

@@ -453,13 +453,19 @@ impl<'a> Translator<'a> {
             bad = self.asm.value("OR", &[bad, overflow]);
         }
         let divisor = self.asm.value("UCMP", &[bad, one, b]);
-        let name = match (op, signed) {
-            (B::Divide, true) => "IDIV",
-            (B::Divide, false) => "UDIV",
-            (_, true) => "MOD",
-            (_, false) => "UMOD",
-        };
-        self.asm.value(name, &[a, divisor])
+        match (op, signed) {
+            (B::Divide, true) => self.asm.value("IDIV", &[a, divisor]),
+            (B::Divide, false) => self.asm.value("UDIV", &[a, divisor]),
+            (_, false) => self.asm.value("UMOD", &[a, divisor]),
+            (_, true) => {
+                // TGSI MOD becomes GLSL `%`, whose sign is undefined for negative operands
+                // (llvmpipe: -7 % 2 = 1); WGSL truncates: a - (a / b) * b.
+                let quotient = self.asm.value("IDIV", &[a, divisor]);
+                let product = self.asm.value("UMUL", &[quotient, divisor]);
+                let negated = self.asm.value("INEG", &[product]);
+                self.asm.value("UADD", &[a, negated])
+            }
+        }
     }
 
     fn cast(
