@@ -173,10 +173,28 @@ fn run_on_virgl(
         "dispatch: running os.pxi on the host GPU through virgl (shaders ready in {} ms)",
         (interrupts::uptime_micros() - started) / 1000
     );
+    measure_round_trip(&mut context)?;
     let mut executor = VirglMachine::new(&mut context, image, dispatch::limits(), true)?;
     let outcome = dispatch::run(&mut executor, host, screen)?;
     let harts = executor.read_harts()?;
     Ok((outcome, pxi::machine::traps(image, &harts)))
+}
+
+/// Logs the cost of an empty fenced submission (submit → fence → answer), for
+/// docs/benchmarks.md: the floor under every batch of rounds on virgl.
+fn measure_round_trip(
+    context: &mut virgl::Context<virgl_executor::Device>,
+) -> Result<(), VirglError<GpuError>> {
+    const ROUND_TRIPS: u64 = 100;
+    let started = interrupts::uptime_micros();
+    for _ in 0..ROUND_TRIPS {
+        virgl::Transport::wait(context.transport()).map_err(VirglError::Transport)?;
+    }
+    kprintln!(
+        "dispatch: virgl submit -> fence round trip {} us (mean of {ROUND_TRIPS})",
+        (interrupts::uptime_micros() - started) / ROUND_TRIPS
+    );
+    Ok(())
 }
 
 /// Draws the program and an empty heatmap, and says where they are (tests read this line).

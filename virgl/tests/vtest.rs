@@ -224,11 +224,9 @@ fn generated_programs_match() {
 fn run_snippet(body: &str) -> Vec<u32> {
     use virgl::Transport;
     use virgl::protocol::{BufferBinding, Commands};
-    let source = format!(
-        "@group(0) @binding(0) var<storage, read_write> out: array<u32>;\n{body}"
-    );
-    let t = shaders::tgsi::translate(&source, "main", &[])
-        .unwrap_or_else(|e| panic!("{e}\n{source}"));
+    let source = format!("@group(0) @binding(0) var<storage, read_write> out: array<u32>;\n{body}");
+    let t =
+        shaders::tgsi::translate(&source, "main", &[]).unwrap_or_else(|e| panic!("{e}\n{source}"));
     let host = host();
     let mut v = Vtest::connect(host.server.socket()).unwrap();
     const OUT: u32 = 1;
@@ -251,7 +249,11 @@ fn run_snippet(body: &str) -> Vec<u32> {
     v.submit(c.words()).unwrap();
     let mut words = vec![0; 64];
     v.read(OUT, 0, &mut words).unwrap_or_else(|e| {
-        panic!("{e}\nserver log:\n{}\nTGSI:\n{}", host.server.log_text(), t.text)
+        panic!(
+            "{e}\nserver log:\n{}\nTGSI:\n{}",
+            host.server.log_text(),
+            t.text
+        )
     });
     words
 }
@@ -278,7 +280,18 @@ fn integer_edge_cases_follow_wgsl() {
         }",
     );
     let expect = [
-        i32::MIN as u32, 0, 7, 0, (-3i32) as u32, (-1i32) as u32, 2, (-4i32) as u32, 1, 1, 9, 3,
+        i32::MIN as u32,
+        0,
+        7,
+        0,
+        (-3i32) as u32,
+        (-1i32) as u32,
+        2,
+        (-4i32) as u32,
+        1,
+        1,
+        9,
+        3,
     ];
     assert_eq!(&out[..expect.len()], &expect);
 }
@@ -327,7 +340,10 @@ fn control_flow_exits_leave_the_right_construct() {
             out[4] = n;
         }",
     );
-    assert_eq!(&out[..5], &[1012, 10 + 1000 + 200000, 30, 37 + 10 * 1000, 5]);
+    assert_eq!(
+        &out[..5],
+        &[1012, 10 + 1000 + 200000, 30, 37 + 10 * 1000, 5]
+    );
 }
 
 #[test]
@@ -364,6 +380,16 @@ fn atomics_workgroup_memory_and_private_arrays() {
     );
     assert_eq!(
         &out[..9],
-        &[2016, 4032, 63, 5, u32::MAX, 64u32.wrapping_neg(), 42, 1, 49 + 16]
+        &[
+            2016,
+            4032,
+            63,
+            5,
+            u32::MAX,
+            64u32.wrapping_neg(),
+            42,
+            1,
+            49 + 16
+        ]
     );
 }
