@@ -169,11 +169,11 @@ fn run_on_virgl(
     );
     let started = interrupts::uptime_micros();
     let mut context = virgl::Context::new(virgl_executor::Device(device), &shaders)?;
-    kprintln!(
-        "dispatch: running os.pxi on the host GPU through virgl (shaders ready in {} ms)",
-        (interrupts::uptime_micros() - started) / 1000
-    );
+    let ready_ms = (interrupts::uptime_micros() - started) / 1000;
     measure_round_trip(&mut context)?;
+    kprintln!(
+        "dispatch: running os.pxi on the host GPU through virgl (shaders ready in {ready_ms} ms)"
+    );
     let mut executor = VirglMachine::new(&mut context, image, dispatch::limits(), true)?;
     let outcome = dispatch::run(&mut executor, host, screen)?;
     let harts = executor.read_harts()?;
@@ -186,12 +186,13 @@ fn measure_round_trip(
     context: &mut virgl::Context<virgl_executor::Device>,
 ) -> Result<(), VirglError<GpuError>> {
     const ROUND_TRIPS: u64 = 100;
+    kprintln!("dispatch: virgl: timing {ROUND_TRIPS} empty fenced submissions");
     let started = interrupts::uptime_micros();
     for _ in 0..ROUND_TRIPS {
         virgl::Transport::wait(context.transport()).map_err(VirglError::Transport)?;
     }
     kprintln!(
-        "dispatch: virgl submit -> fence round trip {} us (mean of {ROUND_TRIPS})",
+        "dispatch: virgl submit -> fence round trip {} us (mean of {ROUND_TRIPS}, guest clock)",
         (interrupts::uptime_micros() - started) / ROUND_TRIPS
     );
     Ok(())
