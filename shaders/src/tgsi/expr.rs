@@ -182,7 +182,7 @@ impl<'a> Translator<'a> {
     pub fn zero(&mut self, ty: &TypeInner) -> Value {
         let zero = self.asm.imm(0);
         let words = self.words(ty);
-        self.from_words(ty, &mut std::iter::repeat_n(zero, words as usize))
+        self.value_of_words(ty, &mut std::iter::repeat_n(zero, words as usize))
     }
 
     /// `base[index]` with a run-time index.

@@ -499,14 +499,13 @@ impl<'a> Translator<'a> {
                 break_if,
             } => self.loop_(body, continuing, *break_if)?,
             Statement::Break => {
-                let target = self.constructs.iter().rev().find_map(|c| match *c {
-                    Construct::Loop { break_to, .. } => Some(Some(break_to)),
-                    Construct::Switch { break_to } => Some(break_to),
-                    Construct::Function { .. } => Some(None),
+                // The innermost construct decides (a break never leaves a function).
+                let target = self.constructs.last().and_then(|c| match *c {
+                    Construct::Loop { break_to, .. } => Some(break_to),
+                    Construct::Switch { break_to } => break_to,
+                    Construct::Function { .. } => None,
                 });
-                let target = target
-                    .flatten()
-                    .ok_or_else(|| self.unsupported("this break", span))?;
+                let target = target.ok_or_else(|| self.unsupported("this break", span))?;
                 self.exit(target);
             }
             Statement::Continue => {
@@ -541,7 +540,7 @@ impl<'a> Translator<'a> {
                 let regs = self.inline(callee, Some(*function), &self.info[*function], args)?;
                 if let (Some(result), Some(r)) = (result, &callee.result) {
                     let ty = &module.types[r.ty].inner;
-                    let value = self.from_words(ty, &mut regs.iter().map(|&t| Src::Temp(t)));
+                    let value = self.value_of_words(ty, &mut regs.iter().map(|&t| Src::Temp(t)));
                     self.set(*result, value);
                 }
             }
@@ -754,11 +753,11 @@ impl<'a> Translator<'a> {
         for w in 0..self.words(ty) {
             words.push(self.read_word(ptr, offset + w));
         }
-        Ok(self.from_words(ty, &mut words.into_iter()))
+        Ok(self.value_of_words(ty, &mut words.into_iter()))
     }
 
     /// Build a value of type `ty` from consecutive words.
-    pub fn from_words(&self, ty: &TypeInner, words: &mut impl Iterator<Item = Src>) -> Value {
+    pub fn value_of_words(&self, ty: &TypeInner, words: &mut impl Iterator<Item = Src>) -> Value {
         let module = self.module;
         let take = |n: u32, words: &mut dyn Iterator<Item = Src>| -> Vec<Src> {
             (0..n)
@@ -776,7 +775,7 @@ impl<'a> Translator<'a> {
                 let pad = stride / 4 - self.words(elem);
                 let items = (0..n.get())
                     .map(|_| {
-                        let v = self.from_words(elem, words);
+                        let v = self.value_of_words(elem, words);
                         take(pad, words);
                         v
                     })
@@ -789,7 +788,7 @@ impl<'a> Translator<'a> {
                 for m in members {
                     take(m.offset / 4 - at, words);
                     let elem = &module.types[m.ty].inner;
-                    items.push(self.from_words(elem, words));
+                    items.push(self.value_of_words(elem, words));
                     at = m.offset / 4 + self.words(elem);
                 }
                 take(span / 4 - at, words);

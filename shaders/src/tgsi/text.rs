@@ -126,7 +126,7 @@ impl Assembler {
 
     /// Emit one instruction line (operands already rendered).
     pub fn line(&mut self, text: &str) {
-        let closes = ["ENDIF", "ENDLOOP", "ELSE"].iter().any(|c| text == *c);
+        let closes = ["ENDIF", "ENDLOOP", "ELSE"].contains(&text);
         if closes {
             self.depth = self.depth.saturating_sub(1);
         }
