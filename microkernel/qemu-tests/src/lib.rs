@@ -2,12 +2,12 @@
 //! boots them in QEMU (TCG, headless, always under a timeout) and collects the serial log with
 //! the time each line arrived.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// QEMU's binary name; CI installs it with `apt-get install qemu-system-x86`.
@@ -223,17 +223,28 @@ impl Qemu {
             .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.describe()));
         let stdout = child.stdout.take().expect("stdout is piped");
         let (sender, lines) = mpsc::channel();
+        let partial = Arc::new(Mutex::new(Vec::new()));
+        let tail = Arc::clone(&partial);
         std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                let text = String::from_utf8_lossy(&line)
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string();
-                if sender.send((started.elapsed(), text)).is_err() {
+            // Complete lines go to the channel; the unfinished last line (a prompt waiting for
+            // input) stays readable in `partial`.
+            let mut stdout = stdout;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 {
                     break;
                 }
-                line.clear();
+                let mut pending = tail.lock().expect("reader lock");
+                pending.extend_from_slice(&chunk[..n]);
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    let text = String::from_utf8_lossy(&line)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string();
+                    if sender.send((started.elapsed(), text)).is_err() {
+                        return;
+                    }
+                }
             }
         });
         let stdin = child.stdin.take();
@@ -241,6 +252,7 @@ impl Qemu {
             child,
             stdin,
             lines,
+            partial,
             log: Vec::new(),
             command: self.describe(),
         }
@@ -253,6 +265,11 @@ impl Qemu {
     }
 }
 
+/// The shell's prompt.
+pub const SHELL_PROMPT: &str = "pxos$ ";
+/// Start of the os banner (any version).
+pub const OS_BANNER: &str = "pxOS 0.";
+
 /// The scripted shell session: what is typed (Enter as CR, as a terminal on a raw line sends
 /// it, or LF) and a line the reply must contain.
 pub const SHELL_SCRIPT: &[(&str, &str)] = &[
@@ -260,7 +277,7 @@ pub const SHELL_SCRIPT: &[(&str, &str)] = &[
     ("run hello\r", "hello from pid 2"),
     ("run pingpong\n", "ping got 30"),
     ("run sneaky\n", "sneaky: clock denied"),
-    ("audit\n", "pid 2 denied: clock"),
+    ("audit\n", "denied call"),
     ("run ipctest\n", "none lost, duplicated or reordered"),
     ("run preempt\n", "all made progress"),
     ("ps\n", "shell"),
@@ -273,10 +290,11 @@ pub const END_OF_INPUT: &[u8] = b"\x04";
 /// Types [`SHELL_SCRIPT`] into a running os after its banner, one command at a time, then
 /// closes the input and waits for QEMU to exit.
 pub fn run_shell_session(mut running: Running, timeout: Duration) -> Finished {
-    running.wait_for_line("pxOS 0.2: a multi-process OS in pixels", timeout);
+    running.wait_for_line(OS_BANNER, timeout);
     // The kernel echoes what is typed (the serial line is raw), so each command shows up after
     // its prompt before the reply.
     for (command, reply) in SHELL_SCRIPT {
+        running.wait_for_prompt(SHELL_PROMPT, timeout);
         running.send(command.as_bytes());
         let echoed = format!("pxos$ {}", command.trim_end());
         running.wait_for_line(&echoed, timeout);
@@ -286,16 +304,30 @@ pub fn run_shell_session(mut running: Running, timeout: Duration) -> Finished {
     running.wait(timeout)
 }
 
-/// The shell's part of a serial log: from the os banner to its farewell, with the lines that
-/// depend on time (`uptime`) left out.
+/// The shell's part of a serial log: from the os banner to its farewell, with what depends on
+/// time or scheduling left out: the `uptime` reply, and the numbers of the `ps` table (which
+/// hart ran a process, how many slices it got).
 pub fn shell_transcript(run: &Finished) -> Vec<String> {
+    let mut in_ps_table = false;
     run.serial
         .iter()
         .map(|(_, line)| line.as_str())
-        .skip_while(|line| !line.starts_with("pxOS 0.2"))
+        .skip_while(|line| !line.starts_with(OS_BANNER))
         .take_while(|line| !line.starts_with(DISPATCH_STOPPED))
         .filter(|line| !line.starts_with("uptime: "))
-        .map(str::to_string)
+        .map(|line| {
+            if line.starts_with(SHELL_PROMPT) || line.starts_with("PID ") {
+                in_ps_table = line.starts_with("PID ");
+                return line.to_string();
+            }
+            if in_ps_table {
+                line.chars()
+                    .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                    .collect()
+            } else {
+                line.to_string()
+            }
+        })
         .collect()
 }
 
@@ -307,6 +339,8 @@ pub struct Running {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<SerialLine>,
+    /// The serial output after the last newline.
+    partial: Arc<Mutex<Vec<u8>>>,
     log: Vec<SerialLine>,
     command: String,
 }
@@ -352,6 +386,30 @@ fn find_line<'a>(lines: &'a [SerialLine], needle: &str) -> Option<&'a str> {
 }
 
 impl Running {
+    /// Waits until the unfinished last serial line ends with `prompt` (a shell waiting for
+    /// input), so that what is typed next is echoed after it.
+    pub fn wait_for_prompt(&mut self, prompt: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.log.extend(self.lines.try_iter());
+            if self
+                .partial
+                .lock()
+                .expect("reader lock")
+                .ends_with(prompt.as_bytes())
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for the prompt {prompt:?}\ncommand: {}\nserial log:\n{}",
+                self.command,
+                serial_text(&self.log)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until a serial line contains `needle` and returns it with its arrival time.
     pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> SerialLine {
         let deadline = Instant::now() + timeout;
