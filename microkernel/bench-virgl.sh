@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per second on metal (QEMU TCG): the benchmark programs of `pxi-run bench` run by
+# Instructions per second on metal (QEMU TCG): examples/os.pxi (a short shell session) and the
+# benchmark programs of `pxi-run bench` run by
 # the microkernel on the virgl executor (virtio-gpu-gl-pci: the host GPU, llvmpipe here) and on
 # the in-guest CPU interpreter (virtio-gpu-pci, no 3D), plus the kernel's virgl submit -> fence
 # round trip. Numbers go to docs/benchmarks.md.
@@ -11,6 +12,9 @@ trap 'rm -rf "$work"' EXIT
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$work}"
 
 (cd "$here/.." && cargo run --release --quiet -p virgl --features vtest --example bench -- --emit "$work" >/dev/null)
+cp "$here/../examples/os.pxi" "$work/os.pxi"
+# The os reads a short session from the console (all typed at once), then Ctrl-D halts it.
+os_session='run primes 300\nrun preempt\nrun ipctest\nrun pingpong\n\x04'
 
 # The guest's PIT clock misses ticks while QEMU runs virgl work in the vCPU thread, so the
 # kernel's own "ms" undercounts GPU runs: time each serial line on the host instead.
@@ -19,7 +23,7 @@ boot() { # boot KERNEL DEVICE DISPLAY -> host-timestamped serial log on stdout
     { SDL_VIDEODRIVER=offscreen timeout 900 qemu-system-x86_64 -machine q35 -accel tcg -nodefaults \
         -display "$3" -serial stdio -vga none -nic none -device "$2" \
         -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$1" -append exit-on-stop \
-        </dev/null 2>/dev/null || true; } | stamp
+        2>/dev/null || true; } | stamp
 }
 # Host nanoseconds of the first line matching $1 in the log $2.
 at() { grep -m1 "$1" <<<"$2" | cut -d' ' -f1; }
@@ -31,8 +35,10 @@ for image in "$work"/*.pxi; do
     kernel="$work/kernel"
     cp "$here/target/x86_64-unknown-none/release/pxos-kernel" "$kernel"
     for mode in cpu virgl; do
-        if [ "$mode" = cpu ]; then log="$(boot "$kernel" virtio-gpu-pci none)"
-        else log="$(boot "$kernel" virtio-gpu-gl-pci sdl,gl=on)"; fi
+        input=""
+        [ "$(basename "$image")" = os.pxi ] && input="$os_session"
+        if [ "$mode" = cpu ]; then log="$(printf "$input" | boot "$kernel" virtio-gpu-pci none)"
+        else log="$(printf "$input" | boot "$kernel" virtio-gpu-gl-pci sdl,gl=on)"; fi
         grep -q "running os.pxi on the host GPU" <<<"$log" && ran=virgl || ran=cpu
         [ "$ran" = "$mode" ] || { echo "$(basename "$image"): expected $mode, ran $ran" >&2; echo "$log" >&2; exit 1; }
         # "dispatch: stopped (Halted(0)) after R rounds, S steps, B batches, T ms"
