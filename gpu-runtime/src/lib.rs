@@ -16,6 +16,7 @@ pub mod testing;
 use std::sync::mpsc;
 
 use pxi::mailbox::MAILBOX_WORDS;
+pub use pxi::run::MachineState;
 use pxi::run::{BatchReport, Executor};
 use pxi::state::{C_ROUND, C_STATUS, CONTROL_WORDS, MachineStatus, total_steps};
 use pxi::{Image, Limits};
@@ -271,34 +272,6 @@ pub struct GpuOptions {
 impl Default for GpuOptions {
     fn default() -> Self {
         GpuOptions { count_exec: true }
-    }
-}
-
-/// Every word of a machine's state, as the CPU interpreter keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MachineState {
-    /// Data memory.
-    pub memory: Vec<u32>,
-    /// Hart words.
-    pub harts: Vec<u32>,
-    /// Mailbox words.
-    pub mailbox: Vec<u32>,
-    /// Control block.
-    pub control: Vec<u32>,
-    /// Executions per code pixel.
-    pub counts: Vec<u32>,
-}
-
-impl MachineState {
-    /// The state of a CPU interpreter machine.
-    pub fn of(machine: &pxi::Machine) -> MachineState {
-        MachineState {
-            memory: machine.memory.clone(),
-            harts: machine.harts.clone(),
-            mailbox: machine.mailbox.clone(),
-            control: machine.control.to_vec(),
-            counts: machine.counts.clone(),
-        }
     }
 }
 

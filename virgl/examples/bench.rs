@@ -11,8 +11,8 @@ use gpu_runtime::bench::{data_parallel_source, mailbox_source, rounds_source};
 use pxi::host::CaptureHost;
 use pxi::run::{Executor, Outcome, drive};
 use pxi::{Image, Limits, Machine};
-use virgl::vtest::{Server, Vtest};
-use virgl::{Context, Shader, Shaders, Transport, VirglMachine};
+use virgl::vtest::{Server, Vtest, runtime_shaders};
+use virgl::{Context, Transport, VirglMachine};
 
 /// (file name, source) of every program measured, at full size.
 fn programs() -> Vec<(String, String)> {
@@ -44,15 +44,6 @@ where
     (outcome, started.elapsed())
 }
 
-fn shader(t: &shaders::tgsi::Translation) -> Shader<'_> {
-    Shader {
-        text: &t.text,
-        tokens: t.token_bound(),
-        workgroup: t.workgroup,
-        shared_bytes: t.shared_bytes,
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--emit") {
@@ -68,11 +59,7 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let server = Server::start(&dir).expect("virgl_test_server");
     let translated = shaders::tgsi::runtime(8).expect("shaders translate");
-    let shaders = Shaders {
-        run_slice: shader(&translated.run_slice),
-        resolve: shader(&translated.resolve),
-        run_vector: shader(&translated.run_vector),
-    };
+    let shaders = runtime_shaders(&translated);
     let mut ctx = Context::new(Vtest::connect(server.socket()).unwrap(), &shaders)
         .unwrap_or_else(|e| panic!("{e}\n{}", server.log_text()));
     let limits = Limits {

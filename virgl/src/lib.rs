@@ -19,7 +19,7 @@ pub mod protocol;
 #[cfg(feature = "vtest")]
 pub mod vtest;
 
-pub use machine::{Context, MachineState, Shader, Shaders, VirglError, VirglMachine};
+pub use machine::{Context, Shader, Shaders, VirglError, VirglMachine};
 
 /// What carries virgl resources and command streams to the host renderer.
 pub trait Transport {

@@ -5,7 +5,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use pxi::mailbox::MAILBOX_WORDS;
-use pxi::run::{BatchReport, Executor};
+use pxi::run::{BatchReport, Executor, MachineState};
 use pxi::state::{C_ROUND, C_SLICE, C_STATUS, CONTROL_WORDS, MachineStatus, total_steps};
 use pxi::{Image, Limits};
 
@@ -200,21 +200,6 @@ impl Buffers {
             self.params,
         ]
     }
-}
-
-/// Every word of a machine's state, as the CPU interpreter keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MachineState {
-    /// Data memory.
-    pub memory: Vec<u32>,
-    /// Hart words.
-    pub harts: Vec<u32>,
-    /// Mailbox words.
-    pub mailbox: Vec<u32>,
-    /// Control block.
-    pub control: Vec<u32>,
-    /// Executions per code pixel.
-    pub counts: Vec<u32>,
 }
 
 /// A PXI machine living in virgl buffers.

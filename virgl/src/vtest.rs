@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use std::vec::Vec;
 use std::{format, vec};
 
-use crate::Transport;
+use crate::{Shader, Shaders, Transport};
+
 use crate::protocol::{BIND_SHADER_BUFFER, FORMAT_R8_UNORM, TARGET_BUFFER};
 
 const RESOURCE_CREATE: u32 = 2;
@@ -181,6 +182,25 @@ impl Transport for Vtest {
                 self.reply(0).map(|_| ())
             }
         }
+    }
+}
+
+/// The runtime's shaders as translated on the host (`shaders::tgsi::runtime`), ready for
+/// [`crate::Context::new`].
+pub fn runtime_shaders(t: &shaders::tgsi::RuntimeShaders) -> Shaders<'_> {
+    Shaders {
+        run_slice: shader(&t.run_slice),
+        resolve: shader(&t.resolve),
+        run_vector: shader(&t.run_vector),
+    }
+}
+
+fn shader(t: &shaders::tgsi::Translation) -> Shader<'_> {
+    Shader {
+        text: &t.text,
+        tokens: t.token_bound(),
+        workgroup: t.workgroup,
+        shared_bytes: t.shared_bytes,
     }
 }
 

@@ -3,20 +3,21 @@
 //! the generated programs of the wgpu runtime's differential test must end
 //! in the same state, word for word.
 
+#[path = "../../gpu-runtime/tests/support/examples.rs"]
+mod examples;
 #[path = "../../gpu-runtime/tests/support/generator.rs"]
 #[allow(dead_code)]
 mod generator;
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use gpu_runtime::MachineState as GpuState;
 use gpu_runtime::testing::{RunRecord, run_cpu};
 use pxi::host::CaptureHost;
 use pxi::run::drive;
 use pxi::state::HART_WORDS;
 use pxi::{Image, Limits};
-use virgl::vtest::{Server, Vtest};
-use virgl::{Context, Shader, Shaders, VirglError, VirglMachine};
+use virgl::vtest::{Server, Vtest, runtime_shaders};
+use virgl::{Context, VirglError, VirglMachine};
 
 struct Host {
     // Field order: the context closes its connection before the server stops.
@@ -33,15 +34,6 @@ impl Drop for TempDir {
     }
 }
 
-fn shader(t: &shaders::tgsi::Translation) -> Shader<'_> {
-    Shader {
-        text: &t.text,
-        tokens: t.token_bound(),
-        workgroup: t.workgroup,
-        shared_bytes: t.shared_bytes,
-    }
-}
-
 /// One server and one context for every test: creating the shaders costs
 /// the host's GLSL compiler several seconds.
 fn host() -> MutexGuard<'static, Host> {
@@ -51,11 +43,7 @@ fn host() -> MutexGuard<'static, Host> {
         std::fs::create_dir_all(&dir).unwrap();
         let server = Server::start(&dir).expect("virgl_test_server (Debian: virgl-server)");
         let translated = shaders::tgsi::runtime(8).expect("the runtime's shaders translate");
-        let shaders = Shaders {
-            run_slice: shader(&translated.run_slice),
-            resolve: shader(&translated.resolve),
-            run_vector: shader(&translated.run_vector),
-        };
+        let shaders = runtime_shaders(&translated);
         let start = std::time::Instant::now();
         let vtest = Vtest::connect(server.socket()).unwrap();
         let ctx = Context::new(vtest, &shaders).unwrap_or_else(|e| {
@@ -88,36 +76,17 @@ fn run_virgl(
     let mut machine = VirglMachine::new(&mut host.ctx, image, limits, true)?;
     let mut capture = CaptureHost::with_input(input);
     let outcome = drive(&mut machine, &mut capture, rounds_per_batch, |_, _| {})?;
-    let s = machine.read_state()?;
     Ok(RunRecord {
         outcome,
-        state: GpuState {
-            memory: s.memory,
-            harts: s.harts,
-            mailbox: s.mailbox,
-            control: s.control,
-            counts: s.counts,
-        },
+        state: machine.read_state()?,
         output: capture.output,
     })
-}
-
-fn examples() -> Vec<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pxs"))
-        .collect();
-    files.sort();
-    files
 }
 
 #[test]
 fn every_example_matches_the_cpu_interpreter() {
     let mut host = host();
-    let paths = examples();
-    assert!(paths.len() >= 5, "examples missing: {paths:?}");
+    let paths = examples::examples();
     for path in paths {
         let image = pxi_asm::assemble_file(&path)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -169,27 +138,15 @@ fn generated_programs_match() {
     let mut stops = std::collections::BTreeMap::new();
     for seed in 0..program_count() {
         let program = generator::generate(seed);
-        let mut rng = generator::Rng::new(seed ^ 0xD1FF);
-        let limits = Limits {
-            slice_steps: [1, 3, 17, 64, 1000][rng.below(5) as usize],
-            max_steps: if rng.chance(20) {
-                50 + rng.below(500) as u64
-            } else {
-                200_000
-            },
-        };
-        let rounds_per_batch = [1, 2, 8][rng.below(3) as usize];
+        let (limits, rounds_per_batch) = generator::run_limits(seed);
         let mut cpu = run_cpu(&program.image, limits, rounds_per_batch, b"");
         let mut virgl = run_virgl(&mut host, &program.image, limits, rounds_per_batch, b"")
             .unwrap_or_else(|e| {
                 panic!("seed {seed}: {e}\nserver log:\n{}", host.server.log_text())
             });
         if program.uses_atomics {
-            for run in [&mut cpu, &mut virgl] {
-                for hart in run.state.harts.chunks_exact_mut(HART_WORDS) {
-                    hart[15] = 0;
-                }
-            }
+            generator::mask_atomic_scratch(&mut cpu.state.harts);
+            generator::mask_atomic_scratch(&mut virgl.state.harts);
         }
         if cpu != virgl {
             let first = |a: &[u32], b: &[u32]| a.iter().zip(b).position(|(x, y)| x != y);
