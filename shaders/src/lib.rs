@@ -4,6 +4,13 @@
 //! `pxi` ISA table and state layout) followed by its hand-written body, so no
 //! opcode number is ever copied by hand.
 
+#![cfg_attr(not(any(test, feature = "tgsi")), no_std)]
+
+extern crate alloc;
+
+use alloc::string::String;
+
+pub mod layout;
 #[cfg(feature = "tgsi")]
 pub mod tgsi;
 

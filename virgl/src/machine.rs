@@ -6,23 +6,13 @@ use alloc::vec::Vec;
 
 use pxi::mailbox::MAILBOX_WORDS;
 use pxi::run::{BatchReport, Executor, MachineState};
-use pxi::state::{C_ROUND, C_SLICE, C_STATUS, CONTROL_WORDS, MachineStatus, total_steps};
+use pxi::state::CONTROL_WORDS;
 use pxi::{Image, Limits};
+use shaders::layout::{self, CutOff, MAX_HARTS, Q_ENTRY_WORDS, SCRATCH_WORDS};
 
 use crate::Transport;
 use crate::protocol::{BufferBinding, Commands, EncodeError};
 
-/// Scratch words interpreter.wgsl keeps after the control block.
-pub const SCRATCH_WORDS: usize = 16;
-/// interpreter.wgsl's `S_CUTOFF`: harts whose slice ended without a reason.
-pub const S_CUTOFF: usize = CONTROL_WORDS + 4;
-/// interpreter.wgsl's `S_CUTOFF_HART`: the first such hart.
-pub const S_CUTOFF_HART: usize = CONTROL_WORDS + 5;
-/// interpreter.wgsl's `Q_ENTRY_WORDS`: words per queued vector instruction.
-pub const Q_ENTRY_WORDS: usize = 8;
-/// Most harts `resolve` can scan serially within one dispatch (llvmpipe
-/// ends any loop after 65,535 iterations).
-pub const MAX_HARTS: u32 = 16_384;
 /// First resource handle this executor uses (clear of virtio-gpu 2D ids).
 const FIRST_RESOURCE: u32 = 0x1000;
 
@@ -67,14 +57,7 @@ pub enum VirglError<E> {
         harts: u32,
     },
     /// A slice ended before its budget without a reason: the driver cut it off.
-    SliceCutOff {
-        /// First hart affected.
-        hart: u32,
-        /// Harts affected.
-        harts: u32,
-        /// The slice budget.
-        slice: u32,
-    },
+    SliceCutOff(CutOff),
 }
 
 impl<E: core::fmt::Display> core::fmt::Display for VirglError<E> {
@@ -86,7 +69,7 @@ impl<E: core::fmt::Display> core::fmt::Display for VirglError<E> {
                 f,
                 "the image asks for {harts} harts; the virgl executor runs at most {MAX_HARTS}"
             ),
-            VirglError::SliceCutOff { hart, harts, slice } => write!(
+            VirglError::SliceCutOff(CutOff { hart, harts, slice }) => write!(
                 f,
                 "slice cut off by the host GPU driver: hart {hart} ran fewer steps than its slice \
                  of {slice} allows without stopping ({harts} harts affected); use a smaller slice"
@@ -230,9 +213,7 @@ impl<'c, T: Transport> VirglMachine<'c, T> {
         let predecoded = pxi::isa::predecode(&image.code);
         code.extend(predecoded.pixels);
         code.extend(predecoded.info);
-        let mut control = control_block.to_vec();
-        control.resize(CONTROL_WORDS + SCRATCH_WORDS, 0);
-        control[S_CUTOFF_HART] = u32::MAX;
+        let control = layout::initial_control(&control_block);
         let params = [
             image.harts,
             image.code.len() as u32,
@@ -324,19 +305,7 @@ impl<T: Transport> Executor for VirglMachine<'_, T> {
         let b = self.buffers;
         self.control = self.read(b.control, CONTROL_WORDS + SCRATCH_WORDS)?;
         self.mailbox = self.read(b.mailbox, MAILBOX_WORDS)?;
-        if self.control[S_CUTOFF] != 0 {
-            return Err(VirglError::SliceCutOff {
-                hart: self.control[S_CUTOFF_HART],
-                harts: self.control[S_CUTOFF],
-                slice: self.control[C_SLICE],
-            });
-        }
-        Ok(BatchReport {
-            status: MachineStatus::from_u32(self.control[C_STATUS])
-                .unwrap_or(MachineStatus::Trapped),
-            rounds: self.control[C_ROUND],
-            steps: total_steps(&self.control),
-        })
+        layout::batch_report(&self.control).map_err(VirglError::SliceCutOff)
     }
 
     fn mailbox(&mut self) -> &mut [u32] {
