@@ -3,7 +3,8 @@
 
 use qemu_tests::{
     DISPATCH_START, DISPATCH_STOPPED, END_OF_INPUT, EXIT_FAILURE, EXIT_ON_STOP, EXIT_SUCCESS,
-    Finished, Monitor, Qemu, ScreenLayout, clean_cargo, kernels, require_qemu, run_shell_session,
+    Finished, Monitor, NO_GPU_COMPUTE, Qemu, ScreenLayout, clean_cargo, kernels, require_qemu,
+    run_shell_session,
 };
 use std::time::Duration;
 
@@ -54,7 +55,9 @@ fn serial_log_shows_boot_memory_map_pci_and_display() {
     run.expect_line("virtio-gpu enabled (io | memory | bus master)");
     run.expect_line("display: 1280x800 B8G8R8A8; program ");
     run.expect_line("os.pxi: ");
-    run.expect_line("(no GPU compute path on metal yet)");
+    // virtio-gpu-pci has no 3D: the kernel says so and runs the CPU interpreter.
+    run.expect_line(NO_GPU_COMPUTE);
+    run.expect_line(DISPATCH_START);
 }
 
 #[test]
