@@ -35,6 +35,12 @@ impl core::fmt::Display for GpuError {
             }
             GpuError::No3d => write!(f, "the device has no 3D (VIRTIO_GPU_F_VIRGL)"),
             GpuError::UnknownResource(handle) => write!(f, "unknown resource {handle}"),
+            GpuError::Timeout { request } => write!(
+                f,
+                "no answer to request {request:#06x} within {} s (fence timeout: host GPU hung?)",
+                super::virtio_gpu::ANSWER_TIMEOUT_MICROS / 1_000_000
+            ),
+            GpuError::Dead => write!(f, "the device timed out earlier and is no longer used"),
         }
     }
 }

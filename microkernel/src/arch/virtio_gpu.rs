@@ -5,6 +5,7 @@
 //! [`crate::virtio_gpu`].
 
 use alloc::alloc::{alloc_zeroed, dealloc};
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -17,6 +18,7 @@ use virtio_drivers::transport::Transport;
 use virtio_drivers::transport::pci::PciTransport;
 
 use super::gpu::KernelHal;
+use super::interrupts;
 use crate::virtio_gpu::{self as proto, Target};
 
 /// The control queue (queue 0); 4 descriptors: request, command stream, response.
@@ -26,6 +28,9 @@ const QUEUE_SIZE: usize = 4;
 const FRAMEBUFFER: u32 = 1;
 /// The 3D context this kernel creates.
 const CONTEXT: u32 = 1;
+/// How long a request may wait for its answer. A fenced request waits for the host GPU, and
+/// the first launch of a shader waits for the host's compiler (a minute on a loaded llvmpipe).
+pub const ANSWER_TIMEOUT_MICROS: u64 = 300_000_000;
 
 /// Device features this driver accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +80,10 @@ pub enum GpuError {
     No3d,
     /// An unknown resource handle.
     UnknownResource(u32),
+    /// The device did not answer in time (a fence that never signals, a hung host).
+    Timeout { request: u32 },
+    /// An earlier request timed out; the device is no longer used.
+    Dead,
 }
 
 /// Page-aligned, zeroed, identity-mapped guest memory backing a resource.
@@ -121,6 +130,8 @@ pub struct VirtioGpu {
     next_fence: u64,
     framebuffer: Option<(Backing, u32, u32)>,
     resources: BTreeMap<u32, Backing>,
+    /// A request timed out: the device may still write into our buffers later.
+    dead: bool,
 }
 
 impl VirtioGpu {
@@ -139,6 +150,7 @@ impl VirtioGpu {
             next_fence: 1,
             framebuffer: None,
             resources: BTreeMap::new(),
+            dead: false,
         };
         if gpu.virgl {
             gpu.ok(&proto::ctx_create(CONTEXT, "pxos"))?;
@@ -151,13 +163,39 @@ impl VirtioGpu {
         self.virgl
     }
 
-    /// Send `request` (and an optional trailing payload) and return the response words.
+    /// Send `request` and return the response words. A device that does not answer within
+    /// [`ANSWER_TIMEOUT_MICROS`] (a fenced request waits for the host GPU) is given up: the
+    /// driver stays unusable, and the request and response buffers are leaked so that a late
+    /// answer cannot write into reused memory.
     fn request(&mut self, request: &[u32]) -> Result<&[u32], GpuError> {
-        let input = words_as_bytes(request);
+        if self.dead {
+            return Err(GpuError::Dead);
+        }
+        let request: &mut [u32] = Box::leak(request.to_vec().into_boxed_slice());
+        let input: &[u8] = words_as_bytes(request);
         let output = words_as_bytes_mut(&mut self.response);
-        self.control
-            .add_notify_wait_pop(&[input], &mut [output], &mut self.transport)
-            .map_err(GpuError::Queue)?;
+        let inputs = [input];
+        let mut outputs = [output];
+        // SAFETY: the buffers stay untouched until the token is popped below; on a timeout
+        // they are never used or freed again (`request` is leaked, `dead` retires `response`).
+        let token = unsafe { self.control.add(&inputs, &mut outputs) }.map_err(GpuError::Queue)?;
+        if self.control.should_notify() {
+            self.transport.notify(CONTROL_QUEUE);
+        }
+        let deadline = interrupts::uptime_micros() + ANSWER_TIMEOUT_MICROS;
+        while !self.control.can_pop() {
+            if interrupts::uptime_micros() > deadline {
+                self.dead = true;
+                return Err(GpuError::Timeout {
+                    request: request[0],
+                });
+            }
+            core::hint::spin_loop();
+        }
+        // SAFETY: the same buffers as passed to `add`, still valid.
+        unsafe { self.control.pop_used(token, &inputs, &mut outputs) }.map_err(GpuError::Queue)?;
+        // SAFETY: the request went back to us with the token; nothing else refers to it.
+        drop(unsafe { Box::from_raw(request as *mut [u32]) });
         Ok(&self.response)
     }
 
