@@ -76,7 +76,7 @@ impl Vtest {
     fn send(&mut self, command: u32, payload: &[u32]) -> io::Result<()> {
         let mut message = vec![payload.len() as u32, command];
         message.extend_from_slice(payload);
-        self.stream.write_all(&dwords_bytes(&message))
+        self.stream.write_all(&dwords_bytes(&message)).map_err(lost)
     }
 
     /// Read a reply of `words` dwords after its 2-dword header.
@@ -102,7 +102,8 @@ impl Vtest {
 
 /// The connection ended: the renderer rejected a command (and killed the context).
 fn lost(e: io::Error) -> io::Error {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
+    use io::ErrorKind::{BrokenPipe, ConnectionReset, UnexpectedEof};
+    if matches!(e.kind(), UnexpectedEof | ConnectionReset | BrokenPipe) {
         io::Error::new(
             e.kind(),
             "the vtest server closed the connection: the renderer rejected a command \
@@ -153,7 +154,7 @@ impl Transport for Vtest {
         let mut message = vec![11 + words.len() as u32, TRANSFER_PUT];
         message.extend_from_slice(&Self::transfer_header(handle, offset, bytes));
         message.extend_from_slice(words);
-        self.stream.write_all(&dwords_bytes(&message))
+        self.stream.write_all(&dwords_bytes(&message)).map_err(lost)
     }
 
     fn read(&mut self, handle: u32, offset: u32, out: &mut [u32]) -> io::Result<()> {

@@ -350,3 +350,26 @@ fn atomics_workgroup_memory_and_private_arrays() {
         ]
     );
 }
+
+/// virgl kills a context on a shader it cannot parse; creating the context must say so
+/// instead of failing later (or hanging).
+#[test]
+fn a_shader_the_host_rejects_is_an_error() {
+    let host = host();
+    let bad = virgl::Shader {
+        text: "COMP\nPROPERTY CS_FIXED_BLOCK_WIDTH 1\nNOT_AN_OPCODE TEMP[0].x\nEND\n",
+        tokens: 100,
+        workgroup: [1, 1, 1],
+        shared_bytes: 0,
+    };
+    let shaders = virgl::Shaders {
+        run_slice: bad,
+        resolve: bad,
+        run_vector: bad,
+    };
+    let vtest = Vtest::connect(host.server.socket()).unwrap();
+    let Err(error) = Context::new(vtest, &shaders) else {
+        panic!("the host accepted an invalid shader");
+    };
+    assert!(error.to_string().contains("rejected a command"), "{error}");
+}
