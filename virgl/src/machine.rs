@@ -11,7 +11,7 @@ use pxi::{Image, Limits};
 use shaders::layout::{self, CutOff, MAX_HARTS, Q_ENTRY_WORDS, SCRATCH_WORDS};
 
 use crate::Transport;
-use crate::protocol::{BufferBinding, Commands, EncodeError};
+use crate::protocol::{BufferBinding, Commands};
 
 /// First resource handle this executor uses (clear of virtio-gpu 2D ids).
 const FIRST_RESOURCE: u32 = 0x1000;
@@ -49,8 +49,6 @@ const RUN_VECTOR: u32 = 3;
 pub enum VirglError<E> {
     /// The transport failed (on vtest a rejected command drops the connection).
     Transport(E),
-    /// A command could not be encoded.
-    Encode(EncodeError),
     /// More harts than `resolve` can scan.
     TooManyHarts {
         /// Harts the image asks for.
@@ -64,7 +62,6 @@ impl<E: core::fmt::Display> core::fmt::Display for VirglError<E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             VirglError::Transport(e) => write!(f, "virgl transport: {e}"),
-            VirglError::Encode(e) => write!(f, "virgl command: {e}"),
             VirglError::TooManyHarts { harts } => write!(
                 f,
                 "the image asks for {harts} harts; the virgl executor runs at most {MAX_HARTS}"
@@ -95,8 +92,7 @@ impl<T: Transport> Context<T> {
             (RESOLVE, &shaders.resolve),
             (RUN_VECTOR, &shaders.run_vector),
         ] {
-            c.create_compute_shader(handle, s.text, s.tokens, s.shared_bytes)
-                .map_err(VirglError::Encode)?;
+            c.create_compute_shader(handle, s.text, s.tokens, s.shared_bytes);
         }
         transport.submit(c.words()).map_err(VirglError::Transport)?;
         transport.wait().map_err(VirglError::Transport)?;

@@ -36,27 +36,6 @@ pub struct BufferBinding {
     pub length: u32,
 }
 
-/// Why a command cannot be encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EncodeError {
-    /// A shader text longer than one command can carry.
-    ShaderTooLong {
-        /// Payload dwords needed.
-        dwords: usize,
-    },
-}
-
-impl core::fmt::Display for EncodeError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            EncodeError::ShaderTooLong { dwords } => write!(
-                f,
-                "a shader of {dwords} dwords exceeds one virgl command ({MAX_PAYLOAD} dwords)"
-            ),
-        }
-    }
-}
-
 /// A virgl command stream under construction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Commands {
@@ -85,32 +64,37 @@ impl Commands {
 
     /// CREATE_OBJECT(SHADER): a compute shader from TGSI `text`, parsed by
     /// the host into at most `tokens` tokens, using `shared_bytes` of
-    /// workgroup memory.
+    /// workgroup memory. A text longer than one command carries goes in
+    /// several, the later ones marked as continuations at their byte offset.
     pub fn create_compute_shader(
         &mut self,
         handle: u32,
         text: &str,
         tokens: u32,
         shared_bytes: u32,
-    ) -> Result<(), EncodeError> {
+    ) {
+        const HEADER: usize = 5;
+        const CONTINUATION: u32 = 1 << 31;
         let bytes = text.len() + 1; // NUL-terminated
-        let text_dwords = bytes.div_ceil(4);
-        let len = 5 + text_dwords;
-        if len > MAX_PAYLOAD {
-            return Err(EncodeError::ShaderTooLong { dwords: len });
-        }
-        self.header(CCMD_CREATE_OBJECT, OBJECT_SHADER, len);
-        self.words
-            .extend([handle, SHADER_COMPUTE, bytes as u32, tokens, shared_bytes]);
-        let mut padded = Vec::with_capacity(text_dwords * 4);
+        let mut padded = Vec::with_capacity(bytes.next_multiple_of(4));
         padded.extend_from_slice(text.as_bytes());
-        padded.resize(text_dwords * 4, 0);
-        self.words.extend(
-            padded
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        );
-        Ok(())
+        padded.resize(bytes.next_multiple_of(4), 0);
+        let dwords: Vec<u32> = padded
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        for (i, chunk) in dwords.chunks(MAX_PAYLOAD - HEADER).enumerate() {
+            let offset = i * (MAX_PAYLOAD - HEADER) * 4;
+            let offlen = if i == 0 {
+                bytes as u32
+            } else {
+                offset as u32 | CONTINUATION
+            };
+            self.header(CCMD_CREATE_OBJECT, OBJECT_SHADER, HEADER + chunk.len());
+            self.words
+                .extend([handle, SHADER_COMPUTE, offlen, tokens, shared_bytes]);
+            self.words.extend_from_slice(chunk);
+        }
     }
 
     /// BIND_SHADER: make `handle` the compute shader.
@@ -157,7 +141,7 @@ mod tests {
     #[test]
     fn shader_text_is_nul_terminated_and_padded() {
         let mut c = Commands::new();
-        c.create_compute_shader(7, "COMP\nEND\n", 100, 16).unwrap();
+        c.create_compute_shader(7, "COMP\nEND\n", 100, 16);
         let w = c.words();
         // 9 bytes + NUL = 10 bytes = 3 dwords of text after 5 header dwords.
         assert_eq!(w[0], 1 | 4 << 8 | 8 << 16);
@@ -205,13 +189,21 @@ mod tests {
     }
 
     #[test]
-    fn oversized_shader_is_an_error() {
-        let text = "A".repeat(MAX_PAYLOAD * 4);
+    fn a_long_shader_goes_in_continuation_commands() {
+        let text = "A".repeat(MAX_PAYLOAD * 4); // + NUL: 2 commands of text, the second short
         let mut c = Commands::new();
-        assert!(matches!(
-            c.create_compute_shader(1, &text, 1, 0),
-            Err(EncodeError::ShaderTooLong { .. })
-        ));
-        assert!(c.words().is_empty());
+        c.create_compute_shader(9, &text, 1, 0);
+        let w = c.words();
+        let first_len = (w[0] >> 16) as usize;
+        assert_eq!(first_len, MAX_PAYLOAD);
+        assert_eq!(&w[1..4], &[9, SHADER_COMPUTE, text.len() as u32 + 1]);
+        let second = &w[1 + first_len..];
+        let text_dwords = (text.len() + 1).div_ceil(4);
+        assert_eq!(
+            (second[0] >> 16) as usize,
+            5 + text_dwords - (MAX_PAYLOAD - 5)
+        );
+        assert_eq!(second[3], ((MAX_PAYLOAD - 5) * 4) as u32 | 1 << 31);
+        assert_eq!(second.len(), 1 + (second[0] >> 16) as usize);
     }
 }
