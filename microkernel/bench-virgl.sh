@@ -7,6 +7,7 @@
 # Usage: microkernel/bench-virgl.sh   (needs qemu-system-gui, Mesa GL; scripts/test.sh installs them)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/cargo-artifacts.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$work}"
@@ -31,9 +32,8 @@ at() { grep -m1 "$1" <<<"$2" | cut -d' ' -f1; }
 echo "| program | executor | steps | rounds | wall ms (host) | Minstr/s |"
 echo "|---|---|---|---|---|---|"
 for image in "$work"/*.pxi; do
-    (cd "$here" && PXOS_IMAGE="$image" cargo build --release --quiet --bin pxos-kernel)
     kernel="$work/kernel"
-    cp "$here/target/x86_64-unknown-none/release/pxos-kernel" "$kernel"
+    cp "$(PXOS_IMAGE="$image" build_executable pxos-kernel --release --quiet --bin pxos-kernel)" "$kernel"
     for mode in cpu virgl; do
         input=""
         [ "$(basename "$image")" = os.pxi ] && input="$os_session"
