@@ -28,7 +28,7 @@ pub struct BenchArgs {
 /// A scalar loop of five instructions per iteration, run by every hart.
 /// Harts are started by a spawn tree (each spawns idx + 2^k, then k + 1), so
 /// 16384 harts need only 15 rounds of spawning.
-fn data_parallel_source(harts: u32, iterations: u32) -> String {
+pub fn data_parallel_source(harts: u32, iterations: u32) -> String {
     format!(
         "
 .harts {harts}
@@ -95,7 +95,7 @@ again:
 }
 
 /// `count` syscalls (SYS_CLOCK) one after another.
-fn mailbox_source(count: u32) -> String {
+pub fn mailbox_source(count: u32) -> String {
     format!(
         "
     li r5, {count}
@@ -112,7 +112,7 @@ again:
 }
 
 /// One `yield` per round: measures the cost of a round with no work.
-fn rounds_source(rounds: u32) -> String {
+pub fn rounds_source(rounds: u32) -> String {
     format!(
         "
     li r5, {rounds}

@@ -16,24 +16,20 @@ pub mod testing;
 use std::sync::mpsc;
 
 use pxi::mailbox::MAILBOX_WORDS;
+pub use pxi::run::MachineState;
 use pxi::run::{BatchReport, Executor};
-use pxi::state::{C_ROUND, C_STATUS, CONTROL_WORDS, MachineStatus, total_steps};
+use pxi::state::CONTROL_WORDS;
 use pxi::{Image, Limits};
+use shaders::layout::{self, Q_ENTRY_WORDS, SCRATCH_WORDS};
 use wgpu::util::DeviceExt;
 
-/// Scratch words the shader keeps after the control block (see interpreter.wgsl).
-const SCRATCH_WORDS: usize = 16;
-const S_CUTOFF: usize = CONTROL_WORDS + 4;
-const S_CUTOFF_HART: usize = CONTROL_WORDS + 5;
-/// Words per queued vector instruction (see interpreter.wgsl).
-const Q_ENTRY_WORDS: usize = 8;
 /// Largest slice that stays clear of llvmpipe's 65,535-iteration loop limit:
 /// the fast and slow loops share it (up to two passes per step when every
 /// instruction takes the slow path) with the register load/store loops.
 pub const MAX_SAFE_SLICE: u32 = 32_000;
 /// Most harts the GPU runtime takes: `resolve` scans them serially in one
 /// invocation, and its loops must stay under llvmpipe's 65,535 iterations.
-pub const MAX_GPU_HARTS: u32 = 16_384;
+pub const MAX_GPU_HARTS: u32 = shaders::layout::MAX_HARTS;
 /// Default slice: long enough that dispatch overhead stays small (see docs/benchmarks.md).
 pub const DEFAULT_SLICE: u32 = 16_384;
 /// Default rounds per submission (one mailbox service per batch).
@@ -274,34 +270,6 @@ impl Default for GpuOptions {
     }
 }
 
-/// Every word of a machine's state, as the CPU interpreter keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MachineState {
-    /// Data memory.
-    pub memory: Vec<u32>,
-    /// Hart words.
-    pub harts: Vec<u32>,
-    /// Mailbox words.
-    pub mailbox: Vec<u32>,
-    /// Control block.
-    pub control: Vec<u32>,
-    /// Executions per code pixel.
-    pub counts: Vec<u32>,
-}
-
-impl MachineState {
-    /// The state of a CPU interpreter machine.
-    pub fn of(machine: &pxi::Machine) -> MachineState {
-        MachineState {
-            memory: machine.memory.clone(),
-            harts: machine.harts.clone(),
-            mailbox: machine.mailbox.clone(),
-            control: machine.control.to_vec(),
-            counts: machine.counts.clone(),
-        }
-    }
-}
-
 struct Buffers {
     code: wgpu::Buffer,
     memory: wgpu::Buffer,
@@ -441,9 +409,7 @@ impl<'g> GpuMachine<'g> {
         let predecoded = pxi::isa::predecode(&image.code);
         code.extend(predecoded.pixels);
         code.extend(predecoded.info);
-        let mut control = control_block.to_vec();
-        control.resize(CONTROL_WORDS + SCRATCH_WORDS, 0);
-        control[S_CUTOFF_HART] = u32::MAX;
+        let control = layout::initial_control(&control_block);
         let hart_count = image.harts;
         let buffers = Buffers {
             code: storage(gpu, "code", &code, wgpu::BufferUsages::empty()),
@@ -602,18 +568,10 @@ impl Executor for GpuMachine<'_> {
         let (control, mailbox) = words.split_at(CONTROL_WORDS + SCRATCH_WORDS);
         self.control.copy_from_slice(control);
         self.mailbox.copy_from_slice(mailbox);
-        if self.control[S_CUTOFF] != 0 {
-            return Err(GpuError::SliceCutOff {
-                hart: self.control[S_CUTOFF_HART],
-                harts: self.control[S_CUTOFF],
-                slice: self.control[pxi::state::C_SLICE],
-            });
-        }
-        Ok(BatchReport {
-            status: MachineStatus::from_u32(self.control[C_STATUS])
-                .unwrap_or(MachineStatus::Trapped),
-            rounds: self.control[C_ROUND],
-            steps: total_steps(&self.control),
+        layout::batch_report(&self.control).map_err(|cut| GpuError::SliceCutOff {
+            hart: cut.hart,
+            harts: cut.harts,
+            slice: cut.slice,
         })
     }
 

@@ -35,6 +35,29 @@ pub const MAX_FAULTS: u32 = 3;
 /// User flavour: the `ecall` number that asks the kernel to end the worker.
 const ECALL_EXIT: u32 = 0xE0;
 
+/// The limits and rounds per batch a differential test runs `seed`'s program with: slices from
+/// 1 step up, sometimes a small step budget.
+pub fn run_limits(seed: u64) -> (pxi::Limits, u32) {
+    let mut rng = Rng::new(seed ^ 0xD1FF);
+    let limits = pxi::Limits {
+        slice_steps: [1, 3, 17, 64, 1000][rng.below(5) as usize],
+        max_steps: if rng.chance(20) {
+            50 + rng.below(500) as u64
+        } else {
+            200_000
+        },
+    };
+    (limits, [1, 2, 8][rng.below(3) as usize])
+}
+
+/// Clears every hart's `r15`, the unread old value of shared `aadd`s (see the module doc),
+/// before comparing the final states of a program that uses atomics.
+pub fn mask_atomic_scratch(harts: &mut [u32]) {
+    for hart in harts.chunks_exact_mut(pxi::state::HART_WORDS) {
+        hart[15] = 0;
+    }
+}
+
 /// SplitMix64: small, seedable, good enough for test programs.
 pub struct Rng(u64);
 
