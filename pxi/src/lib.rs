@@ -12,6 +12,7 @@ extern crate std;
 
 pub mod counts;
 pub mod docs;
+pub mod float;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod image;
@@ -21,6 +22,7 @@ pub mod mailbox;
 pub mod png;
 pub mod run;
 pub mod state;
+pub mod tensor;
 pub mod wgsl;
 
 pub use image::{Image, ImageError};

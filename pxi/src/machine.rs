@@ -15,6 +15,7 @@ use crate::image::Image;
 use crate::isa::{DecodeError, Instruction, Op, REGISTERS};
 use crate::mailbox::{self, MAILBOX_WORDS, SLOT_WORDS, SLOTS};
 use crate::state::*;
+use crate::tensor;
 
 /// Limits of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -586,6 +587,21 @@ impl Exec<'_> {
                 let value = self.reg(inst.word as u8);
                 let found = self.memory[src].iter().position(|&v| v == value);
                 self.set(a, found.map_or(u32::MAX, |i| i as u32));
+            }
+            Op::Fcmp => self.hart[H_FLAGS] = tensor::scalar(inst.op, self.reg(a), rb),
+            Op::Fadd | Op::Fsub | Op::Fmul | Op::Fdiv | Op::Fmin | Op::Fmax => {
+                self.set(a, tensor::scalar(inst.op, rb, rc))
+            }
+            Op::Fneg | Op::Fabs | Op::Fsqrt | Op::Fexp | Op::Fsin | Op::Fcos | Op::Itof
+            | Op::Ftoi | Op::Fround => self.set(a, tensor::scalar(inst.op, rb, 0)),
+            Op::Matvec | Op::Matvect | Op::Qmatvec | Op::Quant | Op::Dequant | Op::Rmsnorm
+            | Op::Softmax | Op::Rope | Op::Swiglu | Op::Vfadd | Op::Vfmul | Op::Vfmuls
+            | Op::Vfdivs | Op::Argmax | Op::Sample => {
+                let w = tensor::operands(&self.hart[H_REGS..H_REGS + REGISTERS], &inst);
+                tensor::check(inst.op, &w, self.memory.len())?;
+                if let Some(value) = tensor::run(inst.op, &w, self.memory) {
+                    self.set(a, value);
+                }
             }
         }
         if let Some(taken) = jump {

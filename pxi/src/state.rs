@@ -127,6 +127,8 @@ pub enum TrapKind {
     DivisionByZero = 8,
     /// A vector instruction whose destination partly overlaps a source; info = destination.
     VectorOverlap = 9,
+    /// A tensor instruction whose lengths, group size or head size do not fit its rules (docs/tensor.md).
+    TensorShape = 11,
 }
 
 impl TrapKind {
@@ -143,12 +145,13 @@ impl TrapKind {
             7 => StackUnderflow,
             8 => DivisionByZero,
             9 => VectorOverlap,
+            11 => TensorShape,
             _ => return None,
         })
     }
 
     /// Every kind, for generated constants and docs.
-    pub const ALL: [TrapKind; 9] = [
+    pub const ALL: [TrapKind; 10] = [
         TrapKind::IllegalInstruction,
         TrapKind::TruncatedInstruction,
         TrapKind::PcOutOfCode,
@@ -158,6 +161,7 @@ impl TrapKind {
         TrapKind::StackUnderflow,
         TrapKind::DivisionByZero,
         TrapKind::VectorOverlap,
+        TrapKind::TensorShape,
     ];
 }
 
@@ -173,6 +177,7 @@ impl fmt::Display for TrapKind {
             TrapKind::StackUnderflow => "stack underflow",
             TrapKind::DivisionByZero => "division by zero",
             TrapKind::VectorOverlap => "overlapping vector ranges",
+            TrapKind::TensorShape => "tensor shape outside the instruction's rules",
         })
     }
 }
