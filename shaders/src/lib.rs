@@ -10,6 +10,12 @@ pub const GENERATED: &str = include_str!("generated.wgsl");
 pub const INTERPRETER: &str = include_str!("interpreter.wgsl");
 /// The vector pass: `run_vector` entry point.
 pub const VECTOR: &str = include_str!("vector.wgsl");
+/// f32 arithmetic of the float and tensor instructions (part of the interpreter and tensor modules).
+pub const FLOAT: &str = include_str!("float.wgsl");
+/// Tensor-instruction checks and queueing (part of the interpreter module).
+pub const TENSOR_QUEUE: &str = include_str!("tensor_queue.wgsl");
+/// The tensor pass: `run_tensor` entry point (after `FLOAT`).
+pub const TENSOR: &str = include_str!("tensor.wgsl");
 /// A hand-written kernel doing what `vadd` does, for benchmarks.
 pub const NATIVE_VADD: &str = include_str!("native_vadd.wgsl");
 
@@ -22,11 +28,22 @@ pub fn module(body: &str) -> String {
     source
 }
 
+/// The interpreter module: float arithmetic, tensor queueing and `INTERPRETER`.
+pub fn interpreter_module() -> String {
+    module(&[FLOAT, TENSOR_QUEUE, INTERPRETER].join("\n"))
+}
+
+/// The tensor pass module: float arithmetic and `TENSOR`.
+pub fn tensor_module() -> String {
+    module(&[FLOAT, TENSOR].join("\n"))
+}
+
 /// Every shader module the runtime builds, by name.
-pub fn all_modules() -> [(&'static str, String); 3] {
+pub fn all_modules() -> [(&'static str, String); 4] {
     [
-        ("interpreter", module(INTERPRETER)),
+        ("interpreter", interpreter_module()),
         ("vector", module(VECTOR)),
+        ("tensor", tensor_module()),
         ("native_vadd", module(NATIVE_VADD)),
     ]
 }

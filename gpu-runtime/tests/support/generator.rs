@@ -10,7 +10,8 @@
 //! (ALU, loads/stores, vector ops, syscalls, calls, loops, yields, traps)
 //! is deterministic on every executor.
 
-use pxi::isa::{Instruction as I, Op, TABLE};
+use pxi::image::Segment;
+use pxi::isa::{Class, Instruction as I, Op, TABLE};
 use pxi::mailbox::Call;
 use pxi::{Image, Op as O};
 
@@ -53,14 +54,16 @@ pub enum Flavour {
     Vector,
     Atomic,
     Syscall,
+    Tensor,
 }
 
-pub const FLAVOURS: [Flavour; 5] = [
+pub const FLAVOURS: [Flavour; 6] = [
     Flavour::Scalar,
     Flavour::MultiHart,
     Flavour::Vector,
     Flavour::Atomic,
     Flavour::Syscall,
+    Flavour::Tensor,
 ];
 
 /// A generated program and whether `r15` must be masked when comparing.
@@ -208,7 +211,7 @@ pub fn generate(seed: u64) -> Program {
             code,
             memory_words,
             harts,
-            segments: vec![],
+            segments: float_data(&mut rng, flavour, memory_words),
         },
         uses_atomics,
     }
@@ -238,13 +241,14 @@ fn body_instruction(
     uses_atomics: &mut bool,
     sub: usize,
 ) {
-    let weights: [u32; 6] = match flavour {
-        // alu, memory, vector, atomic, syscall, control
-        Flavour::Scalar => [60, 20, 0, 0, 5, 15],
-        Flavour::MultiHart => [45, 20, 10, 10, 5, 10],
-        Flavour::Vector => [30, 10, 45, 0, 5, 10],
-        Flavour::Atomic => [35, 15, 5, 35, 5, 5],
-        Flavour::Syscall => [30, 10, 5, 5, 45, 5],
+    let weights: [u32; 7] = match flavour {
+        // alu, memory, vector, atomic, syscall, control, float/tensor
+        Flavour::Scalar => [60, 20, 0, 0, 5, 15, 0],
+        Flavour::MultiHart => [45, 20, 10, 10, 5, 10, 0],
+        Flavour::Vector => [30, 10, 45, 0, 5, 10, 0],
+        Flavour::Atomic => [35, 15, 5, 35, 5, 5, 0],
+        Flavour::Syscall => [30, 10, 5, 5, 45, 5, 0],
+        Flavour::Tensor => [10, 10, 5, 0, 5, 5, 65],
     };
     let mut pick = rng.below(weights.iter().sum());
     let kind = weights.iter().position(|&w| {
@@ -327,6 +331,7 @@ fn body_instruction(
             }
             b.emit(I::new(Op::Syscall, 0, 0, 0, 0));
         }
+        Some(6) => float_or_tensor(b, rng),
         _ => match rng.below(5) {
             0 => b.emit(I::new(Op::Yield, 0, 0, 0, 0)),
             4 if rng.chance(10) => {
@@ -357,5 +362,101 @@ fn body_instruction(
             }
             _ => b.emit(I::new(Op::HartId, r, 0, 0, 0)),
         },
+    }
+}
+
+/// f32 bits for test data: mostly ordinary values, sometimes the special ones
+/// (NaN, ±∞, ±0, subnormals) or raw bits.
+fn float_bits(rng: &mut Rng) -> u32 {
+    match rng.below(20) {
+        0 => [0x7FC0_0000, 0xFFC0_1234, 0x7F80_0000, 0xFF80_0000, 0x8000_0000, 0, 1, 0x8000_0003]
+            [rng.below(8) as usize],
+        1 => rng.next() as u32,
+        2 => (rng.below(200) as f32 * 0.5).to_bits(),
+        _ => ((rng.below(2001) as f32 - 1000.0) / 250.0).to_bits(),
+    }
+}
+
+/// Random float data in every worker region of tensor programs.
+fn float_data(rng: &mut Rng, flavour: Flavour, memory_words: u32) -> Vec<Segment> {
+    if !matches!(flavour, Flavour::Tensor) {
+        return vec![];
+    }
+    vec![Segment {
+        addr: 0,
+        words: (0..memory_words - SHARED_WORDS).map(|_| float_bits(rng)).collect(),
+    }]
+}
+
+/// A scalar float instruction on region data, or a tensor instruction whose
+/// ranges stay inside one quarter of the private region (or trap on purpose:
+/// bad shapes, a range past memory, overlaps).
+fn float_or_tensor(b: &mut Builder, rng: &mut Rng) {
+    let ops: Vec<Op> = TABLE
+        .iter()
+        .filter(|r| matches!(r.class, Class::Float | Class::Tensor))
+        .map(|r| r.op)
+        .collect();
+    let op = ops[rng.below(ops.len() as u32) as usize];
+    if op.info().class == Class::Float {
+        let (d, x, y) = (rng.reg(), rng.reg(), rng.reg());
+        b.emit(I::new(Op::Ld, x, 13, rng.below(REGION) as u8, 0));
+        if rng.chance(50) {
+            b.li(y, float_bits(rng));
+        }
+        let c = if op.form() == pxi::isa::Form::ABC { y } else { 0 };
+        b.emit(I::new(op, d, x, c, 0));
+        return;
+    }
+    // r10, r11, r12 = addresses (quarters of the region); r4, r5, r6 = rd, r(d+1), r(d+2).
+    let quarter = REGION / 4;
+    for r in 10..13 {
+        b.li(9, rng.below(4) * quarter + rng.below(8));
+        b.emit(I::new(Op::Add, r, 13, 9, 0));
+    }
+    if rng.chance(4) {
+        b.li(10 + rng.below(3) as u8, u32::MAX - 3);
+    }
+    let small = |rng: &mut Rng| [0, 1, 2, 3, 4, 5, 8][rng.below(7) as usize];
+    let gs = |rng: &mut Rng| [4, 4, 8, 8, 0, 6][rng.below(6) as usize];
+    let (d, e, f) = match op {
+        O::Matvec | O::Matvect => (small(rng), small(rng), small(rng)),
+        O::Qmatvec => ([4, 8, 16, 12][rng.below(4) as usize], small(rng), gs(rng)),
+        O::Dequant => ([4, 8, 16, 32, 12][rng.below(5) as usize], gs(rng), 0),
+        O::Rope => (rng.below(400), 0, 0),
+        O::Sample => ((rng.below(1000) as f32 / 1000.0).to_bits(), 0, 0),
+        _ => (rng.below(quarter - 8), 0, 0),
+    };
+    let (d, e, f) = if rng.chance(3) {
+        // A length past the longest reduction: TensorShape (or a range trap) everywhere.
+        (pxi::tensor::MAX_REDUCE + 1, e, f)
+    } else {
+        (d, e, f)
+    };
+    b.li(4, d);
+    b.li(5, e);
+    b.li(6, f);
+    match op {
+        O::Quant => {
+            b.li(7, [4, 8, 16, 32, 12][rng.below(5) as usize]);
+            b.li(4, gs(rng));
+            b.emit(I::new(op, 10, 11, 7, 4));
+        }
+        O::Softmax => b.emit(I::new(op, 10, 4, 0, 0)),
+        O::Rope => {
+            b.li(7, rng.below(quarter - 8) & !1);
+            b.li(8, [2, 4, 8, 16, 0, 3][rng.below(6) as usize]);
+            b.emit(I::new(op, 10, 7, 8, 4));
+        }
+        O::Argmax => b.emit(I::new(op, rng.reg(), 11, 4, 0)),
+        O::Sample => {
+            b.li(7, rng.below(quarter - 8));
+            b.emit(I::new(op, rng.reg(), 11, 7, 4));
+        }
+        O::Vfmuls | O::Vfdivs => {
+            b.li(12, float_bits(rng));
+            b.emit(I::new(op, 10, 11, 12, 4));
+        }
+        _ => b.emit(I::new(op, 10, 11, 12, 4)),
     }
 }

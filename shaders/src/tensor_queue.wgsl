@@ -1,0 +1,171 @@
+// Interpreter side of the tensor instructions: check a tensor instruction
+// exactly as pxi::tensor::check does (same order, same trap words) and queue
+// it for tensor.wgsl. Part of the interpreter module (uses its `regs`, `trap`,
+// `in_memory`, `queue` and `dispatch`).
+
+// Rows per workgroup of the row-parallel ops; elements per workgroup of the element-wise ones.
+const TENSOR_ROWS: u32 = 64u;
+const TENSOR_CHUNK: u32 = 4096u;
+
+fn t_shape(ok: bool) -> bool {
+    if (!ok) {
+        trap(TRAP_TENSORSHAPE, 0u);
+    }
+    return ok;
+}
+
+// `count` blocks of `per` words from `start` (no overflow for any count).
+fn t_blocks(start: u32, count: u32, per: u32) -> bool {
+    if (count == 0u || per == 0u) {
+        return in_memory(start, 0u);
+    }
+    if (start > params.memory_words || (params.memory_words - start) / per < count) {
+        trap(TRAP_MEMORYOUTOFBOUNDS, start);
+        return false;
+    }
+    return true;
+}
+
+// A strided matrix: rows of n words, stride apart (pxi::tensor::span).
+fn t_matrix(start: u32, rows: u32, n: u32, stride: u32) -> bool {
+    if (rows == 0u || n == 0u) {
+        return in_memory(start, 0u);
+    }
+    if (!in_memory(start, n)) {
+        return false;
+    }
+    let room = params.memory_words - start - n;
+    if (stride != 0u && (rows - 1u) > room / stride) {
+        trap(TRAP_MEMORYOUTOFBOUNDS, start);
+        return false;
+    }
+    return true;
+}
+
+fn t_span(rows: u32, n: u32, stride: u32) -> u32 {
+    if (rows == 0u || n == 0u) {
+        return 0u;
+    }
+    return (rows - 1u) * stride + n;
+}
+
+// Both ranges lie in memory already, so these sums cannot wrap.
+fn t_apart(dst: u32, dlen: u32, src: u32, slen: u32) -> bool {
+    if (dlen != 0u && slen != 0u && dst < src + slen && src < dst + dlen) {
+        trap(TRAP_VECTOROVERLAP, dst);
+        return false;
+    }
+    return true;
+}
+
+fn t_same_or_apart(dst: u32, src: u32, len: u32) -> bool {
+    return dst == src || t_apart(dst, len, src, len);
+}
+
+fn t_q8_shape(n: u32, gs: u32) -> bool {
+    return gs != 0u && gs % 4u == 0u && n % gs == 0u;
+}
+
+fn t_check(op: u32, w: array<u32, 6>) -> bool {
+    switch op {
+        case OP_MATVEC, OP_MATVECT: {
+            let rows = w[4];
+            var out_len = rows;
+            var x_len = w[3];
+            if (op == OP_MATVECT) {
+                out_len = w[3];
+                x_len = rows;
+            }
+            return t_shape(x_len <= MAX_REDUCE) && in_memory(w[0], out_len)
+                && t_matrix(w[1], rows, w[3], w[5]) && in_memory(w[2], x_len)
+                && t_apart(w[0], out_len, w[1], t_span(rows, w[3], w[5]))
+                && t_apart(w[0], out_len, w[2], x_len);
+        }
+        case OP_QMATVEC: {
+            let n = w[3];
+            let rows = w[4];
+            let gs = w[5];
+            if (!t_shape(n <= MAX_REDUCE && t_q8_shape(n, gs))) { return false; }
+            let per_row = n / 4u + n / gs;
+            return in_memory(w[0], rows) && t_blocks(w[1], rows, per_row) && in_memory(w[2], per_row)
+                && t_apart(w[0], rows, w[1], rows * per_row) && t_apart(w[0], rows, w[2], per_row);
+        }
+        case OP_QUANT: {
+            let n = w[2];
+            if (!t_shape(t_q8_shape(n, w[3]))) { return false; }
+            let dst_len = n / 4u + n / w[3];
+            return in_memory(w[0], dst_len) && in_memory(w[1], n) && t_apart(w[0], dst_len, w[1], n);
+        }
+        case OP_DEQUANT: {
+            let n = w[3];
+            if (!t_shape(t_q8_shape(n, w[4]))) { return false; }
+            let s_len = n / w[4];
+            return in_memory(w[0], n) && in_memory(w[1], n / 4u) && in_memory(w[2], s_len)
+                && t_apart(w[0], n, w[1], n / 4u) && t_apart(w[0], n, w[2], s_len);
+        }
+        case OP_RMSNORM: {
+            let n = w[3];
+            return t_shape(n <= MAX_REDUCE) && in_memory(w[0], n) && in_memory(w[1], n)
+                && in_memory(w[2], n) && t_same_or_apart(w[0], w[1], n) && t_same_or_apart(w[0], w[2], n);
+        }
+        case OP_SOFTMAX: {
+            return t_shape(w[1] <= MAX_REDUCE) && in_memory(w[0], w[1]);
+        }
+        case OP_ROPE: {
+            return t_shape(w[1] % 2u == 0u && w[2] != 0u && w[2] % 2u == 0u) && in_memory(w[0], w[1]);
+        }
+        case OP_ARGMAX, OP_SAMPLE: {
+            return t_shape(w[2] <= MAX_REDUCE) && in_memory(w[1], w[2]);
+        }
+        default: {
+            // Element-wise: dst, x, y (or a scalar), n.
+            let n = w[3];
+            if (!(in_memory(w[0], n) && in_memory(w[1], n) && t_same_or_apart(w[0], w[1], n))) {
+                return false;
+            }
+            if (op == OP_VFADD || op == OP_VFMUL || op == OP_SWIGLU) {
+                return in_memory(w[2], n) && t_same_or_apart(w[0], w[2], n);
+            }
+            return true;
+        }
+    }
+}
+
+fn t_div_ceil(n: u32, d: u32) -> u32 {
+    return n / d + select(0u, 1u, n % d != 0u);
+}
+
+// Workgroups a checked tensor instruction needs (see tensor.wgsl).
+fn t_chunks(op: u32, w: array<u32, 6>) -> u32 {
+    switch op {
+        case OP_MATVEC, OP_QMATVEC: { return t_div_ceil(w[4], TENSOR_ROWS); }
+        case OP_MATVECT: { return t_div_ceil(w[3], TENSOR_ROWS); }
+        case OP_QUANT: { return t_div_ceil(w[2] / w[3], TENSOR_ROWS); }
+        case OP_RMSNORM, OP_SOFTMAX, OP_ARGMAX, OP_SAMPLE: { return 1u; }
+        case OP_ROPE: { return t_div_ceil(w[1] / 2u, TENSOR_CHUNK); }
+        default: { return t_div_ceil(w[3], TENSOR_CHUNK); }
+    }
+}
+
+fn is_tensor(op: u32) -> bool {
+    return op >= OP_MATVEC && op <= OP_SAMPLE;
+}
+
+// Check a tensor instruction and queue it; false when it trapped.
+fn queue_tensor(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
+    let d = word & 15u;
+    let w = array<u32, 6>(regs[a & 15u], regs[b & 15u], regs[c & 15u], regs[d],
+        regs[(d + 1u) & 15u], regs[(d + 2u) & 15u]);
+    if (!t_check(op, w)) {
+        return false;
+    }
+    let e = atomicAdd(&dispatch[1], 1u);
+    atomicMax(&dispatch[0], max(1u, t_chunks(op, w)));
+    let q = e * Q_ENTRY_WORDS;
+    atomicStore(&queue[q + 0u], hart);
+    atomicStore(&queue[q + 1u], op | (a << 8u));
+    for (var i = 0u; i < 6u; i++) {
+        atomicStore(&queue[q + 2u + i], w[i]);
+    }
+    return true;
+}
