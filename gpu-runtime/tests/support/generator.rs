@@ -410,15 +410,18 @@ fn float_or_tensor(b: &mut Builder, rng: &mut Rng) {
     }
     // r10, r11, r12 = addresses (quarters of the region); r4, r5, r6 = rd, r(d+1), r(d+2).
     let quarter = REGION / 4;
-    for r in 10..13 {
-        b.li(9, rng.below(4) * quarter + rng.below(8));
+    // Distinct quarters, except sometimes (overlap traps).
+    let first = rng.below(4);
+    for (i, r) in (10..13).enumerate() {
+        let q = if rng.chance(8) { rng.below(4) } else { (first + i as u32) % 4 };
+        b.li(9, q * quarter + rng.below(8));
         b.emit(I::new(Op::Add, r, 13, 9, 0));
     }
-    if rng.chance(4) {
+    if rng.chance(2) {
         b.li(10 + rng.below(3) as u8, u32::MAX - 3);
     }
     let small = |rng: &mut Rng| [0, 1, 2, 3, 4, 5, 8][rng.below(7) as usize];
-    let gs = |rng: &mut Rng| [4, 4, 8, 8, 0, 6][rng.below(6) as usize];
+    let gs = |rng: &mut Rng| [4, 4, 8, 8, 4, 8, 4, 8, 0, 6][rng.below(10) as usize];
     let (d, e, f) = match op {
         O::Matvec | O::Matvect => (small(rng), small(rng), small(rng)),
         O::Qmatvec => ([4, 8, 16, 12][rng.below(4) as usize], small(rng), gs(rng)),
@@ -427,7 +430,7 @@ fn float_or_tensor(b: &mut Builder, rng: &mut Rng) {
         O::Sample => ((rng.below(1000) as f32 / 1000.0).to_bits(), 0, 0),
         _ => (rng.below(quarter - 8), 0, 0),
     };
-    let (d, e, f) = if rng.chance(3) {
+    let (d, e, f) = if rng.chance(2) {
         // A length past the longest reduction: TensorShape (or a range trap) everywhere.
         (pxi::tensor::MAX_REDUCE + 1, e, f)
     } else {
@@ -445,7 +448,7 @@ fn float_or_tensor(b: &mut Builder, rng: &mut Rng) {
         O::Softmax => b.emit(I::new(op, 10, 4, 0, 0)),
         O::Rope => {
             b.li(7, rng.below(quarter - 8) & !1);
-            b.li(8, [2, 4, 8, 16, 0, 3][rng.below(6) as usize]);
+            b.li(8, [2, 4, 8, 16, 2, 4, 8, 16, 0, 3][rng.below(10) as usize]);
             b.emit(I::new(op, 10, 7, 8, 4));
         }
         O::Argmax => b.emit(I::new(op, rng.reg(), 11, 4, 0)),
