@@ -5,6 +5,7 @@
 //! ([`generate`]). Written from llama2.c's file formats and algorithms; no
 //! weights are downloaded.
 
+pub mod boot;
 pub mod forward;
 pub mod model;
 pub mod rng;

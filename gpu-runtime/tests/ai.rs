@@ -1,0 +1,111 @@
+//! The pixel `ai` program (examples/ai.pxs) against the Rust reference
+//! (`llama`, exact arithmetic): the same token ids and the same printed text
+//! for fp32 and Q8_0 checkpoints of several shapes (shared and unshared
+//! classifier, grouped-query attention), greedy and seeded sampling, on the
+//! CPU interpreter and the GPU runtime (identical final state).
+
+use gpu_runtime::Gpu;
+use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
+use llama::{Config, Exact, Model, Options, Tokenizer, boot};
+use pxi::Limits;
+
+fn program() -> pxi::Image {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ai.pxs");
+    pxi_asm::assemble_file(std::path::Path::new(path))
+        .unwrap_or_else(|e| panic!("ai.pxs does not assemble: {e:?}"))
+        .image
+}
+
+const LIMITS: Limits = Limits {
+    slice_steps: 4096,
+    max_steps: 1 << 40,
+};
+
+struct Case {
+    config: Config,
+    shared: bool,
+    group_size: Option<usize>,
+    options: Options,
+    prompt: &'static [u8],
+}
+
+fn small(n_kv_heads: usize) -> Config {
+    Config {
+        dim: 32,
+        hidden_dim: 48,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads,
+        vocab_size: 512,
+        seq_len: 24,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let greedy = Options { steps: 10, temperature: 0.0, topp: 1.0, seed: 7 };
+    let sampled = Options { steps: 12, temperature: 0.9, topp: 1.0, seed: 1234 };
+    vec![
+        Case { config: small(2), shared: true, group_size: None, options: greedy, prompt: b"lily saw" },
+        Case { config: small(4), shared: false, group_size: None, options: sampled, prompt: b"once upon" },
+        Case { config: small(1), shared: true, group_size: Some(8), options: sampled, prompt: b"the big red ball" },
+        Case { config: small(2), shared: false, group_size: Some(16), options: greedy, prompt: b"" },
+    ]
+}
+
+/// The image for `case` and what the reference prints and generates.
+fn prepare(case: &Case, seed: u64) -> (pxi::Image, llama::Generation) {
+    let model = Model::random(case.config, case.shared, case.group_size, seed);
+    let tokenizer = Tokenizer::generate(case.config.vocab_size, 5);
+    let expected = llama::generate(&Exact, &model, &tokenizer, case.prompt, &case.options);
+    let prompt = tokenizer.encode(case.prompt, true, false);
+    let image = boot::load(
+        &program(),
+        &model.to_bytes(),
+        &tokenizer.to_bytes(),
+        &prompt,
+        &case.options,
+        &case.config,
+    );
+    (image, expected)
+}
+
+fn check(image: &pxi::Image, run: &RunRecord, expected: &llama::Generation, what: &str) {
+    assert_eq!(
+        run.outcome.stop,
+        pxi::run::Stop::AllExited,
+        "{what}: {:?} {:?}\n{}",
+        run.outcome,
+        pxi::machine::traps(image, &run.state.harts)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&run.output)
+    );
+    assert_eq!(boot::output_tokens(&run.state.memory), expected.tokens, "{what}: token ids");
+    let text = String::from_utf8_lossy(&run.output);
+    let (body, rate) = text.split_at(text.find("achieved tok/s: ").expect("a tok/s line"));
+    assert_eq!(body.as_bytes(), &expected.text[..], "{what}: printed text");
+    assert!(rate.ends_with('\n') && rate.len() > 18, "{what}: {rate:?}");
+}
+
+#[test]
+fn pixels_match_the_reference_on_the_cpu_interpreter() {
+    for (i, case) in cases().iter().enumerate() {
+        let (image, expected) = prepare(case, 100 + i as u64);
+        let run = run_cpu(&image, LIMITS, 8, b"");
+        check(&image, &run, &expected, &format!("case {i} (cpu)"));
+    }
+}
+
+#[test]
+fn gpu_runtime_matches_the_cpu_interpreter_word_for_word() {
+    let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
+    eprintln!("adapter: {}", gpu.adapter_name());
+    for (i, case) in cases().iter().enumerate().skip(1).step_by(2) {
+        let (image, expected) = prepare(case, 100 + i as u64);
+        let cpu = run_cpu(&image, LIMITS, 8, b"");
+        let gpu_run = run_gpu(&gpu, &image, LIMITS, 8, b"").expect("GPU run");
+        check(&image, &gpu_run, &expected, &format!("case {i} (gpu)"));
+        assert!(cpu == gpu_run, "case {i}: CPU and GPU final states differ");
+    }
+}
