@@ -9,6 +9,7 @@ use pxi::image::{
 };
 use pxi::isa::{Form, OperandKind};
 use pxi::mailbox::CALLS;
+use pxi::state::CONSTANTS;
 use pxi::{Image, Instruction, Op};
 
 use crate::error::{Error, ErrorKind, Errors};
@@ -158,7 +159,8 @@ impl<'s> Assembler<'_, 's> {
 
     /// Pass 0: every name, so that later passes can tell forward references from typos.
     fn define_symbols(&mut self, statements: &'s [Statement]) {
-        for &(number, name, _) in CALLS {
+        let constants = CONSTANTS.iter().map(|&(name, value, _)| (value, name, ""));
+        for (number, name, _) in CALLS.iter().copied().chain(constants) {
             self.symbols.insert(
                 name,
                 Definition {

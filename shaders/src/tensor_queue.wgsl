@@ -1,7 +1,8 @@
 // Interpreter side of the tensor instructions: check a tensor instruction
-// exactly as pxi::tensor::check does (same order, same trap words) and queue
-// it for tensor.wgsl. Part of the interpreter module (uses its `regs`, `trap`,
-// `in_memory`, `queue` and `dispatch`).
+// exactly as pxi::tensor::check does (same order, same trap words, addresses
+// relative to the data window) and queue it for tensor.wgsl with its
+// addresses made physical. Part of the interpreter module (uses its `regs`,
+// `trap`, `in_window`, `dbase`, `dlen`, `queue` and `dispatch`).
 
 // Rows per workgroup of the row-parallel ops; elements per workgroup of the element-wise ones.
 const TENSOR_ROWS: u32 = 64u;
@@ -17,9 +18,9 @@ fn t_shape(ok: bool) -> bool {
 // `count` blocks of `per` words from `start` (no overflow for any count).
 fn t_blocks(start: u32, count: u32, per: u32) -> bool {
     if (count == 0u || per == 0u) {
-        return in_memory(start, 0u);
+        return in_window(start, 0u);
     }
-    if (start > params.memory_words || (params.memory_words - start) / per < count) {
+    if (start > dlen || (dlen - start) / per < count) {
         trap(TRAP_MEMORYOUTOFBOUNDS, start);
         return false;
     }
@@ -29,12 +30,12 @@ fn t_blocks(start: u32, count: u32, per: u32) -> bool {
 // A strided matrix: rows of n words, stride apart (pxi::tensor::span).
 fn t_matrix(start: u32, rows: u32, n: u32, stride: u32) -> bool {
     if (rows == 0u || n == 0u) {
-        return in_memory(start, 0u);
+        return in_window(start, 0u);
     }
-    if (!in_memory(start, n)) {
+    if (!in_window(start, n)) {
         return false;
     }
-    let room = params.memory_words - start - n;
+    let room = dlen - start - n;
     if (stride != 0u && (rows - 1u) > room / stride) {
         trap(TRAP_MEMORYOUTOFBOUNDS, start);
         return false;
@@ -76,8 +77,8 @@ fn t_check(op: u32, w: array<u32, 6>) -> bool {
                 out_len = w[3];
                 x_len = rows;
             }
-            return t_shape(x_len <= MAX_REDUCE) && in_memory(w[0], out_len)
-                && t_matrix(w[1], rows, w[3], w[5]) && in_memory(w[2], x_len)
+            return t_shape(x_len <= MAX_REDUCE) && in_window(w[0], out_len)
+                && t_matrix(w[1], rows, w[3], w[5]) && in_window(w[2], x_len)
                 && t_apart(w[0], out_len, w[1], t_span(rows, w[3], w[5]))
                 && t_apart(w[0], out_len, w[2], x_len);
         }
@@ -87,44 +88,44 @@ fn t_check(op: u32, w: array<u32, 6>) -> bool {
             let gs = w[5];
             if (!t_shape(n <= MAX_REDUCE && t_q8_shape(n, gs))) { return false; }
             let per_row = n / 4u + n / gs;
-            return in_memory(w[0], rows) && t_blocks(w[1], rows, per_row) && in_memory(w[2], per_row)
+            return in_window(w[0], rows) && t_blocks(w[1], rows, per_row) && in_window(w[2], per_row)
                 && t_apart(w[0], rows, w[1], rows * per_row) && t_apart(w[0], rows, w[2], per_row);
         }
         case OP_QUANT: {
             let n = w[2];
             if (!t_shape(t_q8_shape(n, w[3]))) { return false; }
             let dst_len = n / 4u + n / w[3];
-            return in_memory(w[0], dst_len) && in_memory(w[1], n) && t_apart(w[0], dst_len, w[1], n);
+            return in_window(w[0], dst_len) && in_window(w[1], n) && t_apart(w[0], dst_len, w[1], n);
         }
         case OP_DEQUANT: {
             let n = w[3];
             if (!t_shape(t_q8_shape(n, w[4]))) { return false; }
             let s_len = n / w[4];
-            return in_memory(w[0], n) && in_memory(w[1], n / 4u) && in_memory(w[2], s_len)
+            return in_window(w[0], n) && in_window(w[1], n / 4u) && in_window(w[2], s_len)
                 && t_apart(w[0], n, w[1], n / 4u) && t_apart(w[0], n, w[2], s_len);
         }
         case OP_RMSNORM: {
             let n = w[3];
-            return t_shape(n <= MAX_REDUCE) && in_memory(w[0], n) && in_memory(w[1], n)
-                && in_memory(w[2], n) && t_same_or_apart(w[0], w[1], n) && t_same_or_apart(w[0], w[2], n);
+            return t_shape(n <= MAX_REDUCE) && in_window(w[0], n) && in_window(w[1], n)
+                && in_window(w[2], n) && t_same_or_apart(w[0], w[1], n) && t_same_or_apart(w[0], w[2], n);
         }
         case OP_SOFTMAX: {
-            return t_shape(w[1] <= MAX_REDUCE) && in_memory(w[0], w[1]);
+            return t_shape(w[1] <= MAX_REDUCE) && in_window(w[0], w[1]);
         }
         case OP_ROPE: {
-            return t_shape(w[1] % 2u == 0u && w[2] != 0u && w[2] % 2u == 0u) && in_memory(w[0], w[1]);
+            return t_shape(w[1] % 2u == 0u && w[2] != 0u && w[2] % 2u == 0u) && in_window(w[0], w[1]);
         }
         case OP_ARGMAX, OP_SAMPLE: {
-            return t_shape(w[2] <= MAX_REDUCE) && in_memory(w[1], w[2]);
+            return t_shape(w[2] <= MAX_REDUCE) && in_window(w[1], w[2]);
         }
         default: {
             // Element-wise: dst, x, y (or a scalar), n.
             let n = w[3];
-            if (!(in_memory(w[0], n) && in_memory(w[1], n) && t_same_or_apart(w[0], w[1], n))) {
+            if (!(in_window(w[0], n) && in_window(w[1], n) && t_same_or_apart(w[0], w[1], n))) {
                 return false;
             }
             if (op == OP_VFADD || op == OP_VFMUL || op == OP_SWIGLU) {
-                return in_memory(w[2], n) && t_same_or_apart(w[0], w[2], n);
+                return in_window(w[2], n) && t_same_or_apart(w[0], w[2], n);
             }
             return true;
         }
@@ -147,6 +148,16 @@ fn t_chunks(op: u32, w: array<u32, 6>) -> u32 {
     }
 }
 
+// Which operand words are data addresses (bit i = w[i]).
+fn t_addresses(op: u32) -> u32 {
+    switch op {
+        case OP_QUANT, OP_VFMULS, OP_VFDIVS: { return 3u; }
+        case OP_SOFTMAX, OP_ROPE: { return 1u; }
+        case OP_ARGMAX, OP_SAMPLE: { return 2u; }
+        default: { return 7u; }
+    }
+}
+
 fn is_tensor(op: u32) -> bool {
     return op >= OP_MATVEC && op <= OP_SAMPLE;
 }
@@ -164,8 +175,9 @@ fn queue_tensor(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
     let q = e * Q_ENTRY_WORDS;
     atomicStore(&queue[q + 0u], hart);
     atomicStore(&queue[q + 1u], op | (a << 8u));
+    let addresses = t_addresses(op);
     for (var i = 0u; i < 6u; i++) {
-        atomicStore(&queue[q + 2u + i], w[i]);
+        atomicStore(&queue[q + 2u + i], w[i] + select(0u, dbase, (addresses & (1u << i)) != 0u));
     }
     return true;
 }
