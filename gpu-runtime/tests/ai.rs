@@ -1,7 +1,7 @@
 //! The pixel `ai` program (examples/ai.pxs) against the Rust reference
 //! (`llama`, exact arithmetic): the same token ids and the same printed text
 //! for fp32 and Q8_0 checkpoints of several shapes (shared and unshared
-//! classifier, grouped-query attention), greedy and seeded sampling, on the
+//! classifier, grouped-query attention), greedy, seeded and top-p sampling, on the
 //! CPU interpreter and the GPU runtime (identical final state).
 
 use gpu_runtime::Gpu;
@@ -44,11 +44,14 @@ fn small(n_kv_heads: usize) -> Config {
 fn cases() -> Vec<Case> {
     let greedy = Options { steps: 10, temperature: 0.0, topp: 1.0, seed: 7 };
     let sampled = Options { steps: 12, temperature: 0.9, topp: 1.0, seed: 1234 };
+    let nucleus = Options { steps: 12, temperature: 0.6, topp: 0.9, seed: 99 };
     vec![
         Case { config: small(2), shared: true, group_size: None, options: greedy, prompt: b"lily saw" },
         Case { config: small(4), shared: false, group_size: None, options: sampled, prompt: b"once upon" },
         Case { config: small(1), shared: true, group_size: Some(8), options: sampled, prompt: b"the big red ball" },
         Case { config: small(2), shared: false, group_size: Some(16), options: greedy, prompt: b"" },
+        Case { config: small(2), shared: true, group_size: None, options: nucleus, prompt: b"tom" },
+        Case { config: small(4), shared: true, group_size: Some(8), options: Options { steps: 6, ..nucleus }, prompt: b"a dog" },
     ]
 }
 

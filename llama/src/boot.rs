@@ -31,7 +31,8 @@ pub fn state_words(c: &Config) -> u32 {
     let cache = 2 * c.n_layers * c.seq_len * c.kv_dim();
     let buffers = 4 * c.dim + 2 * c.hidden_dim + c.n_heads * c.seq_len + c.vocab_size;
     let tokenizer_index = 2 * c.vocab_size;
-    (cache + buffers + tokenizer_index + c.dim.max(c.hidden_dim) + 64) as u32
+    let topp_candidates = 2 * c.vocab_size;
+    (cache + buffers + tokenizer_index + topp_candidates + c.dim.max(c.hidden_dim) + 64) as u32
 }
 
 /// `program` (ai.pxs assembled) with the files, the prompt and the boot block in memory.
