@@ -11,7 +11,9 @@
 //! All machine state stays in storage buffers laid out as `pxi::state` says,
 //! so the final state compares word for word with the CPU interpreter.
 
+pub mod ai;
 pub mod bench;
+pub mod bench_ai;
 pub mod testing;
 
 use std::sync::mpsc;

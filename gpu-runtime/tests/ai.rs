@@ -112,3 +112,44 @@ fn gpu_runtime_matches_the_cpu_interpreter_word_for_word() {
         assert!(cpu == gpu_run, "case {i}: CPU and GPU final states differ");
     }
 }
+
+/// `pxi-run ai` on files: the reference's text for a model of one's own, and
+/// clear errors for bad files.
+#[test]
+fn pxi_run_ai_runs_model_files() {
+    let dir = std::env::temp_dir().join(format!("pxos-ai-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = small(2);
+    let model = Model::random(config, false, Some(8), 77);
+    let tokenizer = Tokenizer::generate(config.vocab_size, 5);
+    let (model_path, tok_path) = (dir.join("model.bin"), dir.join("tokenizer.bin"));
+    std::fs::write(&model_path, model.to_bytes()).unwrap();
+    std::fs::write(&tok_path, tokenizer.to_bytes()).unwrap();
+    let options = Options { steps: 8, temperature: 0.8, topp: 0.9, seed: 5 };
+    let expected = llama::generate(&Exact, &model, &tokenizer, b"lily", &options);
+    let run = |model: &std::path::Path, extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pxi-run"))
+            .args(["ai", "--cpu", "-n", "8", "-t", "0.8", "-p", "0.9", "-s", "5", "-i", "lily", "-z"])
+            .arg(&tok_path)
+            .arg(model)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&model_path, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(std::str::from_utf8(&expected.text).unwrap()), "{text}");
+    // A truncated file: a clear message, exit status 1.
+    let bytes = model.to_bytes();
+    let short = dir.join("short.bin");
+    std::fs::write(&short, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run(&short, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the model file is truncated"));
+    std::fs::write(&short, &bytes[..10]).unwrap();
+    let out = run(&short, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -256,3 +256,68 @@ pub fn quantize(values: &[f32], gs: usize) -> Tensor {
     }
     Tensor::Q8 { q, s, gs }
 }
+
+/// Why a checkpoint file is not usable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CheckpointError {
+    /// Shorter than its header.
+    #[error("the model file is truncated ({0} bytes; a header needs at least 28)")]
+    Truncated(usize),
+    /// A `runq.c` magic with another version.
+    #[error("unsupported checkpoint version {0} (fp32 version 0 and Q8_0 version 2 are supported)")]
+    Version(i32),
+    /// Sizes that cannot describe a model.
+    #[error("the model's shape is not usable: {0}")]
+    Shape(&'static str),
+}
+
+impl Config {
+    /// The configuration in a checkpoint's header (run.c version 0 or runq.c
+    /// version 2), and the Q8 group size (`None` for fp32).
+    pub fn from_checkpoint(bytes: &[u8]) -> Result<(Config, Option<usize>), CheckpointError> {
+        let int = |i: usize| -> Result<i32, CheckpointError> {
+            let b = bytes
+                .get(i * 4..i * 4 + 4)
+                .ok_or(CheckpointError::Truncated(bytes.len()))?;
+            Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let (first, group_size) = if int(0)? as u32 == 0x616b_3432 {
+            let version = int(1)?;
+            if version != 2 {
+                return Err(CheckpointError::Version(version));
+            }
+            let gs = bytes
+                .get(37..41)
+                .ok_or(CheckpointError::Truncated(bytes.len()))?;
+            (2, Some(i32::from_le_bytes([gs[0], gs[1], gs[2], gs[3]])))
+        } else {
+            (0, None)
+        };
+        let mut v = [0i32; 7];
+        for (i, slot) in v.iter_mut().enumerate() {
+            *slot = int(first + i)?;
+        }
+        let [dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab, seq_len] = v;
+        if [dim, hidden_dim, n_layers, n_heads, n_kv_heads, seq_len].iter().any(|&x| x <= 0) || vocab == 0 {
+            return Err(CheckpointError::Shape("a size is zero or negative"));
+        }
+        if dim % n_heads != 0 || n_heads % n_kv_heads != 0 {
+            return Err(CheckpointError::Shape("heads must divide dim and kv heads must divide heads"));
+        }
+        if let Some(gs) = group_size
+            && (gs <= 0 || gs % 4 != 0 || dim % gs != 0 || hidden_dim % gs != 0)
+        {
+            return Err(CheckpointError::Shape("the group size must be a multiple of 4 dividing dim and hidden_dim"));
+        }
+        let config = Config {
+            dim: dim as usize,
+            hidden_dim: hidden_dim as usize,
+            n_layers: n_layers as usize,
+            n_heads: n_heads as usize,
+            n_kv_heads: n_kv_heads as usize,
+            vocab_size: vocab.unsigned_abs() as usize,
+            seq_len: seq_len as usize,
+        };
+        Ok((config, group_size.map(|g| g as usize)))
+    }
+}

@@ -66,6 +66,7 @@ impl Tokenizer {
             corpus.push(vec![b' ']);
             corpus.extend(word.bytes().map(|b| vec![b]));
         }
+        let mut known: std::collections::HashSet<Vec<u8>> = vocab.iter().cloned().collect();
         let mut merge = 0;
         while vocab.len() < size {
             let mut counts: HashMap<(&[u8], &[u8]), u32> = HashMap::new();
@@ -74,16 +75,18 @@ impl Tokenizer {
             }
             let best = counts
                 .into_iter()
-                .filter(|((a, b), _)| !vocab.contains(&[*a, *b].concat()))
+                .filter(|((a, b), n)| *n >= 2 && !known.contains(&[*a, *b].concat()))
                 .max_by(|x, y| x.1.cmp(&y.1).then(y.0.cmp(&x.0)))
                 .map(|((a, b), _)| [a, b].concat());
             let Some(piece) = best else {
-                // The corpus is exhausted: pad with unused pieces.
-                vocab.push(format!("<pad{merge}>").into_bytes());
-                scores.push(-1e7);
-                merge += 1;
-                continue;
+                // No pair repeats any more: pad with pieces no text produces.
+                for pad in 0..size - vocab.len() {
+                    vocab.push(format!("<pad{pad}>").into_bytes());
+                    scores.push(-1e7);
+                }
+                break;
             };
+            known.insert(piece.clone());
             let mut merged = Vec::with_capacity(corpus.len());
             let mut i = 0;
             while i < corpus.len() {
@@ -134,7 +137,8 @@ impl Tokenizer {
         Ok(Tokenizer::new(vocab, scores, max))
     }
 
-    fn find(&self, piece: &[u8]) -> Option<u32> {
+    /// The id of `piece`, if it is in the vocabulary.
+    pub fn find(&self, piece: &[u8]) -> Option<u32> {
         self.lookup.get(piece).copied()
     }
 

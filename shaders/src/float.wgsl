@@ -24,27 +24,24 @@ fn f_canon(b: u32) -> u32 {
     return b;
 }
 
-// 0 = add, 1 = sub, 2 = mul: the hardware ops, on canonical operands only.
-fn f_hw(x: u32, y: u32, kind: u32) -> u32 {
-    let a = f_canon(x);
-    let b = f_canon(y);
-    if (f_is_nan(a) || f_is_nan(b)) {
-        return F_NAN;
-    }
-    let fa = bitcast<f32>(a);
-    let fb = bitcast<f32>(b);
-    var r: f32;
-    switch kind {
-        case 0u: { r = fa + fb; }
-        case 1u: { r = fa - fb; }
-        default: { r = fa * fb; }
-    }
-    return f_canon(bitcast<u32>(r));
+// The hardware ops see operands with subnormals flushed; a NaN operand gives
+// a NaN result on IEEE hardware, which f_canon then makes canonical, so the
+// result is pxi::float's without a NaN test per operation.
+fn f_flush(b: u32) -> u32 {
+    return select(b, b & F_SIGN, (b & F_EXPB) == 0u);
 }
 
-fn f_add(x: u32, y: u32) -> u32 { return f_hw(x, y, 0u); }
-fn f_sub(x: u32, y: u32) -> u32 { return f_hw(x, y, 1u); }
-fn f_mul(x: u32, y: u32) -> u32 { return f_hw(x, y, 2u); }
+fn f_add(x: u32, y: u32) -> u32 {
+    return f_canon(bitcast<u32>(bitcast<f32>(f_flush(x)) + bitcast<f32>(f_flush(y))));
+}
+
+fn f_sub(x: u32, y: u32) -> u32 {
+    return f_canon(bitcast<u32>(bitcast<f32>(f_flush(x)) - bitcast<f32>(f_flush(y))));
+}
+
+fn f_mul(x: u32, y: u32) -> u32 {
+    return f_canon(bitcast<u32>(bitcast<f32>(f_flush(x)) * bitcast<f32>(f_flush(y))));
+}
 
 fn f_neg(x: u32) -> u32 {
     let c = f_canon(x);

@@ -18,6 +18,8 @@ pub const TENSOR_QUEUE: &str = include_str!("tensor_queue.wgsl");
 pub const TENSOR: &str = include_str!("tensor.wgsl");
 /// A hand-written kernel doing what `vadd` does, for benchmarks.
 pub const NATIVE_VADD: &str = include_str!("native_vadd.wgsl");
+/// A hand-written f32 matrix × vector kernel, for benchmarks.
+pub const NATIVE_MATVEC: &str = include_str!("native_matvec.wgsl");
 
 /// A complete shader module: generated constants plus `body`.
 pub fn module(body: &str) -> String {
@@ -39,11 +41,12 @@ pub fn tensor_module() -> String {
 }
 
 /// Every shader module the runtime builds, by name.
-pub fn all_modules() -> [(&'static str, String); 4] {
+pub fn all_modules() -> [(&'static str, String); 5] {
     [
         ("interpreter", interpreter_module()),
         ("vector", module(VECTOR)),
         ("tensor", tensor_module()),
         ("native_vadd", module(NATIVE_VADD)),
+        ("native_matvec", module(NATIVE_MATVEC)),
     ]
 }

@@ -1,0 +1,234 @@
+//! `pxi-run bench-ai`: tokens per second of the pixel `ai` program on the
+//! CPU interpreter and the GPU runtime next to the Rust reference (llama2.c
+//! in Rust, one thread, platform f32), for stories260K- and stories15M-shaped
+//! random-weight models in fp32 and Q8_0; and the `matvec` instruction against
+//! a hand-written WGSL kernel doing the same rows.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use llama::{Config, Libm, Model, Options, Tokenizer};
+use pxi::host::CaptureHost;
+use pxi::run::{Stop, drive};
+use pxi::{Image, Limits, Machine};
+use wgpu::util::DeviceExt;
+
+use crate::{Gpu, GpuMachine, GpuOptions};
+
+/// Options of `pxi-run bench-ai`.
+#[derive(clap::Args, Debug)]
+pub struct BenchAiArgs {
+    /// Only the stories260K shape (for a quick look).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+const PROMPT: &[u8] = b"once upon a time";
+
+struct Shape {
+    name: &'static str,
+    config: Config,
+    group_size: usize,
+    /// Two step counts: the rate is (b - a) tokens over the time difference,
+    /// so loading and the first tokens do not count (as run.c starts its clock
+    /// after the first token).
+    steps: (usize, usize),
+}
+
+fn shapes(quick: bool) -> Vec<Shape> {
+    let mut shapes = vec![Shape {
+        name: "stories260K shape (dim 64, 5 layers, 8/4 heads, vocab 512)",
+        config: Config {
+            dim: 64,
+            hidden_dim: 172,
+            n_layers: 5,
+            n_heads: 8,
+            n_kv_heads: 4,
+            vocab_size: 512,
+            seq_len: 512,
+        },
+        group_size: 4,
+        steps: (4, 36),
+    }];
+    if !quick {
+        shapes.push(Shape {
+            name: "stories15M shape (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000)",
+            config: Config {
+                dim: 288,
+                hidden_dim: 768,
+                n_layers: 6,
+                n_heads: 6,
+                n_kv_heads: 6,
+                vocab_size: 32000,
+                seq_len: 256,
+            },
+            group_size: 32,
+            steps: (2, 8),
+        });
+    }
+    shapes
+}
+
+fn per_second(tokens: usize, a: Duration, b: Duration) -> f64 {
+    tokens as f64 / (b.saturating_sub(a)).as_secs_f64().max(1e-9)
+}
+
+/// Run `image` to the end; the wall time.
+fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<Duration> {
+    let limits = Limits {
+        slice_steps: crate::DEFAULT_SLICE,
+        max_steps: u64::MAX,
+    };
+    let mut host = CaptureHost::default();
+    let start = Instant::now();
+    let outcome = match gpu {
+        None => drive(&mut Machine::new(image, limits), &mut host, 16, |_, _| {})
+            .map_err(|e| match e {})?,
+        Some(gpu) => {
+            let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions { count_exec: false })?;
+            drive(&mut machine, &mut host, 16, |_, _| {})?
+        }
+    };
+    anyhow::ensure!(outcome.stop == Stop::AllExited, "ai.pxs ended with {:?}", outcome.stop);
+    Ok(start.elapsed())
+}
+
+/// The least wall time of three runs of `image`.
+fn best_of_3(image: &Image, gpu: Option<&Gpu>) -> Result<Duration> {
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        best = best.min(pixels(image, gpu)?);
+    }
+    Ok(best)
+}
+
+/// Run every benchmark and print the tables.
+pub fn run(args: &BenchAiArgs) -> Result<()> {
+    let gpu = Gpu::new()?;
+    // Compile the pipelines before anything is timed.
+    let warm = pxi_asm::assemble_source("warm", "    li r1, 0\n    exit r1\n")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    pixels(&warm.image, Some(&gpu))?;
+    println!("## `ai`: tokens per second\n");
+    println!(
+        "Adapter: **{}**. Random weights, greedy, prompt {:?}; rate = extra tokens / extra time \
+         between two runs of different length (loading and the first token excluded), each the \
+         best of 3.\n",
+        gpu.adapter_name(),
+        String::from_utf8_lossy(PROMPT)
+    );
+    println!("| model | weights | Rust reference (1 thread) | CPU interpreter | GPU runtime | GPU / reference |");
+    println!("|---|---|---|---|---|---|");
+    for shape in shapes(args.quick) {
+        let tokenizer = Tokenizer::generate(shape.config.vocab_size, 5);
+        for group_size in [None, Some(shape.group_size)] {
+            let model = Model::random(shape.config, true, group_size, 11);
+            let bytes = model.to_bytes();
+            let mut times = [[Duration::ZERO; 2]; 3];
+            for (k, steps) in [shape.steps.0, shape.steps.1].into_iter().enumerate() {
+                let options = Options { steps, temperature: 0.0, topp: 1.0, seed: 1 };
+                times[0][k] = Duration::MAX;
+                for _ in 0..3 {
+                    let start = Instant::now();
+                    llama::generate(&Libm, &model, &tokenizer, PROMPT, &options);
+                    times[0][k] = times[0][k].min(start.elapsed());
+                }
+                let (image, _) = crate::ai::image(&bytes, &tokenizer.to_bytes(), PROMPT, &options)?;
+                times[1][k] = best_of_3(&image, None)?;
+                times[2][k] = best_of_3(&image, Some(&gpu))?;
+            }
+            let tokens = shape.steps.1 - shape.steps.0;
+            let [reference, cpu, gpu_rate] = times.map(|[a, b]| per_second(tokens, a, b));
+            println!(
+                "| {} | {} | {reference:.1} | {cpu:.1} | {gpu_rate:.2} | {:.3}× |",
+                shape.name,
+                group_size.map_or("fp32".to_string(), |g| format!("Q8_0, group {g}")),
+                gpu_rate / reference
+            );
+        }
+    }
+    matvec(&gpu)
+}
+
+/// `matvec` of the 15M classifier (32000 × 288) in pixels vs a native kernel.
+fn matvec(gpu: &Gpu) -> Result<()> {
+    let (rows, n, reps) = (32000u32, 288u32, 10u32);
+    let source = format!(
+        "
+.memory {memory}
+.code
+    li r1, 0
+    li r2, {w}
+    li r3, {x}
+    li r4, {n}
+    li r5, {rows}
+    li r6, {n}
+    li r7, {reps}
+    li r8, 0
+again:
+    matvec r1, r2, r3, r4
+    addi r7, r7, -1
+    cmp r7, r8
+    jne again
+    exit r8
+",
+        memory = rows + rows * n + n,
+        w = rows,
+        x = rows + rows * n,
+    );
+    let image = pxi_asm::assemble_source("matvec", &source)
+        .map_err(|e| anyhow::anyhow!("matvec: {e}"))?
+        .image;
+    let best_vm = best_of_3(&image, Some(gpu))?;
+    let best_cpu = best_of_3(&image, None)?;
+    let mut best_native = Duration::MAX;
+    for _ in 0..3 {
+        best_native = best_native.min(native_matvec(gpu, rows, n, reps)?);
+    }
+    let rate = |d: Duration| (rows as f64 * n as f64 * reps as f64) / d.as_secs_f64() / 1e9;
+    println!("\n### `matvec` ({rows} × {n}, {reps} times) vs a hand-written WGSL kernel\n");
+    println!("| executor | GMAC/s (best of 3) |");
+    println!("|---|---|");
+    println!("| CPU interpreter | {:.3} |", rate(best_cpu));
+    println!("| GPU runtime (`matvec` instruction) | {:.3} |", rate(best_vm));
+    println!("| hand-written WGSL kernel (`shaders/src/native_matvec.wgsl`) | {:.3} |", rate(best_native));
+    println!(
+        "\nmatvec / hand-written kernel: {:.2}× (goal ≥ 0.8×).",
+        best_native.as_secs_f64() / best_vm.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Time `reps` dispatches of the hand-written matvec kernel (one lane per row, plain f32).
+fn native_matvec(gpu: &Gpu, rows: u32, n: u32, reps: u32) -> Result<Duration> {
+    let device = gpu.device();
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("native_matvec.wgsl"),
+        source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::NATIVE_MATVEC).into()),
+    });
+    let pipeline = crate::pipeline(gpu, None, &module, "native_matvec", &[]);
+    let memory = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("memory"),
+        size: (rows as u64 + rows as u64 * n as u64 + n as u64) * 4,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let args = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("args"),
+        contents: bytemuck::cast_slice(&[0u32, rows, rows + rows * n, n, rows, 0, 0, 0]),
+        usage: wgpu::BufferUsages::UNIFORM,
+    });
+    let group = crate::bind_group(gpu, &pipeline.get_bind_group_layout(0), &[&memory, &args]);
+    let start = Instant::now();
+    let mut encoder = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        for _ in 0..reps {
+            pass.dispatch_workgroups(rows.div_ceil(64), 1, 1);
+        }
+    }
+    gpu.submit_and_wait(encoder)?;
+    Ok(start.elapsed())
+}
