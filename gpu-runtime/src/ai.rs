@@ -1,7 +1,7 @@
 //! `pxi-run ai`: run llama2.c inference in pixels (`examples/ai.pxs`) on a
 //! checkpoint of one's own, with run.c's options, on the GPU runtime or the
-//! CPU interpreter. The host reads the files and BPE-encodes the prompt (as
-//! llama2.c's `encode`); the forward pass, sampling and printing run in pixels.
+//! CPU interpreter. The host reads the files into memory and checks their
+//! headers; encoding, the forward pass, sampling and printing run in pixels.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,11 +57,7 @@ pub fn image(model: &[u8], tokenizer: &[u8], prompt: &[u8], options: &Options) -
     let (config, _) = Config::from_checkpoint(model)?;
     let tokenizer = Tokenizer::from_bytes(tokenizer, config.vocab_size)
         .context("the tokenizer does not match the model")?;
-    if tokenizer.find(b" ").is_none() && !prompt.is_empty() {
-        anyhow::bail!("the tokenizer has no \" \" token for llama2.c's dummy prefix");
-    }
-    let tokens = tokenizer.encode(prompt, true, false);
-    let image = boot::load(&program()?, model, &tokenizer.to_bytes(), &tokens, options, &config);
+    let image = boot::load(&program()?, model, &tokenizer.to_bytes(), prompt, options, &config);
     Ok((image, config))
 }
 

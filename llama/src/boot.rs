@@ -1,5 +1,5 @@
 //! Loading `examples/ai.pxs` the way its boot block asks: the checkpoint,
-//! tokenizer.bin and the prompt's token ids placed in data memory after the
+//! tokenizer.bin and the prompt text placed in data memory after the
 //! program's own data, the boot words filled in, the rest of memory free for
 //! the run state. (The OS's `ai` command will do the same through the file
 //! API; tests and benchmarks use this.)
@@ -26,13 +26,15 @@ fn words(bytes: &[u8]) -> Vec<u32> {
         .collect()
 }
 
-/// Words the program allocates for `config`'s run state, with its slack.
-pub fn state_words(c: &Config) -> u32 {
+/// Words the program allocates for `config`'s run state and a prompt of
+/// `prompt_bytes` (its tokens), with some slack.
+pub fn state_words(c: &Config, prompt_bytes: usize) -> u32 {
     let cache = 2 * c.n_layers * c.seq_len * c.kv_dim();
     let buffers = 4 * c.dim + 2 * c.hidden_dim + c.n_heads * c.seq_len + c.vocab_size;
     let tokenizer_index = 2 * c.vocab_size;
     let topp_candidates = 2 * c.vocab_size;
-    (cache + buffers + tokenizer_index + topp_candidates + c.dim.max(c.hidden_dim) + 64) as u32
+    let hash_table = (2 * c.vocab_size).next_power_of_two();
+    (cache + buffers + tokenizer_index + topp_candidates + hash_table + c.dim.max(c.hidden_dim) + 64) as u32 + prompt_bytes as u32
 }
 
 /// `program` (ai.pxs assembled) with the files, the prompt and the boot block in memory.
@@ -40,7 +42,7 @@ pub fn load(
     program: &Image,
     model: &[u8],
     tokenizer: &[u8],
-    prompt: &[u32],
+    prompt: &[u8],
     options: &Options,
     config: &Config,
 ) -> Image {
@@ -54,7 +56,7 @@ pub fn load(
     };
     let model_addr = place(&mut image, words(model));
     let tok_addr = place(&mut image, words(tokenizer));
-    let prompt_addr = place(&mut image, prompt.to_vec());
+    let prompt_addr = place(&mut image, words(prompt));
     let out_addr = at;
     let steps = if options.steps == 0 || options.steps > config.seq_len {
         config.seq_len
@@ -63,7 +65,7 @@ pub fn load(
     };
     at += steps as u32;
     let heap = at;
-    image.memory_words = heap + state_words(config);
+    image.memory_words = heap + state_words(config, prompt.len());
     let boot = [
         model_addr,
         model.len() as u32,
