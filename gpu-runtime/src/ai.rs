@@ -53,11 +53,23 @@ pub fn program() -> Result<Image> {
 }
 
 /// The image that runs `prompt` on `model` (checked header) and `tokenizer`.
-pub fn image(model: &[u8], tokenizer: &[u8], prompt: &[u8], options: &Options) -> Result<(Image, Config)> {
+pub fn image(
+    model: &[u8],
+    tokenizer: &[u8],
+    prompt: &[u8],
+    options: &Options,
+) -> Result<(Image, Config)> {
     let (config, _) = Config::from_checkpoint(model)?;
     let tokenizer = Tokenizer::from_bytes(tokenizer, config.vocab_size)
         .context("the tokenizer does not match the model")?;
-    let image = boot::load(&program()?, model, &tokenizer.to_bytes(), prompt, options, &config);
+    let image = boot::load(
+        &program()?,
+        model,
+        &tokenizer.to_bytes(),
+        prompt,
+        options,
+        &config,
+    );
     Ok((image, config))
 }
 
@@ -92,7 +104,13 @@ pub fn run(args: &AiArgs) -> Result<ExitCode> {
     let mut host = StdioHost::default();
     let summary = if args.cpu {
         eprintln!("pxi-run ai: on the CPU reference interpreter");
-        run_to_end(&mut Machine::new(&image, limits), &image, None, &mut host, &run_options)?
+        run_to_end(
+            &mut Machine::new(&image, limits),
+            &image,
+            None,
+            &mut host,
+            &run_options,
+        )?
     } else {
         let gpu = Gpu::new()?;
         eprintln!("pxi-run ai: adapter {}", gpu.adapter_name());

@@ -85,11 +85,16 @@ fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<Duration> {
         None => drive(&mut Machine::new(image, limits), &mut host, 16, |_, _| {})
             .map_err(|e| match e {})?,
         Some(gpu) => {
-            let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions { count_exec: false })?;
+            let mut machine =
+                GpuMachine::new(gpu, image, limits, GpuOptions { count_exec: false })?;
             drive(&mut machine, &mut host, 16, |_, _| {})?
         }
     };
-    anyhow::ensure!(outcome.stop == Stop::AllExited, "ai.pxs ended with {:?}", outcome.stop);
+    anyhow::ensure!(
+        outcome.stop == Stop::AllExited,
+        "ai.pxs ended with {:?}",
+        outcome.stop
+    );
     Ok(start.elapsed())
 }
 
@@ -117,7 +122,9 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
         gpu.adapter_name(),
         String::from_utf8_lossy(PROMPT)
     );
-    println!("| model | weights | Rust reference (1 thread) | CPU interpreter | GPU runtime | GPU / reference |");
+    println!(
+        "| model | weights | Rust reference (1 thread) | CPU interpreter | GPU runtime | GPU / reference |"
+    );
     println!("|---|---|---|---|---|---|");
     for shape in shapes(args.quick) {
         let tokenizer = Tokenizer::generate(shape.config.vocab_size, 5);
@@ -126,7 +133,12 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
             let bytes = model.to_bytes();
             let mut times = [[Duration::ZERO; 2]; 3];
             for (k, steps) in [shape.steps.0, shape.steps.1].into_iter().enumerate() {
-                let options = Options { steps, temperature: 0.0, topp: 1.0, seed: 1 };
+                let options = Options {
+                    steps,
+                    temperature: 0.0,
+                    topp: 1.0,
+                    seed: 1,
+                };
                 times[0][k] = Duration::MAX;
                 for _ in 0..3 {
                     let start = Instant::now();
@@ -190,8 +202,14 @@ again:
     println!("| executor | GMAC/s (best of 3) |");
     println!("|---|---|");
     println!("| CPU interpreter | {:.3} |", rate(best_cpu));
-    println!("| GPU runtime (`matvec` instruction) | {:.3} |", rate(best_vm));
-    println!("| hand-written WGSL kernel (`shaders/src/native_matvec.wgsl`) | {:.3} |", rate(best_native));
+    println!(
+        "| GPU runtime (`matvec` instruction) | {:.3} |",
+        rate(best_vm)
+    );
+    println!(
+        "| hand-written WGSL kernel (`shaders/src/native_matvec.wgsl`) | {:.3} |",
+        rate(best_native)
+    );
     println!(
         "\nmatvec / hand-written kernel: {:.2}× (goal ≥ 0.8×).",
         best_native.as_secs_f64() / best_vm.as_secs_f64()

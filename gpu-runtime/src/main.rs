@@ -74,7 +74,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Bench(args)) => gpu_runtime::bench::run(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Ai(args)) => gpu_runtime::ai::run(&args),
-        Some(Command::BenchAi(args)) => gpu_runtime::bench_ai::run(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::BenchAi(args)) => {
+            gpu_runtime::bench_ai::run(&args).map(|()| ExitCode::SUCCESS)
+        }
         None => run(cli.run),
     };
     result.unwrap_or_else(|e| {

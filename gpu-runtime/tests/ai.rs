@@ -43,16 +43,70 @@ fn small(n_kv_heads: usize) -> Config {
 }
 
 fn cases() -> Vec<Case> {
-    let greedy = Options { steps: 10, temperature: 0.0, topp: 1.0, seed: 7 };
-    let sampled = Options { steps: 12, temperature: 0.9, topp: 1.0, seed: 1234 };
-    let nucleus = Options { steps: 12, temperature: 0.6, topp: 0.9, seed: 99 };
+    let greedy = Options {
+        steps: 10,
+        temperature: 0.0,
+        topp: 1.0,
+        seed: 7,
+    };
+    let sampled = Options {
+        steps: 12,
+        temperature: 0.9,
+        topp: 1.0,
+        seed: 1234,
+    };
+    let nucleus = Options {
+        steps: 12,
+        temperature: 0.6,
+        topp: 0.9,
+        seed: 99,
+    };
     vec![
-        Case { config: small(2), shared: true, group_size: None, options: greedy, prompt: b"lily saw" },
-        Case { config: small(4), shared: false, group_size: None, options: sampled, prompt: b"once upon" },
-        Case { config: small(1), shared: true, group_size: Some(8), options: sampled, prompt: "the big red ball é".as_bytes() },
-        Case { config: small(2), shared: false, group_size: Some(16), options: greedy, prompt: b"" },
-        Case { config: small(2), shared: true, group_size: None, options: nucleus, prompt: b"tom" },
-        Case { config: small(4), shared: true, group_size: Some(8), options: Options { steps: 6, ..nucleus }, prompt: b"a dog" },
+        Case {
+            config: small(2),
+            shared: true,
+            group_size: None,
+            options: greedy,
+            prompt: b"lily saw",
+        },
+        Case {
+            config: small(4),
+            shared: false,
+            group_size: None,
+            options: sampled,
+            prompt: b"once upon",
+        },
+        Case {
+            config: small(1),
+            shared: true,
+            group_size: Some(8),
+            options: sampled,
+            prompt: "the big red ball é".as_bytes(),
+        },
+        Case {
+            config: small(2),
+            shared: false,
+            group_size: Some(16),
+            options: greedy,
+            prompt: b"",
+        },
+        Case {
+            config: small(2),
+            shared: true,
+            group_size: None,
+            options: nucleus,
+            prompt: b"tom",
+        },
+        Case {
+            config: small(4),
+            shared: true,
+            group_size: Some(8),
+            options: Options {
+                steps: 6,
+                ..nucleus
+            },
+            prompt: b"a dog",
+        },
     ]
 }
 
@@ -84,7 +138,11 @@ fn check(image: &pxi::Image, run: &RunRecord, expected: &llama::Generation, what
             .collect::<Vec<_>>(),
         String::from_utf8_lossy(&run.output)
     );
-    assert_eq!(boot::output_tokens(&run.state.memory), expected.tokens, "{what}: token ids");
+    assert_eq!(
+        boot::output_tokens(&run.state.memory),
+        expected.tokens,
+        "{what}: token ids"
+    );
     let text = String::from_utf8_lossy(&run.output);
     let (body, rate) = text.split_at(text.find("achieved tok/s: ").expect("a tok/s line"));
     assert_eq!(body.as_bytes(), &expected.text[..], "{what}: printed text");
@@ -125,11 +183,18 @@ fn pxi_run_ai_runs_model_files() {
     let (model_path, tok_path) = (dir.join("model.bin"), dir.join("tokenizer.bin"));
     std::fs::write(&model_path, model.to_bytes()).unwrap();
     std::fs::write(&tok_path, tokenizer.to_bytes()).unwrap();
-    let options = Options { steps: 8, temperature: 0.8, topp: 0.9, seed: 5 };
+    let options = Options {
+        steps: 8,
+        temperature: 0.8,
+        topp: 0.9,
+        seed: 5,
+    };
     let expected = llama::generate(&Exact, &model, &tokenizer, b"lily", &options);
     let run = |model: &std::path::Path, extra: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_pxi-run"))
-            .args(["ai", "--cpu", "-n", "8", "-t", "0.8", "-p", "0.9", "-s", "5", "-i", "lily", "-z"])
+            .args([
+                "ai", "--cpu", "-n", "8", "-t", "0.8", "-p", "0.9", "-s", "5", "-i", "lily", "-z",
+            ])
             .arg(&tok_path)
             .arg(model)
             .args(extra)
@@ -137,9 +202,16 @@ fn pxi_run_ai_runs_model_files() {
             .unwrap()
     };
     let out = run(&model_path, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.starts_with(std::str::from_utf8(&expected.text).unwrap()), "{text}");
+    assert!(
+        text.starts_with(std::str::from_utf8(&expected.text).unwrap()),
+        "{text}"
+    );
     // A truncated file: a clear message, exit status 1.
     let bytes = model.to_bytes();
     let short = dir.join("short.bin");

@@ -34,7 +34,14 @@ pub fn state_words(c: &Config, prompt_bytes: usize) -> u32 {
     let tokenizer_index = 2 * c.vocab_size;
     let topp_candidates = 2 * c.vocab_size;
     let hash_table = (2 * c.vocab_size).next_power_of_two();
-    (cache + buffers + tokenizer_index + topp_candidates + hash_table + c.dim.max(c.hidden_dim) + 64) as u32 + prompt_bytes as u32
+    (cache
+        + buffers
+        + tokenizer_index
+        + topp_candidates
+        + hash_table
+        + c.dim.max(c.hidden_dim)
+        + 64) as u32
+        + prompt_bytes as u32
 }
 
 /// `program` (ai.pxs assembled) with the files, the prompt and the boot block in memory.

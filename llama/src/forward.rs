@@ -182,7 +182,11 @@ fn quantize<M: Math>(m: &M, x: &[f32], gs: usize) -> (Vec<i8>, Vec<f32>) {
         });
         let scale = m.div(wmax, 127.0);
         s.push(scale);
-        q.extend(group.iter().map(|&v| m.round(m.div(v, scale)).clamp(-127, 127) as i8));
+        q.extend(
+            group
+                .iter()
+                .map(|&v| m.round(m.div(v, scale)).clamp(-127, 127) as i8),
+        );
     }
     (q, s)
 }

@@ -195,13 +195,28 @@ mod tests {
 
     #[test]
     fn exact_and_libm_agree_closely() {
-        for (shared, gs) in [(true, None), (false, None), (true, Some(8)), (false, Some(16))] {
+        for (shared, gs) in [
+            (true, None),
+            (false, None),
+            (true, Some(8)),
+            (false, Some(16)),
+        ] {
             let model = Model::random(shape(), shared, gs, 3);
             let t = Tokenizer::generate(512, 7);
-            let options = Options { steps: 12, temperature: 0.0, topp: 0.9, seed: 42 };
+            let options = Options {
+                steps: 12,
+                temperature: 0.0,
+                topp: 0.9,
+                seed: 42,
+            };
             let exact = generate(&Exact, &model, &t, b"lily saw", &options);
             let libm = generate(&Libm, &model, &t, b"lily saw", &options);
-            for (e, l) in exact.logits.iter().flatten().zip(libm.logits.iter().flatten()) {
+            for (e, l) in exact
+                .logits
+                .iter()
+                .flatten()
+                .zip(libm.logits.iter().flatten())
+            {
                 assert!((e - l).abs() < 1e-3, "{e} vs {l}");
             }
             assert_eq!(exact.tokens.len(), 12);
@@ -214,15 +229,22 @@ mod tests {
         let c = shape();
         let fp32 = Model::random(c, false, None, 1).to_bytes();
         let (d, h, l, v, kv) = (c.dim, c.hidden_dim, c.n_layers, c.vocab_size, c.kv_dim());
-        let weights = v * d + l * d * 2 + l * (d * d * 2 + d * kv * 2) + l * d * h * 3 + d
-            + c.seq_len * c.head_size() + v * d;
+        let weights = v * d
+            + l * d * 2
+            + l * (d * d * 2 + d * kv * 2)
+            + l * d * h * 3
+            + d
+            + c.seq_len * c.head_size()
+            + v * d;
         assert_eq!(fp32.len(), 28 + 4 * weights);
         assert_eq!(&fp32[20..24], &(-(v as i32)).to_le_bytes());
         let q8 = Model::random(c, true, Some(8), 1).to_bytes();
         assert_eq!(&q8[..4], &0x616b_3432u32.to_le_bytes());
         assert_eq!(q8[36], 1);
         let q = |n: usize| n + 4 * n / 8;
-        let expected = 256 + 4 * (l * d * 2 + d) + q(v * d)
+        let expected = 256
+            + 4 * (l * d * 2 + d)
+            + q(v * d)
             + l * (q(d * d) * 2 + q(d * kv) * 2 + q(d * h) * 3);
         assert_eq!(q8.len(), expected);
     }

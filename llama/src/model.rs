@@ -181,7 +181,8 @@ impl Model {
                 out.extend(v.to_le_bytes());
             }
         };
-        let floats = |out: &mut Vec<u8>, v: &[f32]| out.extend(v.iter().flat_map(|x| x.to_le_bytes()));
+        let floats =
+            |out: &mut Vec<u8>, v: &[f32]| out.extend(v.iter().flat_map(|x| x.to_le_bytes()));
         let tensor = |out: &mut Vec<u8>, t: &Tensor| match t {
             Tensor::F32(v) => floats(out, v),
             Tensor::Q8 { q, s, .. } => {
@@ -251,7 +252,11 @@ pub fn quantize(values: &[f32], gs: usize) -> Tensor {
         s.push(scale);
         q.extend(group.iter().map(|v| {
             let r = (v / scale).round();
-            if r.is_nan() { 0 } else { r.clamp(-127.0, 127.0) as i8 }
+            if r.is_nan() {
+                0
+            } else {
+                r.clamp(-127.0, 127.0) as i8
+            }
         }));
     }
     Tensor::Q8 { q, s, gs }
@@ -297,17 +302,33 @@ impl Config {
         for (i, slot) in v.iter_mut().enumerate() {
             *slot = int(first + i)?;
         }
-        let [dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab, seq_len] = v;
-        if [dim, hidden_dim, n_layers, n_heads, n_kv_heads, seq_len].iter().any(|&x| x <= 0) || vocab == 0 {
+        let [
+            dim,
+            hidden_dim,
+            n_layers,
+            n_heads,
+            n_kv_heads,
+            vocab,
+            seq_len,
+        ] = v;
+        if [dim, hidden_dim, n_layers, n_heads, n_kv_heads, seq_len]
+            .iter()
+            .any(|&x| x <= 0)
+            || vocab == 0
+        {
             return Err(CheckpointError::Shape("a size is zero or negative"));
         }
         if dim % n_heads != 0 || n_heads % n_kv_heads != 0 {
-            return Err(CheckpointError::Shape("heads must divide dim and kv heads must divide heads"));
+            return Err(CheckpointError::Shape(
+                "heads must divide dim and kv heads must divide heads",
+            ));
         }
         if let Some(gs) = group_size
             && (gs <= 0 || gs % 4 != 0 || dim % gs != 0 || hidden_dim % gs != 0)
         {
-            return Err(CheckpointError::Shape("the group size must be a multiple of 4 dividing dim and hidden_dim"));
+            return Err(CheckpointError::Shape(
+                "the group size must be a multiple of 4 dividing dim and hidden_dim",
+            ));
         }
         let config = Config {
             dim: dim as usize,

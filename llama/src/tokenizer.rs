@@ -27,10 +27,10 @@ pub enum TokenizerError {
 
 /// Words the generated vocabularies learn their merges from.
 const WORDS: &[&str] = &[
-    "once", "upon", "a", "time", "there", "was", "little", "girl", "named", "lily", "she",
-    "loved", "to", "play", "in", "the", "park", "with", "her", "friend", "tom", "one", "day",
-    "they", "saw", "big", "red", "ball", "and", "ran", "it", "happy", "sun", "sky", "dog",
-    "said", "look", "at", "that", "went", "home", "mom", "smiled", "he", "is", "very", "good",
+    "once", "upon", "a", "time", "there", "was", "little", "girl", "named", "lily", "she", "loved",
+    "to", "play", "in", "the", "park", "with", "her", "friend", "tom", "one", "day", "they", "saw",
+    "big", "red", "ball", "and", "ran", "it", "happy", "sun", "sky", "dog", "said", "look", "at",
+    "that", "went", "home", "mom", "smiled", "he", "is", "very", "good",
 ];
 
 impl Tokenizer {
@@ -52,7 +52,8 @@ impl Tokenizer {
     /// tokens `<0xXX>`, printable ASCII, then BPE merges learnt from a seeded
     /// corpus of simple words (score = −merge index, so earlier merges win).
     pub fn generate(size: usize, seed: u64) -> Tokenizer {
-        let mut vocab: Vec<Vec<u8>> = vec![b"<unk>".to_vec(), b"\n<s>\n".to_vec(), b"\n</s>\n".to_vec()];
+        let mut vocab: Vec<Vec<u8>> =
+            vec![b"<unk>".to_vec(), b"\n<s>\n".to_vec(), b"\n</s>\n".to_vec()];
         vocab.extend((0..=255u8).map(|b| format!("<0x{b:02X}>").into_bytes()));
         let mut scores = vec![0.0; vocab.len()];
         for c in b' '..=b'~' {
@@ -204,7 +205,12 @@ impl Tokenizer {
             Some(b) => vec![b],
             None => piece.to_vec(),
         };
-        if out.len() == 1 && !(out[0].is_ascii_graphic() || out[0] == b' ' || out[0].is_ascii_whitespace() || out[0] == 0x0B) {
+        if out.len() == 1
+            && !(out[0].is_ascii_graphic()
+                || out[0] == b' '
+                || out[0].is_ascii_whitespace()
+                || out[0] == 0x0B)
+        {
             return vec![];
         }
         out
@@ -214,7 +220,11 @@ impl Tokenizer {
 /// The byte of a `<0xXX>` piece (sscanf "<0x%02hhX>": one or two hex digits, then `>`).
 fn byte_token(piece: &[u8]) -> Option<u8> {
     let rest = piece.strip_prefix(b"<0x")?;
-    let digits = rest.iter().take(2).take_while(|c| c.is_ascii_hexdigit()).count();
+    let digits = rest
+        .iter()
+        .take(2)
+        .take_while(|c| c.is_ascii_hexdigit())
+        .count();
     if digits == 0 {
         return None;
     }

@@ -24,7 +24,9 @@ pub fn isa_markdown() -> String {
         if matches!(class, Class::Float | Class::Tensor) {
             s.push_str("Values are f32 bits in registers and memory words; the exact arithmetic (canonical NaN, flushed subnormals, reduction orders, the exp/sin/cos algorithms) and the operand rules are in [tensor.md](tensor.md).\n\n");
         }
-        s.push_str("| R byte | mnemonic | operands | pixels | semantics |\n|---|---|---|---|---|\n");
+        s.push_str(
+            "| R byte | mnemonic | operands | pixels | semantics |\n|---|---|---|---|---|\n",
+        );
         for row in TABLE.iter().filter(|r| r.class == class) {
             s.push_str(&format!(
                 "| `0x{:02x}` | `{}` | {} | {} | {} |\n",

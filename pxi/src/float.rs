@@ -260,11 +260,23 @@ pub const fn to_int(x: u32) -> u32 {
         return 0;
     }
     if e >= 31 {
-        return if negative { i32::MIN as u32 } else { i32::MAX as u32 };
+        return if negative {
+            i32::MIN as u32
+        } else {
+            i32::MAX as u32
+        };
     }
     let m = (x & MANT) | IMPLICIT;
-    let magnitude = if e >= 23 { m << (e - 23) } else { m >> (23 - e) };
-    if negative { magnitude.wrapping_neg() } else { magnitude }
+    let magnitude = if e >= 23 {
+        m << (e - 23)
+    } else {
+        m >> (23 - e)
+    };
+    if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    }
 }
 
 /// x rounded to the nearest i32, halves away from zero (C's `round`), saturating; NaN gives 0.
@@ -279,7 +291,11 @@ pub const fn round_int(x: u32) -> u32 {
         return 0;
     }
     if e >= 31 {
-        return if negative { i32::MIN as u32 } else { i32::MAX as u32 };
+        return if negative {
+            i32::MIN as u32
+        } else {
+            i32::MAX as u32
+        };
     }
     let m = (x & MANT) | IMPLICIT;
     let magnitude = if e >= 23 {
@@ -288,7 +304,11 @@ pub const fn round_int(x: u32) -> u32 {
         // Add half a unit of the last kept bit, then truncate.
         (m + (1 << (22 - e))) >> (23 - e)
     };
-    if negative { magnitude.wrapping_neg() } else { magnitude }
+    if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    }
 }
 
 /// A key whose unsigned order is the float order (−0 below +0) of non-NaN values.
@@ -386,7 +406,10 @@ pub fn sin_cos(x: u32) -> (u32, u32) {
         return (NAN, NAN);
     }
     let (k, kf) = nearest(mul(x, TWO_OVER_PI));
-    let r = sub(sub(sub(x, mul(kf, PIO2_1)), mul(kf, PIO2_2)), mul(kf, PIO2_3));
+    let r = sub(
+        sub(sub(x, mul(kf, PIO2_1)), mul(kf, PIO2_2)),
+        mul(kf, PIO2_3),
+    );
     let z = mul(r, r);
     let mut s = SIN_POLY[0];
     for c in &SIN_POLY[1..] {
@@ -539,8 +562,16 @@ mod tests {
         while x < 300.0 {
             let (s, c) = sin_cos(b(x));
             let (ws, wc) = ((x as f64).sin(), (x as f64).cos());
-            assert!((f(s) as f64 - ws).abs() < 2e-7, "sin({x}) = {} want {ws}", f(s));
-            assert!((f(c) as f64 - wc).abs() < 2e-7, "cos({x}) = {} want {wc}", f(c));
+            assert!(
+                (f(s) as f64 - ws).abs() < 2e-7,
+                "sin({x}) = {} want {ws}",
+                f(s)
+            );
+            assert!(
+                (f(c) as f64 - wc).abs() < 2e-7,
+                "cos({x}) = {} want {wc}",
+                f(c)
+            );
             x += 0.0731;
         }
         assert_eq!(sin_cos(EXP), (NAN, NAN));

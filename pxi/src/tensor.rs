@@ -128,7 +128,11 @@ pub fn check(op: Op, w: &[u32; 6], memory_words: usize) -> Result<(), Fault> {
         Op::Matvec | Op::Matvect => {
             // out = a, W = b, x = c, n = d, rows = e, stride = f
             let (n, rows, stride) = (d, e, f);
-            let (out_len, x_len) = if op == Op::Matvec { (rows, n) } else { (n, rows) };
+            let (out_len, x_len) = if op == Op::Matvec {
+                (rows, n)
+            } else {
+                (n, rows)
+            };
             c.shape(x_len <= MAX_REDUCE)?;
             let w_len = span(rows, n, stride);
             c.range(a, out_len as u64)?;
@@ -242,7 +246,11 @@ pub fn run(op: Op, w: &[u32; 6], memory: &mut [u32]) -> Option<u32> {
                 for g in 0..n / gs {
                     let mut dot = 0u32;
                     for k in g * gs..(g + 1) * gs {
-                        dot = dot.wrapping_add(q8(memory, c, k).wrapping_mul(q8(memory, b, i * n + k)));
+                        dot = dot.wrapping_add(q8(memory, c, k).wrapping_mul(q8(
+                            memory,
+                            b,
+                            i * n + k,
+                        )));
                     }
                     let ws = memory[at(w_scales, i * (n / gs) + g)];
                     let xs = memory[at(x_scales, g)];
@@ -415,18 +423,39 @@ mod tests {
 
     #[test]
     fn checks_trap_in_order() {
-        assert_eq!(check(Op::Softmax, &w(&[10, 7]), 16), Err((TrapKind::MemoryOutOfBounds, 10)));
-        assert_eq!(check(Op::Quant, &w(&[0, 8, 6, 4]), 16), Err((TrapKind::TensorShape, 0)));
-        assert_eq!(check(Op::Quant, &w(&[0, 3, 8, 4]), 16), Err((TrapKind::VectorOverlap, 0)));
-        assert_eq!(check(Op::Vfadd, &w(&[1, 2, 3, 4]), 16), Err((TrapKind::VectorOverlap, 1)));
+        assert_eq!(
+            check(Op::Softmax, &w(&[10, 7]), 16),
+            Err((TrapKind::MemoryOutOfBounds, 10))
+        );
+        assert_eq!(
+            check(Op::Quant, &w(&[0, 8, 6, 4]), 16),
+            Err((TrapKind::TensorShape, 0))
+        );
+        assert_eq!(
+            check(Op::Quant, &w(&[0, 3, 8, 4]), 16),
+            Err((TrapKind::VectorOverlap, 0))
+        );
+        assert_eq!(
+            check(Op::Vfadd, &w(&[1, 2, 3, 4]), 16),
+            Err((TrapKind::VectorOverlap, 1))
+        );
         assert_eq!(check(Op::Vfadd, &w(&[1, 1, 1, 4]), 16), Ok(()));
-        assert_eq!(check(Op::Argmax, &w(&[0, 0, MAX_REDUCE + 1]), 1 << 20), Err((TrapKind::TensorShape, 0)));
-        assert_eq!(check(Op::Rope, &w(&[0, 4, 0, 1]), 16), Err((TrapKind::TensorShape, 0)));
+        assert_eq!(
+            check(Op::Argmax, &w(&[0, 0, MAX_REDUCE + 1]), 1 << 20),
+            Err((TrapKind::TensorShape, 0))
+        );
+        assert_eq!(
+            check(Op::Rope, &w(&[0, 4, 0, 1]), 16),
+            Err((TrapKind::TensorShape, 0))
+        );
     }
 
     #[test]
     fn softmax_and_argmax_follow_llama2c() {
-        let mut x: alloc::vec::Vec<u32> = [1.0f32, 3.0, 3.0, -2.0].iter().map(|v| v.to_bits()).collect();
+        let mut x: alloc::vec::Vec<u32> = [1.0f32, 3.0, 3.0, -2.0]
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
         assert_eq!(argmax(&x), 1);
         softmax(&mut x);
         let total: f32 = x.iter().map(|&v| f32::from_bits(v)).sum();

@@ -536,8 +536,16 @@ fn control(b: &mut Builder, rng: &mut Rng, body: &Body) {
 /// (NaN, ±∞, ±0, subnormals) or raw bits.
 fn float_bits(rng: &mut Rng) -> u32 {
     match rng.below(20) {
-        0 => [0x7FC0_0000, 0xFFC0_1234, 0x7F80_0000, 0xFF80_0000, 0x8000_0000, 0, 1, 0x8000_0003]
-            [rng.below(8) as usize],
+        0 => [
+            0x7FC0_0000,
+            0xFFC0_1234,
+            0x7F80_0000,
+            0xFF80_0000,
+            0x8000_0000,
+            0,
+            1,
+            0x8000_0003,
+        ][rng.below(8) as usize],
         1 => rng.next() as u32,
         2 => (rng.below(200) as f32 * 0.5).to_bits(),
         _ => ((rng.below(2001) as f32 - 1000.0) / 250.0).to_bits(),
@@ -551,7 +559,9 @@ fn float_data(rng: &mut Rng, flavour: Flavour, memory_words: u32) -> Vec<Segment
     }
     vec![Segment {
         addr: 0,
-        words: (0..memory_words - SHARED_WORDS).map(|_| float_bits(rng)).collect(),
+        words: (0..memory_words - SHARED_WORDS)
+            .map(|_| float_bits(rng))
+            .collect(),
     }]
 }
 
@@ -564,11 +574,21 @@ fn float_or_tensor(b: &mut Builder, rng: &mut Rng, body: &Body) {
     let op = ops[rng.below(ops.len() as u32) as usize];
     if op.info().class == Class::Float {
         let (d, x, y) = (rng.reg(), rng.reg(), rng.reg());
-        b.emit(I::new(Op::Ld, x, 13, rng.below(body.words.min(256)) as u8, 0));
+        b.emit(I::new(
+            Op::Ld,
+            x,
+            13,
+            rng.below(body.words.min(256)) as u8,
+            0,
+        ));
         if rng.chance(50) {
             b.li(y, float_bits(rng));
         }
-        let c = if op.form() == pxi::isa::Form::ABC { y } else { 0 };
+        let c = if op.form() == pxi::isa::Form::ABC {
+            y
+        } else {
+            0
+        };
         b.emit(I::new(op, d, x, c, 0));
         return;
     }
@@ -577,7 +597,11 @@ fn float_or_tensor(b: &mut Builder, rng: &mut Rng, body: &Body) {
     // Distinct quarters, except sometimes (overlap traps).
     let first = rng.below(4);
     for (i, r) in (10..13).enumerate() {
-        let q = if rng.chance(8) { rng.below(4) } else { (first + i as u32) % 4 };
+        let q = if rng.chance(8) {
+            rng.below(4)
+        } else {
+            (first + i as u32) % 4
+        };
         b.li(9, q * quarter + rng.below(8));
         b.emit(I::new(Op::Add, r, 13, 9, 0));
     }
