@@ -63,7 +63,7 @@ impl Tokenizer {
         let mut rng = Rng(seed | 1);
         let mut corpus: Vec<Vec<u8>> = Vec::new();
         for _ in 0..3000 {
-            let word = WORDS[(rng.next() % WORDS.len() as u64) as usize];
+            let word = WORDS[(rng.next_u64() % WORDS.len() as u64) as usize];
             corpus.push(vec![b' ']);
             corpus.extend(word.bytes().map(|b| vec![b]));
         }

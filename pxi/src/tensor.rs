@@ -110,7 +110,7 @@ fn span(rows: u32, n: u32, stride: u32) -> u64 {
 
 /// Q8 group-size rule: non-zero, a multiple of 4, dividing `n`.
 fn q8_shape(n: u32, gs: u32) -> bool {
-    gs != 0 && gs % 4 == 0 && n % gs == 0
+    gs != 0 && gs.is_multiple_of(4) && n.is_multiple_of(gs)
 }
 
 /// Words of a Q8 tensor of `len` values in groups of `gs`.
@@ -187,7 +187,7 @@ pub fn check(op: Op, w: &[u32; 6], memory_words: usize) -> Result<(), Fault> {
         }
         Op::Rope => {
             // vec = a, n = b, head size = c, pos = d
-            c.shape(b % 2 == 0 && x != 0 && x % 2 == 0)?;
+            c.shape(b.is_multiple_of(2) && x != 0 && x.is_multiple_of(2))?;
             c.range(a, b as u64)
         }
         Op::Argmax | Op::Sample => {
@@ -471,8 +471,8 @@ mod tests {
     fn quantize_round_trips() {
         let n = 8;
         let mut m = vec![0u32; 32];
-        for i in 0..n {
-            m[i] = (i as f32 - 3.3).to_bits();
+        for (i, v) in m.iter_mut().take(n).enumerate() {
+            *v = (i as f32 - 3.3).to_bits();
         }
         run(Op::Quant, &w(&[16, 0, 8, 4]), &mut m);
         run(Op::Dequant, &w(&[8, 16, 18, 8, 4]), &mut m);
