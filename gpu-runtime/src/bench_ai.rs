@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use llama::{Config, Libm, Model, Options, Tokenizer};
+use llama::{Config, Libm, Model, Options, Tokenizer, boot};
 use pxi::host::CaptureHost;
 use pxi::run::{Stop, drive};
 use pxi::{Image, Limits, Machine};
@@ -69,25 +69,35 @@ fn shapes(quick: bool) -> Vec<Shape> {
     shapes
 }
 
-fn per_second(tokens: usize, a: Duration, b: Duration) -> f64 {
-    tokens as f64 / (b.saturating_sub(a)).as_secs_f64().max(1e-9)
+/// Tokens per second between a shorter run `a` and a longer run `b` (time,
+/// tokens); `None` when the longer run made no more tokens (it met a BOS) or
+/// was not slower.
+fn per_second(a: (Duration, usize), b: (Duration, usize)) -> Option<f64> {
+    let (time, tokens) = (b.0.checked_sub(a.0)?, b.1.checked_sub(a.1)?);
+    (tokens > 0 && !time.is_zero()).then(|| tokens as f64 / time.as_secs_f64())
 }
 
-/// Run `image` to the end; the wall time.
-fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<Duration> {
+/// Run `image` to the end: the wall time and the tokens `ai.pxs` generated.
+fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<(Duration, usize)> {
     let limits = Limits {
         slice_steps: crate::DEFAULT_SLICE,
         max_steps: u64::MAX,
     };
     let mut host = CaptureHost::default();
     let start = Instant::now();
-    let outcome = match gpu {
-        None => drive(&mut Machine::new(image, limits), &mut host, 16, |_, _| {})
-            .map_err(|e| match e {})?,
+    let (outcome, elapsed, tokens) = match gpu {
+        None => {
+            let mut machine = Machine::new(image, limits);
+            let outcome = drive(&mut machine, &mut host, 16, |_, _| {}).map_err(|e| match e {})?;
+            (outcome, start.elapsed(), machine.memory[boot::B_NOUT])
+        }
         Some(gpu) => {
             let mut machine =
                 GpuMachine::new(gpu, image, limits, GpuOptions { count_exec: false })?;
-            drive(&mut machine, &mut host, 16, |_, _| {})?
+            let outcome = drive(&mut machine, &mut host, 16, |_, _| {})?;
+            let elapsed = start.elapsed();
+            let nout = gpu.read_words(&machine.buffers.memory, boot::B_NOUT as u64 * 4, 1)?;
+            (outcome, elapsed, nout[0])
         }
     };
     anyhow::ensure!(
@@ -95,14 +105,15 @@ fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<Duration> {
         "ai.pxs ended with {:?}",
         outcome.stop
     );
-    Ok(start.elapsed())
+    Ok((elapsed, tokens as usize))
 }
 
-/// The least wall time of three runs of `image`.
-fn best_of_3(image: &Image, gpu: Option<&Gpu>) -> Result<Duration> {
-    let mut best = Duration::MAX;
+/// The least wall time of three runs of `image`, and the tokens generated.
+fn best_of_3(image: &Image, gpu: Option<&Gpu>) -> Result<(Duration, usize)> {
+    let mut best = (Duration::MAX, 0);
     for _ in 0..3 {
-        best = best.min(pixels(image, gpu)?);
+        let (time, tokens) = pixels(image, gpu)?;
+        best = (best.0.min(time), tokens);
     }
     Ok(best)
 }
@@ -113,7 +124,11 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
     // Compile the pipelines before anything is timed.
     let warm = pxi_asm::assemble_source("warm", "    li r1, 0\n    exit r1\n")
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    pixels(&warm.image, Some(&gpu))?;
+    let limits = Limits {
+        slice_steps: crate::DEFAULT_SLICE,
+        max_steps: u64::MAX,
+    };
+    GpuMachine::new(&gpu, &warm.image, limits, GpuOptions { count_exec: false })?;
     println!("## `ai`: tokens per second\n");
     println!(
         "Adapter: **{}**. Random weights, greedy, prompt {:?}; rate = extra tokens / extra time \
@@ -131,7 +146,7 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
         for group_size in [None, Some(shape.group_size)] {
             let model = Model::random(shape.config, true, group_size, 11);
             let bytes = model.to_bytes();
-            let mut times = [[Duration::ZERO; 2]; 3];
+            let mut runs = [[(Duration::MAX, 0); 2]; 3];
             for (k, steps) in [shape.steps.0, shape.steps.1].into_iter().enumerate() {
                 let options = Options {
                     steps,
@@ -139,23 +154,27 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
                     topp: 1.0,
                     seed: 1,
                 };
-                times[0][k] = Duration::MAX;
                 for _ in 0..3 {
                     let start = Instant::now();
-                    llama::generate(&Libm, &model, &tokenizer, PROMPT, &options);
-                    times[0][k] = times[0][k].min(start.elapsed());
+                    let out = llama::generate(&Libm, &model, &tokenizer, PROMPT, &options);
+                    runs[0][k] = (runs[0][k].0.min(start.elapsed()), out.tokens.len());
                 }
                 let (image, _) = crate::ai::image(&bytes, &tokenizer.to_bytes(), PROMPT, &options)?;
-                times[1][k] = best_of_3(&image, None)?;
-                times[2][k] = best_of_3(&image, Some(&gpu))?;
+                runs[1][k] = best_of_3(&image, None)?;
+                runs[2][k] = best_of_3(&image, Some(&gpu))?;
             }
-            let tokens = shape.steps.1 - shape.steps.0;
-            let [reference, cpu, gpu_rate] = times.map(|[a, b]| per_second(tokens, a, b));
+            let [reference, cpu, gpu_rate] = runs.map(|[a, b]| per_second(a, b));
+            let show = |rate: Option<f64>| rate.map_or("n/a".to_string(), |r| format!("{r:.2}"));
             println!(
-                "| {} | {} | {reference:.1} | {cpu:.1} | {gpu_rate:.2} | {:.3}× |",
+                "| {} | {} | {} | {} | {} | {} |",
                 shape.name,
                 group_size.map_or("fp32".to_string(), |g| format!("Q8_0, group {g}")),
-                gpu_rate / reference
+                show(reference),
+                show(cpu),
+                show(gpu_rate),
+                reference
+                    .zip(gpu_rate)
+                    .map_or("n/a".to_string(), |(r, g)| format!("{:.3}×", g / r)),
             );
         }
     }
@@ -191,8 +210,8 @@ again:
     let image = pxi_asm::assemble_source("matvec", &source)
         .map_err(|e| anyhow::anyhow!("matvec: {e}"))?
         .image;
-    let best_vm = best_of_3(&image, Some(gpu))?;
-    let best_cpu = best_of_3(&image, None)?;
+    let best_vm = best_of_3(&image, Some(gpu))?.0;
+    let best_cpu = best_of_3(&image, None)?.0;
     let mut best_native = Duration::MAX;
     for _ in 0..3 {
         best_native = best_native.min(native_matvec(gpu, rows, n, reps)?);
