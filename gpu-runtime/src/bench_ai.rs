@@ -11,8 +11,8 @@ use llama::{Config, Libm, Model, Options, Tokenizer, boot};
 use pxi::host::CaptureHost;
 use pxi::run::{Stop, drive};
 use pxi::{Image, Limits, Machine};
-use wgpu::util::DeviceExt;
 
+use crate::bench::Kernel;
 use crate::{Gpu, GpuMachine, GpuOptions};
 
 /// Options of `pxi-run bench-ai`.
@@ -212,9 +212,17 @@ again:
         .image;
     let best_vm = best_of_3(&image, Some(gpu))?.0;
     let best_cpu = best_of_3(&image, None)?.0;
+    // The hand-written kernel: one lane per row, plain f32 (see native_matvec.wgsl).
+    let kernel = Kernel {
+        source: shaders::NATIVE_MATVEC,
+        entry: "native_matvec",
+        memory_words: rows as u64 + rows as u64 * n as u64 + n as u64,
+        args: &[0, rows, rows + rows * n, n, rows, 0, 0, 0],
+        workgroups: rows.div_ceil(64),
+    };
     let mut best_native = Duration::MAX;
     for _ in 0..3 {
-        best_native = best_native.min(native_matvec(gpu, rows, n, reps)?);
+        best_native = best_native.min(kernel.time(gpu, reps)?);
     }
     let rate = |d: Duration| (rows as f64 * n as f64 * reps as f64) / d.as_secs_f64() / 1e9;
     println!("\n### `matvec` ({rows} × {n}, {reps} times) vs a hand-written WGSL kernel\n");
@@ -234,38 +242,4 @@ again:
         best_native.as_secs_f64() / best_vm.as_secs_f64()
     );
     Ok(())
-}
-
-/// Time `reps` dispatches of the hand-written matvec kernel (one lane per row, plain f32).
-fn native_matvec(gpu: &Gpu, rows: u32, n: u32, reps: u32) -> Result<Duration> {
-    let device = gpu.device();
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("native_matvec.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::NATIVE_MATVEC).into()),
-    });
-    let pipeline = crate::pipeline(gpu, None, &module, "native_matvec", &[]);
-    let memory = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("memory"),
-        size: (rows as u64 + rows as u64 * n as u64 + n as u64) * 4,
-        usage: wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
-    });
-    let args = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("args"),
-        contents: bytemuck::cast_slice(&[0u32, rows, rows + rows * n, n, rows, 0, 0, 0]),
-        usage: wgpu::BufferUsages::UNIFORM,
-    });
-    let group = crate::bind_group(gpu, &pipeline.get_bind_group_layout(0), &[&memory, &args]);
-    let start = Instant::now();
-    let mut encoder = device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &group, &[]);
-        for _ in 0..reps {
-            pass.dispatch_workgroups(rows.div_ceil(64), 1, 1);
-        }
-    }
-    gpu.submit_and_wait(encoder)?;
-    Ok(start.elapsed())
 }

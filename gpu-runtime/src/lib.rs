@@ -172,7 +172,7 @@ impl Gpu {
                     })
             };
             let interpreter = module("interpreter.wgsl", shaders::interpreter_module());
-            let vector = module("vector.wgsl", shaders::module(shaders::VECTOR));
+            let vector = module("vector.wgsl", shaders::vector_module());
             let tensor = module("tensor.wgsl", shaders::tensor_module());
             let layout = interpreter_layout(self);
             let pipeline_layout =

@@ -250,46 +250,24 @@ pub const fn from_int(v: u32) -> u32 {
 
 /// x truncated toward zero to an i32, saturating; NaN gives 0.
 pub const fn to_int(x: u32) -> u32 {
-    let x = canon(x);
-    if is_nan(x) {
-        return 0;
-    }
-    let e = ((x >> 23) & 0xFF) as i32 - 127;
-    let negative = x & SIGN != 0;
-    if e < 0 {
-        return 0;
-    }
-    if e >= 31 {
-        return if negative {
-            i32::MIN as u32
-        } else {
-            i32::MAX as u32
-        };
-    }
-    let m = (x & MANT) | IMPLICIT;
-    let magnitude = if e >= 23 {
-        m << (e - 23)
-    } else {
-        m >> (23 - e)
-    };
-    if negative {
-        magnitude.wrapping_neg()
-    } else {
-        magnitude
-    }
+    float_to_int(x, false)
 }
 
 /// x rounded to the nearest i32, halves away from zero (C's `round`), saturating; NaN gives 0.
 pub const fn round_int(x: u32) -> u32 {
+    float_to_int(x, true)
+}
+
+/// [`to_int`] or, with `round`, [`round_int`]: shift the significand to the
+/// binary point (after adding half a unit of the last kept bit when rounding).
+const fn float_to_int(x: u32, round: bool) -> u32 {
     let x = canon(x);
-    if is_nan(x) {
-        return 0;
-    }
     let e = ((x >> 23) & 0xFF) as i32 - 127;
-    let negative = x & SIGN != 0;
-    if e < -1 {
+    let lowest = if round { -1 } else { 0 };
+    if is_nan(x) || e < lowest {
         return 0;
     }
+    let negative = x & SIGN != 0;
     if e >= 31 {
         return if negative {
             i32::MIN as u32
@@ -301,8 +279,8 @@ pub const fn round_int(x: u32) -> u32 {
     let magnitude = if e >= 23 {
         m << (e - 23)
     } else {
-        // Add half a unit of the last kept bit, then truncate.
-        (m + (1 << (22 - e))) >> (23 - e)
+        let half = if round { 1 << (22 - e) } else { 0 };
+        (m + half) >> (23 - e)
     };
     if negative {
         magnitude.wrapping_neg()

@@ -159,46 +159,30 @@ fn f_from_int(v: u32) -> u32 {
     return f_round_pack(sign, i32(31u - lz) + 127, n >> 7u, (n & 0x7fu) != 0u);
 }
 
-// Shared tail of f_to_int and f_round_int: saturation and sign.
-fn f_int_result(x: u32, e: i32, magnitude: u32) -> u32 {
+// pxi::float::float_to_int: truncate, or with `round` round halves away from zero.
+fn f_float_to_int(x0: u32, round: bool) -> u32 {
+    let x = f_canon(x0);
+    let e = i32((x >> 23u) & 0xffu) - 127;
+    if (f_is_nan(x) || e < select(0, -1, round)) {
+        return 0u;
+    }
     let negative = (x & F_SIGN) != 0u;
     if (e >= 31) {
         return select(0x7fffffffu, 0x80000000u, negative);
     }
+    let m = (x & F_MANT) | F_IMPLICIT;
+    var magnitude: u32;
+    if (e >= 23) {
+        magnitude = m << u32(e - 23);
+    } else {
+        let half = select(0u, 1u << u32(22 - e), round);
+        magnitude = (m + half) >> u32(23 - e);
+    }
     return select(magnitude, 0u - magnitude, negative);
 }
 
-fn f_to_int(x0: u32) -> u32 {
-    let x = f_canon(x0);
-    let e = i32((x >> 23u) & 0xffu) - 127;
-    if (f_is_nan(x) || e < 0) {
-        return 0u;
-    }
-    let m = (x & F_MANT) | F_IMPLICIT;
-    var magnitude = 0u;
-    if (e >= 23 && e < 31) {
-        magnitude = m << u32(e - 23);
-    } else if (e < 23) {
-        magnitude = m >> u32(23 - e);
-    }
-    return f_int_result(x, e, magnitude);
-}
-
-fn f_round_int(x0: u32) -> u32 {
-    let x = f_canon(x0);
-    let e = i32((x >> 23u) & 0xffu) - 127;
-    if (f_is_nan(x) || e < -1) {
-        return 0u;
-    }
-    let m = (x & F_MANT) | F_IMPLICIT;
-    var magnitude = 0u;
-    if (e >= 23 && e < 31) {
-        magnitude = m << u32(e - 23);
-    } else if (e < 23) {
-        magnitude = (m + (1u << u32(22 - e))) >> u32(23 - e);
-    }
-    return f_int_result(x, e, magnitude);
-}
+fn f_to_int(x: u32) -> u32 { return f_float_to_int(x, false); }
+fn f_round_int(x: u32) -> u32 { return f_float_to_int(x, true); }
 
 fn f_key(b: u32) -> u32 {
     return select(b | F_SIGN, ~b, (b & F_SIGN) != 0u);

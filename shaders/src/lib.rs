@@ -8,8 +8,10 @@
 pub const GENERATED: &str = include_str!("generated.wgsl");
 /// The interpreter: `run_slice` and `resolve` entry points.
 pub const INTERPRETER: &str = include_str!("interpreter.wgsl");
-/// The vector pass: `run_vector` entry point.
+/// The vector pass: `run_vector` entry point (after `QUEUE_ENTRY`).
 pub const VECTOR: &str = include_str!("vector.wgsl");
+/// The queue bindings and entry loading shared by the vector and tensor passes.
+pub const QUEUE_ENTRY: &str = include_str!("queue_entry.wgsl");
 /// f32 arithmetic of the float and tensor instructions (part of the interpreter and tensor modules).
 pub const FLOAT: &str = include_str!("float.wgsl");
 /// Tensor-instruction checks and queueing (part of the interpreter module).
@@ -35,16 +37,21 @@ pub fn interpreter_module() -> String {
     module(&[FLOAT, TENSOR_QUEUE, INTERPRETER].join("\n"))
 }
 
-/// The tensor pass module: float arithmetic and `TENSOR`.
+/// The vector pass module: the queue and `VECTOR`.
+pub fn vector_module() -> String {
+    module(&[QUEUE_ENTRY, VECTOR].join("\n"))
+}
+
+/// The tensor pass module: the queue, float arithmetic and `TENSOR`.
 pub fn tensor_module() -> String {
-    module(&[FLOAT, TENSOR].join("\n"))
+    module(&[QUEUE_ENTRY, FLOAT, TENSOR].join("\n"))
 }
 
 /// Every shader module the runtime builds, by name.
 pub fn all_modules() -> [(&'static str, String); 5] {
     [
         ("interpreter", interpreter_module()),
-        ("vector", module(VECTOR)),
+        ("vector", vector_module()),
         ("tensor", tensor_module()),
         ("native_vadd", module(NATIVE_VADD)),
         ("native_matvec", module(NATIVE_MATVEC)),

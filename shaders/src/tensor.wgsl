@@ -6,15 +6,11 @@
 // workgroup whose lane 0 does the sequential sums. MAX_REDUCE keeps every
 // lane under llvmpipe's 65,535 loop iterations per invocation.
 
-@group(0) @binding(0) var<storage, read_write> memory: array<u32>;
-@group(0) @binding(1) var<storage, read_write> queue: array<atomic<u32>>;
+// The bindings and load_entry come from queue_entry.wgsl (prepended).
 
-const Q_ENTRY_WORDS: u32 = 8u;
-const LANES: u32 = 64u;
 const TENSOR_ROWS: u32 = 64u;
 const TENSOR_CHUNK: u32 = 4096u;
 
-var<workgroup> wg_entry: array<u32, 7>;
 var<workgroup> wg_value: u32;
 var<workgroup> wg_keys: array<u32, 64>;
 
@@ -201,12 +197,7 @@ fn run_tensor(
     @builtin(local_invocation_index) lane: u32,
 ) {
     let q = wid.y * Q_ENTRY_WORDS;
-    if (lane == 0u) {
-        for (var w = 0u; w < 7u; w++) {
-            wg_entry[w] = atomicLoad(&queue[q + 1u + w]);
-        }
-    }
-    let entry = workgroupUniformLoad(&wg_entry);
+    let entry = load_entry(wid.y, lane);
     let op = entry[0] & 0xffu;
     // The operand words w[0..6] of pxi::tensor::operands.
     let w0 = entry[1];
