@@ -317,6 +317,7 @@ isa! {
     Vfdivs  = 0x8C, "vfdivs",  ABCD, Tensor,  "mem[`ra` + i] = mem[`rb` + i] ÷ `rc` for i < `rd` (f32).";
     Argmax  = 0x8D, "argmax",  ABC,  Tensor,  "`ra` = index of the first maximum of f32 mem[`rb`..+`rc`], 0xFFFFFFFF if empty.";
     Sample  = 0x8E, "sample",  ABCD, Tensor,  "`ra` = first i < `rc` with Σ_{j≤i} mem[`rb` + j] > f32 `rd`, else `rc` - 1 (llama2.c `sample_mult`).";
+    Attn    = 0x8F, "attn",    A,    Tensor,  "Multi-head attention of one position for every head, as llama2.c; operands in the 11-word descriptor at mem[`ra`] (docs/tensor.md).";
 }
 
 impl Op {

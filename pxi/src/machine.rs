@@ -721,8 +721,8 @@ impl Exec<'_> {
     fn tensor(&mut self, inst: Instruction) -> Result<(), Fault> {
         let w = tensor::operands(&self.hart[H_REGS..H_REGS + REGISTERS], &inst);
         let (base, len) = self.windows().data;
-        tensor::check(inst.op, &w, len as usize)?;
         let window = &mut self.memory[base as usize..(base + len) as usize];
+        tensor::check(inst.op, &w, window)?;
         if let Some(value) = tensor::run(inst.op, &w, window) {
             self.set(inst.a, value);
         }

@@ -118,10 +118,122 @@ fn q8_words(len: u64, gs: u32) -> u64 {
     len / 4 + len / gs as u64
 }
 
-/// Check a tensor instruction's shape, ranges and overlaps, in this order.
-pub fn check(op: Op, w: &[u32; 6], memory_words: usize) -> Result<(), Fault> {
+/// Words of an `attn` descriptor.
+pub const ATTN_WORDS: u32 = 11;
+/// `attn` limits: positions and head size (keep a GPU lane under llvmpipe's loop limit).
+pub const ATTN_MAX_ROWS: u32 = 4096;
+/// Largest head size `attn` takes.
+pub const ATTN_MAX_HEAD: u32 = 256;
+
+/// An `attn` descriptor: out, q, key cache, value cache, scores, heads,
+/// head size, kv multiplier, cache stride, positions, score stride.
+#[derive(Clone, Copy, Debug)]
+struct Attn {
+    out: u32,
+    q: u32,
+    kc: u32,
+    vc: u32,
+    att: u32,
+    heads: u32,
+    hs: u32,
+    kv_mul: u32,
+    stride: u32,
+    rows: u32,
+    att_stride: u32,
+}
+
+impl Attn {
+    fn read(d: &[u32]) -> Attn {
+        Attn {
+            out: d[0],
+            q: d[1],
+            kc: d[2],
+            vc: d[3],
+            att: d[4],
+            heads: d[5],
+            hs: d[6],
+            kv_mul: d[7],
+            stride: d[8],
+            rows: d[9],
+            att_stride: d[10],
+        }
+    }
+
+    /// Words of one cache row the heads read: up to the last kv head's end.
+    fn kv_width(&self) -> u32 {
+        if self.heads == 0 {
+            0
+        } else {
+            (self.heads - 1) / self.kv_mul * self.hs + self.hs
+        }
+    }
+
+    /// The descriptor sits at `at`; the written ranges may not overlap it either.
+    fn check(&self, c: &Checker, at: u32) -> Result<(), Fault> {
+        c.shape(
+            self.kv_mul != 0
+                && self.rows <= ATTN_MAX_ROWS
+                && self.hs <= ATTN_MAX_HEAD
+                && self.heads <= ATTN_MAX_ROWS
+                && (self.heads < 2 || self.att_stride >= self.rows),
+        )?;
+        let width = self.heads as u64 * self.hs as u64;
+        let cache = span(self.rows, self.kv_width(), self.stride);
+        let scores = span(self.heads, self.rows, self.att_stride);
+        c.range(self.out, width)?;
+        c.range(self.q, width)?;
+        c.range(self.kc, cache)?;
+        c.range(self.vc, cache)?;
+        c.range(self.att, scores)?;
+        let desc = (at, ATTN_WORDS as u64);
+        for (src, len) in [
+            (self.q, width),
+            (self.kc, cache),
+            (self.vc, cache),
+            (self.att, scores),
+            desc,
+        ] {
+            c.apart(self.out, width, src, len)?;
+        }
+        for (src, len) in [(self.q, width), (self.kc, cache), (self.vc, cache), desc] {
+            c.apart(self.att, scores, src, len)?;
+        }
+        Ok(())
+    }
+
+    /// llama2.c's attention loop for every head.
+    fn run(&self, memory: &mut [u32]) {
+        let scale = fl::sqrt(fl::from_int(self.hs));
+        for h in 0..self.heads {
+            let off = h / self.kv_mul * self.hs;
+            let (q, att) = (self.q + h * self.hs, self.att + h * self.att_stride);
+            for t in 0..self.rows {
+                let k = self.kc + t * self.stride + off;
+                let mut score = 0;
+                for i in 0..self.hs {
+                    let (a, b) = (memory[(q + i) as usize], memory[(k + i) as usize]);
+                    score = fl::add(score, fl::mul(a, b));
+                }
+                memory[(att + t) as usize] = fl::div(score, scale);
+            }
+            softmax(&mut memory[att as usize..(att + self.rows) as usize]);
+            for i in 0..self.hs {
+                let mut acc = 0;
+                for t in 0..self.rows {
+                    let v = memory[(self.vc + t * self.stride + off + i) as usize];
+                    acc = fl::add(acc, fl::mul(memory[(att + t) as usize], v));
+                }
+                memory[(self.out + h * self.hs + i) as usize] = acc;
+            }
+        }
+    }
+}
+
+/// Check a tensor instruction's shape, ranges and overlaps, in this order,
+/// against the data window `memory` (`attn` reads its descriptor there).
+pub fn check(op: Op, w: &[u32; 6], memory: &[u32]) -> Result<(), Fault> {
     let c = Checker {
-        len: memory_words as u64,
+        len: memory.len() as u64,
     };
     let [a, b, x, d, e, f] = *w;
     match op {
@@ -194,6 +306,10 @@ pub fn check(op: Op, w: &[u32; 6], memory_words: usize) -> Result<(), Fault> {
             // x = b, n = c
             c.shape(x <= MAX_REDUCE)?;
             c.range(b, x as u64)
+        }
+        Op::Attn => {
+            c.range(a, ATTN_WORDS as u64)?;
+            Attn::read(&memory[a as usize..]).check(&c, a)
         }
         _ => {
             // Element-wise: dst = a, x = b, y = c (or scalar), n = d.
@@ -291,6 +407,7 @@ pub fn run(op: Op, w: &[u32; 6], memory: &mut [u32]) -> Option<u32> {
             }
         }
         Op::Argmax => return Some(argmax(&memory[b as usize..(b + c) as usize])),
+        Op::Attn => Attn::read(&memory[a as usize..]).run(memory),
         Op::Sample => return Some(sample(&memory[b as usize..(b + c) as usize], d)),
         _ => {
             for i in 0..d {
@@ -415,7 +532,7 @@ mod tests {
         m[7] = 0.5f32.to_bits();
         m[8] = 2.0f32.to_bits();
         let ops = w(&[10, 0, 6, 3, 2, 3]);
-        check(Op::Matvec, &ops, m.len()).unwrap();
+        check(Op::Matvec, &ops, &m).unwrap();
         run(Op::Matvec, &ops, &mut m);
         assert_eq!(f32::from_bits(m[10]), 1.0 + 1.0 + 6.0);
         assert_eq!(f32::from_bits(m[11]), 4.0 + 2.5 + 12.0);
@@ -424,28 +541,28 @@ mod tests {
     #[test]
     fn checks_trap_in_order() {
         assert_eq!(
-            check(Op::Softmax, &w(&[10, 7]), 16),
+            check(Op::Softmax, &w(&[10, 7]), &[0; 16]),
             Err((TrapKind::MemoryOutOfBounds, 10))
         );
         assert_eq!(
-            check(Op::Quant, &w(&[0, 8, 6, 4]), 16),
+            check(Op::Quant, &w(&[0, 8, 6, 4]), &[0; 16]),
             Err((TrapKind::TensorShape, 0))
         );
         assert_eq!(
-            check(Op::Quant, &w(&[0, 3, 8, 4]), 16),
+            check(Op::Quant, &w(&[0, 3, 8, 4]), &[0; 16]),
             Err((TrapKind::VectorOverlap, 0))
         );
         assert_eq!(
-            check(Op::Vfadd, &w(&[1, 2, 3, 4]), 16),
+            check(Op::Vfadd, &w(&[1, 2, 3, 4]), &[0; 16]),
             Err((TrapKind::VectorOverlap, 1))
         );
-        assert_eq!(check(Op::Vfadd, &w(&[1, 1, 1, 4]), 16), Ok(()));
+        assert_eq!(check(Op::Vfadd, &w(&[1, 1, 1, 4]), &[0; 16]), Ok(()));
         assert_eq!(
-            check(Op::Argmax, &w(&[0, 0, MAX_REDUCE + 1]), 1 << 20),
+            check(Op::Argmax, &w(&[0, 0, MAX_REDUCE + 1]), &vec![0; 1 << 20]),
             Err((TrapKind::TensorShape, 0))
         );
         assert_eq!(
-            check(Op::Rope, &w(&[0, 4, 0, 1]), 16),
+            check(Op::Rope, &w(&[0, 4, 0, 1]), &[0; 16]),
             Err((TrapKind::TensorShape, 0))
         );
     }
@@ -465,6 +582,53 @@ mod tests {
         let mut nan = vec![1.0f32.to_bits(), NAN];
         softmax(&mut nan);
         assert_eq!(nan, vec![NAN, NAN]);
+    }
+
+    /// `attn` is the per-head sequence of matvec, vfdivs, softmax and matvect.
+    #[test]
+    fn attn_is_the_per_head_sequence() {
+        let (heads, hs, kv_mul, stride, rows, att_stride) = (4u32, 4u32, 2u32, 8u32, 3u32, 5u32);
+        let mut m = vec![0u32; 400];
+        for (i, v) in m.iter_mut().enumerate().skip(100) {
+            *v = ((i as f32 * 0.37).sin() * 2.0).to_bits();
+        }
+        // out 20.., q 100.., kc 140.., vc 180.., att 250..
+        let desc = [
+            20, 100, 140, 180, 250, heads, hs, kv_mul, stride, rows, att_stride,
+        ];
+        m[..11].copy_from_slice(&desc);
+        let mut by_parts = m.clone();
+        check(Op::Attn, &w(&[0]), &m).unwrap();
+        run(Op::Attn, &w(&[0]), &mut m);
+        let scale = fl::sqrt(fl::from_int(hs));
+        for h in 0..heads {
+            let (off, att) = (h / kv_mul * hs, 250 + h * att_stride);
+            run(
+                Op::Matvec,
+                &w(&[att, 140 + off, 100 + h * hs, hs, rows, stride]),
+                &mut by_parts,
+            );
+            run(Op::Vfdivs, &w(&[att, att, scale, rows]), &mut by_parts);
+            run(Op::Softmax, &w(&[att, rows]), &mut by_parts);
+            run(
+                Op::Matvect,
+                &w(&[20 + h * hs, 180 + off, att, hs, rows, stride]),
+                &mut by_parts,
+            );
+        }
+        assert_eq!(m, by_parts);
+        m[5] = 0; // no heads: nothing to do
+        assert_eq!(check(Op::Attn, &w(&[0]), &m), Ok(()));
+        m[5] = heads;
+        m[10] = 2; // score rows of the heads would overlap
+        assert_eq!(
+            check(Op::Attn, &w(&[0]), &m),
+            Err((TrapKind::TensorShape, 0))
+        );
+        assert_eq!(
+            check(Op::Attn, &w(&[395]), &m),
+            Err((TrapKind::MemoryOutOfBounds, 395))
+        );
     }
 
     #[test]

@@ -153,10 +153,14 @@ pub fn constants() -> String {
             words.join(", ")
         ));
     }
-    line(format!(
-        "const MAX_REDUCE: u32 = {}u;",
-        crate::tensor::MAX_REDUCE
-    ));
+    for (name, value) in [
+        ("MAX_REDUCE", crate::tensor::MAX_REDUCE),
+        ("ATTN_WORDS", crate::tensor::ATTN_WORDS),
+        ("ATTN_MAX_ROWS", crate::tensor::ATTN_MAX_ROWS),
+        ("ATTN_MAX_HEAD", crate::tensor::ATTN_MAX_HEAD),
+    ] {
+        line(format!("const {name}: u32 = {value}u;"));
+    }
     for kind in state::TrapKind::ALL {
         line(format!(
             "const TRAP_{}: u32 = {}u;",

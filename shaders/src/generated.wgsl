@@ -101,6 +101,7 @@ const OP_VFMULS: u32 = 0x8bu;
 const OP_VFDIVS: u32 = 0x8cu;
 const OP_ARGMAX: u32 = 0x8du;
 const OP_SAMPLE: u32 = 0x8eu;
+const OP_ATTN: u32 = 0x8fu;
 const OP_INVALID: u32 = 0xffu; // marks pixels that do not decode (see pxi::isa::predecode)
 
 // Execution info word per code pixel (pxi::isa::Predecoded::info): length in pixels, ends-slice flag.
@@ -204,6 +205,9 @@ const F_EXP_POLY = array<u32, 6>(0x39500d01u, 0x3ab60b61u, 0x3c088889u, 0x3d2aaa
 const F_SIN_POLY = array<u32, 4>(0x3638ef1du, 0xb9500d01u, 0x3c088889u, 0xbe2aaaabu);
 const F_COS_POLY = array<u32, 5>(0xb493f27eu, 0x37d00d01u, 0xbab60b61u, 0x3d2aaaabu, 0xbf000000u);
 const MAX_REDUCE: u32 = 32768u;
+const ATTN_WORDS: u32 = 11u;
+const ATTN_MAX_ROWS: u32 = 4096u;
+const ATTN_MAX_HEAD: u32 = 256u;
 const TRAP_ILLEGALINSTRUCTION: u32 = 1u;
 const TRAP_TRUNCATEDINSTRUCTION: u32 = 2u;
 const TRAP_PCOUTOFCODE: u32 = 3u;

@@ -12,6 +12,7 @@ const TENSOR_ROWS: u32 = 64u;
 const TENSOR_CHUNK: u32 = 4096u;
 
 var<workgroup> wg_value: u32;
+var<workgroup> wg_desc: array<u32, 11>;
 var<workgroup> wg_keys: array<u32, 64>;
 
 // Int8 number i of the Q8 values packed from word `base`, as i32 bits.
@@ -165,6 +166,40 @@ fn softmax(x: u32, n: u32, lane: u32) {
     }
 }
 
+// Head `h` of `attn` (pxi::tensor::Attn::run): scores one lane per position,
+// the workgroup's softmax, then the weighted values one lane per element.
+fn attn_head(desc: array<u32, 11>, dbase: u32, h: u32, lane: u32) {
+    let hs = desc[6];
+    let stride = desc[8];
+    let rows = desc[9];
+    let off = h / desc[7] * hs;
+    let q = dbase + desc[1] + h * hs;
+    let kc = dbase + desc[2] + off;
+    let vc = dbase + desc[3] + off;
+    let att = dbase + desc[4] + h * desc[10];
+    let out = dbase + desc[0] + h * hs;
+    let scale = f_sqrt(f_from_int(hs));
+    for (var t = lane; t < rows; t += LANES) {
+        var score = 0u;
+        for (var i = 0u; i < hs; i++) {
+            score = f_add(score, f_mul(memory[q + i], memory[kc + t * stride + i]));
+        }
+        memory[att + t] = f_div(score, scale);
+    }
+    storageBarrier();
+    workgroupBarrier();
+    softmax(att, rows, lane);
+    storageBarrier();
+    workgroupBarrier();
+    for (var i = lane; i < hs; i += LANES) {
+        var acc = 0u;
+        for (var t = 0u; t < rows; t++) {
+            acc = f_add(acc, f_mul(memory[att + t], memory[vc + t * stride + i]));
+        }
+        memory[out + i] = acc;
+    }
+}
+
 fn argmax(x: u32, n: u32) -> u32 {
     if (n == 0u) {
         return 0xffffffffu;
@@ -248,6 +283,17 @@ fn run_tensor(
                     r = sample(w1, w2, w3);
                 }
                 atomicStore(&queue[q + 7u], r);
+            }
+        }
+        case OP_ATTN: {
+            if (lane == 0u) {
+                for (var k = 0u; k < 11u; k++) {
+                    wg_desc[k] = memory[w0 + k];
+                }
+            }
+            let desc = workgroupUniformLoad(&wg_desc);
+            if (wid.x < desc[5]) {
+                attn_head(desc, w1, wid.x, lane);
             }
         }
         case OP_SWIGLU, OP_VFADD, OP_VFMUL, OP_VFMULS, OP_VFDIVS: {

@@ -67,8 +67,48 @@ fn t_q8_shape(n: u32, gs: u32) -> bool {
     return gs != 0u && gs % 4u == 0u && n % gs == 0u;
 }
 
+// The `attn` descriptor of the instruction being checked (pxi::tensor::Attn).
+var<private> attn_desc: array<u32, 11>;
+
+fn t_attn_check(at: u32) -> bool {
+    if (!in_window(at, ATTN_WORDS)) {
+        return false;
+    }
+    for (var k = 0u; k < ATTN_WORDS; k++) {
+        attn_desc[k] = atomicLoad(&memory[dbase + at + k]);
+    }
+    let d = attn_desc;
+    let heads = d[5];
+    let hs = d[6];
+    let kv_mul = d[7];
+    let rows = d[9];
+    if (!t_shape(kv_mul != 0u && rows <= ATTN_MAX_ROWS && hs <= ATTN_MAX_HEAD
+        && heads <= ATTN_MAX_ROWS && (heads < 2u || d[10] >= rows))) {
+        return false;
+    }
+    var kv_width = 0u;
+    if (heads != 0u) {
+        kv_width = (heads - 1u) / kv_mul * hs + hs;
+    }
+    let width = heads * hs;
+    if (!(in_window(d[0], width) && in_window(d[1], width) && t_matrix(d[2], rows, kv_width, d[8])
+        && t_matrix(d[3], rows, kv_width, d[8]) && t_matrix(d[4], heads, rows, d[10]))) {
+        return false;
+    }
+    let cache = t_span(rows, kv_width, d[8]);
+    let scores = t_span(heads, rows, d[10]);
+    return t_apart(d[0], width, d[1], width) && t_apart(d[0], width, d[2], cache)
+        && t_apart(d[0], width, d[3], cache) && t_apart(d[0], width, d[4], scores)
+        && t_apart(d[0], width, at, ATTN_WORDS)
+        && t_apart(d[4], scores, d[1], width) && t_apart(d[4], scores, d[2], cache)
+        && t_apart(d[4], scores, d[3], cache) && t_apart(d[4], scores, at, ATTN_WORDS);
+}
+
 fn t_check(op: u32, w: array<u32, 6>) -> bool {
     switch op {
+        case OP_ATTN: {
+            return t_attn_check(w[0]);
+        }
         case OP_MATVEC, OP_MATVECT: {
             let rows = w[4];
             var out_len = rows;
@@ -143,6 +183,7 @@ fn t_chunks(op: u32, w: array<u32, 6>) -> u32 {
         case OP_MATVECT: { return t_div_ceil(w[3], TENSOR_ROWS); }
         case OP_QUANT: { return t_div_ceil(w[2] / w[3], TENSOR_ROWS); }
         case OP_RMSNORM, OP_SOFTMAX, OP_ARGMAX, OP_SAMPLE: { return 1u; }
+        case OP_ATTN: { return attn_desc[5]; }
         case OP_ROPE: { return t_div_ceil(w[1] / 2u, TENSOR_CHUNK); }
         default: { return t_div_ceil(w[3], TENSOR_CHUNK); }
     }
@@ -152,20 +193,20 @@ fn t_chunks(op: u32, w: array<u32, 6>) -> u32 {
 fn t_addresses(op: u32) -> u32 {
     switch op {
         case OP_QUANT, OP_VFMULS, OP_VFDIVS: { return 3u; }
-        case OP_SOFTMAX, OP_ROPE: { return 1u; }
+        case OP_SOFTMAX, OP_ROPE, OP_ATTN: { return 1u; }
         case OP_ARGMAX, OP_SAMPLE: { return 2u; }
         default: { return 7u; }
     }
 }
 
 fn is_tensor(op: u32) -> bool {
-    return op >= OP_MATVEC && op <= OP_SAMPLE;
+    return op >= OP_MATVEC && op <= OP_ATTN;
 }
 
 // Check a tensor instruction and queue it; false when it trapped.
 fn queue_tensor(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
     let d = word & 15u;
-    let w = array<u32, 6>(regs[a & 15u], regs[b & 15u], regs[c & 15u], regs[d],
+    var w = array<u32, 6>(regs[a & 15u], regs[b & 15u], regs[c & 15u], regs[d],
         regs[(d + 1u) & 15u], regs[(d + 2u) & 15u]);
     if (!t_check(op, w)) {
         return false;
@@ -175,6 +216,10 @@ fn queue_tensor(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
     let q = e * Q_ENTRY_WORDS;
     atomicStore(&queue[q + 0u], hart);
     atomicStore(&queue[q + 1u], op | (a << 8u));
+    if (op == OP_ATTN) {
+        // The descriptor's addresses are window-relative: the pass adds dbase.
+        w[1] = dbase;
+    }
     let addresses = t_addresses(op);
     for (var i = 0u; i < 6u; i++) {
         atomicStore(&queue[q + 2u + i], w[i] + select(0u, dbase, (addresses & (1u << i)) != 0u));

@@ -647,10 +647,47 @@ fn float_or_tensor(b: &mut Builder, rng: &mut Rng, body: &Body) {
             b.li(7, rng.below(quarter - 8));
             b.emit(I::new(op, rng.reg(), 11, 7, 4));
         }
+        O::Attn => attn_descriptor(b, rng),
         O::Vfmuls | O::Vfdivs => {
             b.li(12, float_bits(rng));
             b.emit(I::new(op, 10, 11, 12, 4));
         }
         _ => b.emit(I::new(op, 10, 11, 12, 4)),
     }
+}
+
+/// An `attn` descriptor at the body's word 0 (r10): out +16, q +32, keys +48,
+/// values +96, scores +136 — all inside a 160-word window — and sometimes one
+/// bad field (a shape, range or overlap trap on every executor).
+fn attn_descriptor(b: &mut Builder, rng: &mut Rng) {
+    let heads = 1 + rng.below(2);
+    let rows = 1 + rng.below(4);
+    let mut words = [
+        16,
+        32,
+        48,
+        96,
+        136,
+        heads,
+        [2, 4][rng.below(2) as usize],
+        1 + rng.below(2),
+        4 + rng.below(5),
+        rows,
+        rows + rng.below(4),
+    ];
+    if rng.chance(15) {
+        words[rng.below(11) as usize] = [0, 1, 40, 5000][rng.below(4) as usize];
+    }
+    b.emit(I::new(Op::Addi, 10, 13, 0, 0));
+    for (k, &w) in words.iter().enumerate() {
+        // Addresses are relative to the body's base, like every other operand here.
+        if k < 5 {
+            b.li(9, w);
+            b.emit(I::new(Op::Add, 9, 13, 9, 0));
+        } else {
+            b.li(9, w);
+        }
+        b.emit(I::new(Op::St, 9, 10, k as u8, 0));
+    }
+    b.emit(I::new(Op::Attn, 10, 0, 0, 0));
 }
