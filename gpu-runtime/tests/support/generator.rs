@@ -362,7 +362,7 @@ fn body_instruction(b: &mut Builder, rng: &mut Rng, body: &Body, uses_atomics: &
         Flavour::Vector => [30, 10, 45, 0, 5, 10, 0],
         Flavour::Atomic => [35, 15, 5, 35, 5, 5, 0],
         Flavour::Syscall => [30, 10, 5, 5, 45, 5, 0],
-        Flavour::User => [40, 15, 10, 5, 15, 15, 10],
+        Flavour::User => [40, 15, 10, 5, 15, 15, 5],
         Flavour::Tensor => [10, 10, 5, 0, 5, 5, 65],
     };
     let mut pick = rng.below(weights.iter().sum());
