@@ -1,16 +1,19 @@
 //! Runs PXI images on the GPU through wgpu.
 //!
-//! A round of the machine is three dispatches recorded back to back:
+//! A round of the machine is four dispatches recorded back to back:
 //! `run_slice` (one invocation per hart, bounded by the slice budget),
 //! `run_vector` (indirect: one workgroup per queued vector instruction and
-//! 4096-element chunk) and `resolve` (one workgroup: spawns, mailbox posting,
+//! 4096-element chunk), `run_tensor` (the same for tensor instructions:
+//! 64 rows or 4096 elements per workgroup) and `resolve` (one workgroup: spawns, mailbox posting,
 //! control block). A batch of rounds is one submission followed by one small
 //! readback (control block + mailbox); the host services the mailbox between
 //! batches with the same `pxi::mailbox::service` the CPU interpreter uses.
 //! All machine state stays in storage buffers laid out as `pxi::state` says,
 //! so the final state compares word for word with the CPU interpreter.
 
+pub mod ai;
 pub mod bench;
+pub mod bench_ai;
 pub mod testing;
 
 use std::sync::mpsc;
@@ -103,6 +106,7 @@ struct Pipelines {
     layout: wgpu::BindGroupLayout,
     run_slice: wgpu::ComputePipeline,
     run_vector: wgpu::ComputePipeline,
+    run_tensor: wgpu::ComputePipeline,
     resolve: wgpu::ComputePipeline,
 }
 
@@ -156,15 +160,16 @@ impl Gpu {
 
     fn pipelines(&self) -> &Pipelines {
         self.pipelines.get_or_init(|| {
-            let module = |label, body| {
+            let module = |label, source: String| {
                 self.device
                     .create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(label),
-                        source: wgpu::ShaderSource::Wgsl(shaders::module(body).into()),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
                     })
             };
-            let interpreter = module("interpreter.wgsl", shaders::INTERPRETER);
-            let vector = module("vector.wgsl", shaders::VECTOR);
+            let interpreter = module("interpreter.wgsl", shaders::interpreter_module());
+            let vector = module("vector.wgsl", shaders::vector_module());
+            let tensor = module("tensor.wgsl", shaders::tensor_module());
             let layout = interpreter_layout(self);
             let pipeline_layout =
                 self.device
@@ -184,6 +189,7 @@ impl Gpu {
                 ),
                 resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
                 run_vector: pipeline(self, None, &vector, "run_vector", &[]),
+                run_tensor: pipeline(self, None, &tensor, "run_tensor", &[]),
                 layout,
             }
         })
@@ -290,6 +296,7 @@ pub struct GpuMachine<'g> {
     buffers: Buffers,
     interpreter_group: wgpu::BindGroup,
     vector_group: wgpu::BindGroup,
+    tensor_group: wgpu::BindGroup,
     hart_groups: u32,
     memory_words: u32,
     /// Host copy of the control block and scratch words after the last batch.
@@ -480,6 +487,11 @@ impl<'g> GpuMachine<'g> {
             &p.run_vector.get_bind_group_layout(0),
             &[&b.memory, &b.queue],
         );
+        let tensor_group = bind_group(
+            gpu,
+            &p.run_tensor.get_bind_group_layout(0),
+            &[&b.memory, &b.queue],
+        );
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Wgpu(e.to_string()));
         }
@@ -492,6 +504,7 @@ impl<'g> GpuMachine<'g> {
             buffers,
             interpreter_group,
             vector_group,
+            tensor_group,
         })
     }
 
@@ -508,6 +521,9 @@ impl<'g> GpuMachine<'g> {
             pass.dispatch_workgroups(self.hart_groups, 1, 1);
             pass.set_pipeline(&p.run_vector);
             pass.set_bind_group(0, &self.vector_group, &[]);
+            pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
+            pass.set_pipeline(&p.run_tensor);
+            pass.set_bind_group(0, &self.tensor_group, &[]);
             pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
             pass.set_pipeline(&p.resolve);
             pass.set_bind_group(0, &self.interpreter_group, &[]);

@@ -34,6 +34,10 @@ struct Cli {
 enum Command {
     /// Measure the runtime against the CPU interpreter and print a table.
     Bench(gpu_runtime::bench::BenchArgs),
+    /// Run a llama2.c model in pixels (examples/ai.pxs) with run.c's options.
+    Ai(gpu_runtime::ai::AiArgs),
+    /// Measure `ai` (tokens/s) and `matvec` against references and print tables.
+    BenchAi(gpu_runtime::bench_ai::BenchAiArgs),
 }
 
 #[derive(Args)]
@@ -75,6 +79,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Bench(args)) => gpu_runtime::bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Ai(args)) => gpu_runtime::ai::run(&args),
+        Some(Command::BenchAi(args)) => {
+            gpu_runtime::bench_ai::run(&args).map(|()| ExitCode::SUCCESS)
+        }
         None => run(cli.run),
     };
     result.unwrap_or_else(|e| {

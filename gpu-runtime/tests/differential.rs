@@ -111,3 +111,38 @@ fn generated_programs_match() {
         );
     }
 }
+
+/// The Tensor flavour must reach every tensor trap and also finish cleanly,
+/// or the comparison above proves less than it claims (CPU only: cheap).
+#[test]
+fn tensor_programs_reach_results_and_traps() {
+    use pxi::state::{H_AUX, H_STATUS, HART_TRAPPED, TrapKind};
+    let mut traps = std::collections::BTreeSet::new();
+    let mut exited = 0;
+    for seed in 0..700u64 {
+        let program = generate(seed);
+        if program.flavour != support::generator::Flavour::Tensor {
+            continue;
+        }
+        let limits = pxi::Limits {
+            slice_steps: 1000,
+            max_steps: 200_000,
+        };
+        let run = run_cpu(&program.image, limits, 4, b"");
+        if run.outcome.stop == pxi::run::Stop::AllExited {
+            exited += 1;
+        }
+        for hart in run.state.harts.chunks_exact(HART_WORDS) {
+            if hart[H_STATUS] == HART_TRAPPED {
+                traps.insert(format!("{:?}", TrapKind::from_u32(hart[H_AUX])));
+            }
+        }
+    }
+    assert!(exited >= 20, "only {exited} tensor programs ran to the end");
+    for kind in ["TensorShape", "MemoryOutOfBounds", "VectorOverlap"] {
+        assert!(
+            traps.iter().any(|t| t.contains(kind)),
+            "no tensor program trapped with {kind}: {traps:?}"
+        );
+    }
+}

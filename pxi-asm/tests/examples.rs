@@ -14,7 +14,7 @@ fn example(name: &str) -> PathBuf {
     Path::new("../examples").join(format!("{name}.pxs"))
 }
 
-const EXAMPLES: [&str; 5] = ["hello", "fib", "parallel_sum", "vector", "os"];
+const EXAMPLES: [&str; 6] = ["hello", "fib", "parallel_sum", "vector", "ai", "os"];
 
 fn check_output(name: &str, expected: &str) {
     let assembly = assemble_file(&example(name)).unwrap_or_else(|e| panic!("{e}"));

@@ -18,10 +18,20 @@ pub mod tgsi;
 pub const GENERATED: &str = include_str!("generated.wgsl");
 /// The interpreter: `run_slice` and `resolve` entry points.
 pub const INTERPRETER: &str = include_str!("interpreter.wgsl");
-/// The vector pass: `run_vector` entry point.
+/// The vector pass: `run_vector` entry point (after `QUEUE_ENTRY`).
 pub const VECTOR: &str = include_str!("vector.wgsl");
+/// The queue bindings and entry loading shared by the vector and tensor passes.
+pub const QUEUE_ENTRY: &str = include_str!("queue_entry.wgsl");
+/// f32 arithmetic of the float and tensor instructions (part of the interpreter and tensor modules).
+pub const FLOAT: &str = include_str!("float.wgsl");
+/// Tensor-instruction checks and queueing (part of the interpreter module).
+pub const TENSOR_QUEUE: &str = include_str!("tensor_queue.wgsl");
+/// The tensor pass: `run_tensor` entry point (after `FLOAT`).
+pub const TENSOR: &str = include_str!("tensor.wgsl");
 /// A hand-written kernel doing what `vadd` does, for benchmarks.
 pub const NATIVE_VADD: &str = include_str!("native_vadd.wgsl");
+/// A hand-written f32 matrix × vector kernel, for benchmarks.
+pub const NATIVE_MATVEC: &str = include_str!("native_matvec.wgsl");
 
 /// A complete shader module: generated constants plus `body`.
 pub fn module(body: &str) -> String {
@@ -32,11 +42,28 @@ pub fn module(body: &str) -> String {
     source
 }
 
+/// The interpreter module: float arithmetic, tensor queueing and `INTERPRETER`.
+pub fn interpreter_module() -> String {
+    module(&[FLOAT, TENSOR_QUEUE, INTERPRETER].join("\n"))
+}
+
+/// The vector pass module: the queue and `VECTOR`.
+pub fn vector_module() -> String {
+    module(&[QUEUE_ENTRY, VECTOR].join("\n"))
+}
+
+/// The tensor pass module: the queue, float arithmetic and `TENSOR`.
+pub fn tensor_module() -> String {
+    module(&[QUEUE_ENTRY, FLOAT, TENSOR].join("\n"))
+}
+
 /// Every shader module the runtime builds, by name.
-pub fn all_modules() -> [(&'static str, String); 3] {
+pub fn all_modules() -> [(&'static str, String); 5] {
     [
-        ("interpreter", module(INTERPRETER)),
-        ("vector", module(VECTOR)),
+        ("interpreter", interpreter_module()),
+        ("vector", vector_module()),
+        ("tensor", tensor_module()),
         ("native_vadd", module(NATIVE_VADD)),
+        ("native_matvec", module(NATIVE_MATVEC)),
     ]
 }
