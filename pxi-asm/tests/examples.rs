@@ -60,7 +60,7 @@ fn os_output() {
     // halts; full shell sessions run on both executors in gpu-runtime/tests/os.rs.
     check_output(
         "os",
-        "pxOS 0.2: a multi-process OS in pixels (4 harts, preemptive, type help)\n\
+        "pxOS 0.3: protected processes in pixels (4 harts + console, type help)\n\
          pxos$ bye\n",
     );
 }
