@@ -1,4 +1,4 @@
-//! Hand-written reference kernels (`shaders/src/native_vadd.wgsl`), the
+//! Hand-written reference kernels (`shaders/src/native_*.wgsl`), the
 //! yardstick of the benchmark: what the hardware does without an interpreter
 //! in the way, and the copy rate that bounds any element-wise kernel.
 
@@ -37,6 +37,58 @@ impl Kernel {
     }
 }
 
+/// A hand-written WGSL kernel: `entry` of `source` over a `memory` buffer
+/// (binding 0) with uniform `args` (binding 1), `workgroups` workgroups per
+/// dispatch.
+pub struct Shader<'a> {
+    pub source: &'a str,
+    pub entry: &'a str,
+    pub memory_words: u64,
+    pub args: &'a [u32],
+    pub workgroups: u32,
+}
+
+impl Shader<'_> {
+    /// Median wall time of `repeat` submissions of `reps` back-to-back dispatches.
+    pub fn time(&self, gpu: &Gpu, reps: u32, repeat: u32) -> Result<Duration, GpuError> {
+        let device = gpu.device();
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(self.entry),
+            source: wgpu::ShaderSource::Wgsl(shaders::module(self.source).into()),
+        });
+        let pipeline = pipeline(gpu, None, &module, self.entry, &[]);
+        let memory = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("memory"),
+            size: self.memory_words * 4,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let args = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("args"),
+            contents: bytemuck::cast_slice(self.args),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let group = bind_group(gpu, &pipeline.get_bind_group_layout(0), &[&memory, &args]);
+        let mut times = Vec::new();
+        for _ in 0..repeat.max(1) {
+            let start = Instant::now();
+            let mut encoder = device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, &group, &[]);
+                for _ in 0..reps {
+                    pass.dispatch_workgroups(self.workgroups, 1, 1);
+                }
+            }
+            gpu.submit_and_wait(encoder)?;
+            times.push(start.elapsed());
+        }
+        times.sort();
+        Ok(times[times.len() / 2])
+    }
+}
+
 /// Median wall time of `repeat` submissions of `reps` back-to-back
 /// dispatches of `kernel` over `len`-word vectors (`len` a multiple of 4).
 pub fn time_kernel(
@@ -51,39 +103,12 @@ pub fn time_kernel(
             "reference kernels take lengths that are multiples of 4 words, not {len}"
         )));
     }
-    let device = gpu.device();
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("native_vadd.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::NATIVE_VADD).into()),
-    });
-    let pipeline = pipeline(gpu, None, &module, kernel.entry(), &[]);
-    let memory = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("memory"),
-        size: 3 * len as u64 * 4,
-        usage: wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
-    });
-    let args = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("args"),
-        contents: bytemuck::cast_slice(&[0u32, len, 2 * len, len]),
-        usage: wgpu::BufferUsages::UNIFORM,
-    });
-    let group = bind_group(gpu, &pipeline.get_bind_group_layout(0), &[&memory, &args]);
-    let mut times = Vec::new();
-    for _ in 0..repeat.max(1) {
-        let start = Instant::now();
-        let mut encoder = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &group, &[]);
-            for _ in 0..reps {
-                pass.dispatch_workgroups(len.div_ceil(NATIVE_CHUNK), 1, 1);
-            }
-        }
-        gpu.submit_and_wait(encoder)?;
-        times.push(start.elapsed());
+    Shader {
+        source: shaders::NATIVE_VADD,
+        entry: kernel.entry(),
+        memory_words: 3 * len as u64,
+        args: &[0, len, 2 * len, len],
+        workgroups: len.div_ceil(NATIVE_CHUNK),
     }
-    times.sort();
-    Ok(times[times.len() / 2])
+    .time(gpu, reps, repeat)
 }

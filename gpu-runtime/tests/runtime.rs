@@ -1,6 +1,8 @@
 //! The GPU runtime on the examples, on the edges of its launch model, and
 //! from the command line.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -9,17 +11,7 @@ use gpu_runtime::{Gpu, GpuError, GpuMachine, GpuOptions};
 use pxi::Limits;
 use pxi::host::CaptureHost;
 use pxi::run::drive;
-
-fn examples() -> Vec<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pxs"))
-        .collect();
-    files.sort();
-    files
-}
+use support::examples::examples;
 
 /// Examples whose every step is deterministic under the memory model.
 const RACE_FREE: [&str; 4] = ["fib.pxs", "hello.pxs", "parallel_sum.pxs", "vector.pxs"];
@@ -29,7 +21,6 @@ fn every_example_matches_the_cpu_interpreter() {
     let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
     eprintln!("adapter: {}", gpu.adapter_name());
     let paths = examples();
-    assert!(paths.len() >= 5, "examples missing: {paths:?}");
     for path in paths {
         let image = pxi_asm::assemble_file(&path)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -166,6 +157,44 @@ fn cli_rejects_bad_input_without_panicking() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading no/such/file.pxi"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cli_assembly_errors_are_not_prefixed_twice() {
+    let dir = std::env::temp_dir().join(format!("pxi-run-asm-error-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("bad.pxs");
+    std::fs::write(&source, "jmp nowhere\n").unwrap();
+    let out = pxi_run(&[source.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: undefined symbol `nowhere`\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error: error:"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `pxi-run bench | head -1` and a program writing to a closed console end quietly.
+#[test]
+fn cli_ends_quietly_on_a_closed_stdout() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for args in [
+        &["bench", "--quick", "--repeat", "1"][..],
+        &["--cpu", "examples/hello.pxs"],
+        &["examples/hello.pxs"],
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pxi-run"));
+        command.args(args).current_dir(&root);
+        let out = pxi_asm::cli::output_with_stdout_closed(&mut command).unwrap();
+        assert!(
+            pxi_asm::cli::ended_quietly(&out),
+            "{args:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

@@ -9,12 +9,20 @@ use microkernel::arch::gpu::Display;
 use microkernel::arch::pci::{ConfigSpace, Function};
 use microkernel::arch::qemu::{self, ExitCode};
 use microkernel::arch::serial::Com1;
+use microkernel::arch::virgl as virgl_executor;
+use microkernel::arch::virtio_gpu::{GpuError, VirtioGpu};
 use microkernel::arch::{heap, interrupts, logger, pvh};
 use microkernel::kprintln;
 use microkernel::pci::PciId;
 use microkernel::screen::ProgramView;
-use pxi::run::Stop;
+use pxi::Trap;
+use pxi::run::{Outcome, Stop};
 use pxi::{Image, Machine};
+use virgl::{VirglError, VirglMachine};
+
+extern crate alloc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
 /// The program the kernel runs (chosen by build.rs).
 static OS_IMAGE: &[u8] = include_bytes!(env!("PXOS_IMAGE_PATH"));
@@ -33,13 +41,32 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     let serial = Com1::init();
     kprintln!("pxOS microkernel: long mode, identity-mapped 0..4 GiB with 2 MiB pages");
     interrupts::init();
-    heap::init();
-    logger::init(log::LevelFilter::Info);
     // SAFETY: `start_info` is the EBX value of the PVH entry, passed through unchanged.
     let boot = match unsafe { pvh::BootInfo::from_start_info(start_info) } {
         Ok(boot) => boot,
         Err(error) => panic!("bad PVH start info: {error:?}"),
     };
+    for entry in boot.memory_map {
+        kprintln!(
+            "  mem {:#012x}..{:#012x} {}",
+            entry.address,
+            entry.address + entry.size,
+            entry.kind_name()
+        );
+    }
+    match heap::init(&boot) {
+        Ok(heap) => kprintln!(
+            "heap: {} MiB at {:#x}..{:#x} (the RAM after the kernel)",
+            heap.len() >> 20,
+            heap.start,
+            heap.end
+        ),
+        Err(error) => {
+            kprintln!("boot: no heap: {error}");
+            qemu::exit(ExitCode::Failure)
+        }
+    }
+    logger::init(log::LevelFilter::Info);
     kprintln!("boot: command line {:?}", boot.command_line);
     let has_word = |word: &str| boot.command_line.split_whitespace().any(|w| w == word);
     if has_word(FAULT_TEST) {
@@ -48,14 +75,6 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         // and exits QEMU; control never comes back here.
         let value = unsafe { core::ptr::read_volatile(UNMAPPED_ADDRESS as *const u64) };
         panic!("{FAULT_TEST}: reading {UNMAPPED_ADDRESS:#x} did not fault (read {value:#x})");
-    }
-    for entry in boot.memory_map {
-        kprintln!(
-            "  mem {:#012x}..{:#012x} {}",
-            entry.address,
-            entry.address + entry.size,
-            entry.kind_name()
-        );
     }
 
     let image = match Image::decode_png(OS_IMAGE) {
@@ -81,13 +100,31 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         }
     });
 
-    kprintln!(
-        "dispatch: running os.pxi on the pxi CPU interpreter (no GPU compute path on metal yet)"
-    );
-    let started = interrupts::uptime_micros();
-    let mut executor = CpuExecutor(Machine::new(&image, dispatch::limits()));
     let mut host = KernelHost::new(serial);
-    let outcome = dispatch::run(&mut executor, &mut host, screen.as_mut());
+    let started = interrupts::uptime_micros();
+    let device = screen.as_ref().map(|s| s.display.device());
+    let (outcome, traps) = match device.filter(|d| d.borrow().has_3d()) {
+        Some(device) => match run_on_virgl(device, &image, &mut host, screen.as_mut()) {
+            Ok(done) => done,
+            Err(error) => {
+                kprintln!("dispatch: virgl executor failed: {error}");
+                kprintln!("dispatch: falling back to the pxi CPU interpreter");
+                run_on_cpu(&image, &mut host, screen.as_mut())
+            }
+        },
+        None => {
+            kprintln!(
+                "dispatch: no GPU compute: {} (boot with -device virtio-gpu-gl-pci, \
+                 microkernel/boot.sh --gpu)",
+                if device.is_some() {
+                    "the virtio-gpu has no 3D (VIRTIO_GPU_F_VIRGL)"
+                } else {
+                    "no virtio-gpu"
+                }
+            );
+            run_on_cpu(&image, &mut host, screen.as_mut())
+        }
+    };
     let elapsed_ms = (interrupts::uptime_micros() - started) / 1000;
     kprintln!(
         "dispatch: stopped ({:?}) after {} rounds, {} steps, {} batches, {} ms",
@@ -97,7 +134,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         outcome.batches,
         elapsed_ms
     );
-    for trap in executor.0.traps(&image) {
+    for trap in traps {
         kprintln!("dispatch: trap: {trap}");
     }
     let code = match outcome.stop {
@@ -111,6 +148,65 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         "kernel: idle (the screen stays up; pass `-append {EXIT_ON_STOP}` to exit QEMU instead)"
     );
     qemu::halt_forever()
+}
+
+/// Runs the image on the pxi CPU interpreter; returns the outcome and the traps.
+fn run_on_cpu(
+    image: &Image,
+    host: &mut KernelHost,
+    screen: Option<&mut Screen>,
+) -> (Outcome, Vec<Trap>) {
+    kprintln!("dispatch: running os.pxi on the pxi CPU interpreter");
+    let mut executor = CpuExecutor(Machine::new(image, dispatch::limits()));
+    // The interpreter's error type is `Infallible`.
+    let Ok(outcome) = dispatch::run(&mut executor, host, screen);
+    (outcome, executor.0.traps(image))
+}
+
+/// Runs the image on the host GPU through virgl; an error means nothing ran yet or the
+/// context died (the caller falls back to the CPU).
+fn run_on_virgl(
+    device: &'static RefCell<VirtioGpu>,
+    image: &Image,
+    host: &mut KernelHost,
+    screen: Option<&mut Screen>,
+) -> Result<(Outcome, Vec<Trap>), VirglError<GpuError>> {
+    let shaders = virgl_executor::shaders();
+    kprintln!(
+        "dispatch: virtio-gpu 3D (virgl): creating the runtime's shaders ({} + {} + {} bytes of TGSI)",
+        shaders.run_slice.text.len(),
+        shaders.resolve.text.len(),
+        shaders.run_vector.text.len()
+    );
+    let started = interrupts::uptime_micros();
+    let mut context = virgl::Context::new(virgl_executor::Device(device), &shaders)?;
+    let ready_ms = (interrupts::uptime_micros() - started) / 1000;
+    measure_round_trip(&mut context)?;
+    kprintln!(
+        "dispatch: running os.pxi on the host GPU through virgl (shaders ready in {ready_ms} ms)"
+    );
+    let mut executor = VirglMachine::new(&mut context, image, dispatch::limits())?;
+    let outcome = dispatch::run(&mut executor, host, screen)?;
+    let harts = executor.read_harts()?;
+    Ok((outcome, pxi::machine::traps(image, &harts)))
+}
+
+/// Logs the cost of an empty fenced submission (submit → fence → answer), for
+/// docs/benchmarks.md: the floor under every batch of rounds on virgl.
+fn measure_round_trip(
+    context: &mut virgl::Context<virgl_executor::Device>,
+) -> Result<(), VirglError<GpuError>> {
+    const ROUND_TRIPS: u64 = 100;
+    kprintln!("dispatch: virgl: timing {ROUND_TRIPS} empty fenced submissions");
+    let started = interrupts::uptime_micros();
+    for _ in 0..ROUND_TRIPS {
+        virgl::Transport::wait(context.transport()).map_err(VirglError::Transport)?;
+    }
+    kprintln!(
+        "dispatch: virgl submit -> fence round trip {} us (mean of {ROUND_TRIPS}, guest clock)",
+        (interrupts::uptime_micros() - started) / ROUND_TRIPS
+    );
+    Ok(())
 }
 
 /// Draws the program and an empty heatmap, and says where they are (tests read this line).

@@ -161,6 +161,34 @@ fn vector_overlap() {
     );
 }
 
+#[test]
+fn tensor_shape() {
+    // A Q8 group size that is not a multiple of 4.
+    let source = ".memory 64\nli r1, 0\nli r2, 32\nli r3, 8\nli r4, 6\nquant r1, r2, r3, r4";
+    expect(
+        source,
+        0,
+        TrapKind::TensorShape,
+        8,
+        0,
+        Some(Instruction::new(Op::Quant, 1, 2, 3, 4)),
+    );
+}
+
+#[test]
+fn tensor_range_outside_memory() {
+    // 100 output rows at address 0 in 16 words of memory.
+    let source = ".memory 16\nli r1, 0\nli r2, 4\nli r3, 8\nli r4, 4\nli r5, 100\nli r6, 4\nmatvec r1, r2, r3, r4";
+    expect(
+        source,
+        0,
+        TrapKind::MemoryOutOfBounds,
+        12,
+        0,
+        Some(Instruction::new(Op::Matvec, 1, 2, 3, 4)),
+    );
+}
+
 /// A user-mode fault is no machine trap: the kernel gets it at its trap vector.
 #[test]
 fn privileged_instruction_in_user_mode() {
@@ -212,6 +240,7 @@ fn every_trap_kind_has_a_test() {
         TrapKind::DivisionByZero,
         TrapKind::VectorOverlap,
         TrapKind::Privileged,
+        TrapKind::TensorShape,
     ];
     assert_eq!(tested, TrapKind::ALL);
 }
@@ -357,29 +386,13 @@ fn wrong_colour_type_or_depth() {
     );
 }
 
-/// CRC-32 of PNG chunks (ISO 3309), to forge headers.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                crc >> 1 ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// A valid PNG whose IHDR claims `width` x `height`.
 fn forged_dimensions(width: u32, height: u32) -> Vec<u8> {
     let mut png = valid().encode_png();
     // Signature (8), length (4), "IHDR" (4), then width and height.
     png[16..20].copy_from_slice(&width.to_be_bytes());
     png[20..24].copy_from_slice(&height.to_be_bytes());
-    let crc = crc32(&png[12..29]);
+    let crc = common::crc32(&png[12..29]);
     png[29..33].copy_from_slice(&crc.to_be_bytes());
     png
 }
@@ -393,10 +406,23 @@ fn huge_dimensions() {
             height: 16384
         })
     );
-    assert!(matches!(
+    assert_eq!(
         Image::decode_png(&forged_dimensions(100_000, 1)),
-        Err(ImageError::Png(_))
-    ));
+        Err(ImageError::BadDimensions {
+            width: 100_000,
+            height: 1
+        })
+    );
+    for (width, height) in [(0, 1), (1, 0), (0, 0)] {
+        assert_eq!(
+            Image::decode_png(&forged_dimensions(width, height)),
+            Err(ImageError::BadDimensions {
+                width: width as u64,
+                height: height as u64
+            }),
+            "{width}x{height}"
+        );
+    }
 }
 
 #[test]
@@ -411,4 +437,21 @@ fn truncated_and_garbage_bytes() {
         Err(ImageError::Png(_))
     ));
     assert!(matches!(Image::decode_png(&[]), Err(ImageError::Png(_))));
+}
+
+#[test]
+fn trap_reports_name_call_targets_by_their_label() {
+    let assembly = common::assemble("main: call recurse\nrecurse: call recurse\n");
+    let (outcome, _, machine) = common::run(&assembly.image);
+    assert_eq!(outcome.stop, Stop::Trapped);
+    let trap = &machine.traps(&assembly.image)[0];
+    assert_eq!(trap.kind, TrapKind::StackOverflow);
+    let with_map = pxi_asm::trap::render_trap(trap, Some(&assembly.map));
+    assert!(
+        with_map.contains("at pc 2 (pixel 10,0) in `call recurse`\n"),
+        "{with_map}"
+    );
+    assert!(with_map.contains("test.pxs:2 (in recurse)"), "{with_map}");
+    let without = pxi_asm::trap::render_trap(trap, None);
+    assert!(without.contains("in `call 0x00000002`"), "{without}");
 }

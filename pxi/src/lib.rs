@@ -12,6 +12,7 @@ extern crate std;
 
 pub mod counts;
 pub mod docs;
+pub mod float;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod image;
@@ -23,6 +24,7 @@ pub mod png;
 pub mod program;
 pub mod run;
 pub mod state;
+pub mod tensor;
 pub mod wgsl;
 
 pub use image::{Image, ImageError};

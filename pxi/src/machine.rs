@@ -22,6 +22,7 @@ use crate::mailbox::{
     self, MAILBOX_WORDS, OUTBOX_CALLS, OUTBOX_ENTRY_WORDS, OUTBOX_WORDS, SLOT_WORDS, SLOTS,
 };
 use crate::state::*;
+use crate::tensor;
 
 /// Limits of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -547,6 +548,14 @@ impl Exec<'_> {
                 self.vector(inst)?;
                 after
             }
+            Class::Float => {
+                self.float(inst);
+                after
+            }
+            Class::Tensor => {
+                self.tensor(inst)?;
+                after
+            }
             _ => {
                 self.data(inst)?;
                 after
@@ -554,7 +563,9 @@ impl Exec<'_> {
         };
         self.counts[at] = self.counts[at].wrapping_add(1);
         self.hart[H_PC] = next;
-        if was_user {
+        // Instructions that end the slice (yield, vector) do not count down:
+        // a vector result is only final at the end of the round on a GPU.
+        if was_user && !inst.op.ends_slice() {
             self.tick_timer();
         }
         // A call posted without a reply continues the slice.
@@ -625,9 +636,6 @@ impl Exec<'_> {
         let ctx = &self.memory[words];
         if ctx[CTX_SP] as usize > STACK_DEPTH {
             return Err((TrapKind::StackOverflow, ctx[CTX_SP]));
-        }
-        if ctx[CTX_PC] >= self.hart[H_UCODE_LEN] {
-            return Err((TrapKind::JumpOutOfCode, ctx[CTX_PC]));
         }
         if self.hart[H_TVEC] == NO_VECTOR {
             return Err((TrapKind::JumpOutOfCode, NO_VECTOR));
@@ -797,6 +805,30 @@ impl Exec<'_> {
                         f(self.memory[x.start + i], self.memory[y.start + i]);
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl Exec<'_> {
+    /// f32 instructions on register bits (`fcmp` sets the flags).
+    fn float(&mut self, inst: Instruction) {
+        let (rb, rc) = (self.reg(inst.b), self.reg(inst.c & 15));
+        if inst.op == Op::Fcmp {
+            self.hart[H_FLAGS] = tensor::scalar(inst.op, self.reg(inst.a), rb);
+        } else {
+            self.set(inst.a, tensor::scalar(inst.op, rb, rc));
+        }
+    }
+
+    /// Tensor instructions over the data window (`crate::tensor`).
+    fn tensor(&mut self, inst: Instruction) -> Result<(), Fault> {
+        let w = tensor::operands(&self.hart[H_REGS..H_REGS + REGISTERS], &inst);
+        let (base, len) = self.windows().data;
+        let window = &mut self.memory[base as usize..(base + len) as usize];
+        tensor::check(inst.op, &w, window)?;
+        if let Some(value) = tensor::run(inst.op, &w, window) {
+            self.set(inst.a, value);
         }
         Ok(())
     }

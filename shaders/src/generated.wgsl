@@ -70,6 +70,38 @@ const OP_VMAXU: u32 = 0x69u;
 const OP_VSUM: u32 = 0x6au;
 const OP_VDOT: u32 = 0x6bu;
 const OP_VFIND: u32 = 0x6cu;
+const OP_FADD: u32 = 0x70u;
+const OP_FSUB: u32 = 0x71u;
+const OP_FMUL: u32 = 0x72u;
+const OP_FDIV: u32 = 0x73u;
+const OP_FMIN: u32 = 0x74u;
+const OP_FMAX: u32 = 0x75u;
+const OP_FNEG: u32 = 0x76u;
+const OP_FABS: u32 = 0x77u;
+const OP_FSQRT: u32 = 0x78u;
+const OP_FEXP: u32 = 0x79u;
+const OP_FSIN: u32 = 0x7au;
+const OP_FCOS: u32 = 0x7bu;
+const OP_FCMP: u32 = 0x7cu;
+const OP_ITOF: u32 = 0x7du;
+const OP_FTOI: u32 = 0x7eu;
+const OP_FROUND: u32 = 0x7fu;
+const OP_MATVEC: u32 = 0x80u;
+const OP_MATVECT: u32 = 0x81u;
+const OP_QMATVEC: u32 = 0x82u;
+const OP_QUANT: u32 = 0x83u;
+const OP_DEQUANT: u32 = 0x84u;
+const OP_RMSNORM: u32 = 0x85u;
+const OP_SOFTMAX: u32 = 0x86u;
+const OP_ROPE: u32 = 0x87u;
+const OP_SWIGLU: u32 = 0x88u;
+const OP_VFADD: u32 = 0x89u;
+const OP_VFMUL: u32 = 0x8au;
+const OP_VFMULS: u32 = 0x8bu;
+const OP_VFDIVS: u32 = 0x8cu;
+const OP_ARGMAX: u32 = 0x8du;
+const OP_SAMPLE: u32 = 0x8eu;
+const OP_ATTN: u32 = 0x8fu;
 const OP_INVALID: u32 = 0xffu; // marks pixels that do not decode (see pxi::isa::predecode)
 
 // Execution info word per code pixel (pxi::isa::Predecoded::info): length in pixels, ends-slice flag.
@@ -156,6 +188,30 @@ const OUTBOX_ENTRY_WORDS: u32 = 68u;
 const OUTBOX_WORDS: u32 = 273u;
 const ERR_FAULT: u32 = 4294967293u;
 const SYSCALL_LEN: u32 = 1u;
+
+// f32 constants (pxi::float) and tensor limits (pxi::tensor).
+const F_NAN: u32 = 0x7fc00000u;
+const F_ONE: u32 = 0x3f800000u;
+const F_HALF: u32 = 0x3f000000u;
+const F_LOG2E: u32 = 0x3fb8aa3bu;
+const F_LN2_HI: u32 = 0x3f317200u;
+const F_LN2_LO: u32 = 0x35bfbe8eu;
+const F_EXP_MAX: u32 = 0x42b17217u;
+const F_EXP_MIN: u32 = 0xc2af0000u;
+const F_TWO_OVER_PI: u32 = 0x3f22f983u;
+const F_PIO2_1: u32 = 0x3fc90000u;
+const F_PIO2_2: u32 = 0x39fda000u;
+const F_PIO2_3: u32 = 0x33a22169u;
+const F_NEG_LN_10000: u32 = 0xc1135d8eu;
+const F_RMS_EPS: u32 = 0x3727c5acu;
+const F_Q_MAX: u32 = 0x42fe0000u;
+const F_EXP_POLY = array<u32, 6>(0x39500d01u, 0x3ab60b61u, 0x3c088889u, 0x3d2aaaabu, 0x3e2aaaabu, 0x3f000000u);
+const F_SIN_POLY = array<u32, 4>(0x3638ef1du, 0xb9500d01u, 0x3c088889u, 0xbe2aaaabu);
+const F_COS_POLY = array<u32, 5>(0xb493f27eu, 0x37d00d01u, 0xbab60b61u, 0x3d2aaaabu, 0xbf000000u);
+const MAX_REDUCE: u32 = 32768u;
+const ATTN_WORDS: u32 = 11u;
+const ATTN_MAX_ROWS: u32 = 4096u;
+const ATTN_MAX_HEAD: u32 = 256u;
 const TRAP_ILLEGALINSTRUCTION: u32 = 1u;
 const TRAP_TRUNCATEDINSTRUCTION: u32 = 2u;
 const TRAP_PCOUTOFCODE: u32 = 3u;
@@ -166,6 +222,7 @@ const TRAP_STACKUNDERFLOW: u32 = 7u;
 const TRAP_DIVISIONBYZERO: u32 = 8u;
 const TRAP_VECTOROVERLAP: u32 = 9u;
 const TRAP_PRIVILEGED: u32 = 10u;
+const TRAP_TENSORSHAPE: u32 = 11u;
 
 // Mailbox rules (pxi::mailbox::{needs_reply, payload_units, payload_words}).
 fn needs_reply(call: u32) -> bool {

@@ -12,19 +12,15 @@
 // 2x over one word per lane-strided element); on GPUs it is a plain 16-byte
 // load per lane.
 
-@group(0) @binding(0) var<storage, read_write> memory: array<u32>;
-@group(0) @binding(1) var<storage, read_write> queue: array<atomic<u32>>;
+// The bindings 0 and 1 and load_entry come from queue_entry.wgsl (prepended).
 // The same buffer as `memory`, four words per element (the host pads it to a
 // multiple of four words).
 @group(0) @binding(2) var<storage, read_write> memory4: array<vec4<u32>>;
 
-const Q_ENTRY_WORDS: u32 = 8u;
 const VECTOR_CHUNK: u32 = 4096u;
-const LANES: u32 = 64u;
 const LANE_BLOCK: u32 = VECTOR_CHUNK / LANES;
 
 var<workgroup> wg_acc: atomic<u32>;
-var<workgroup> wg_entry: array<u32, 7>;
 
 struct Entry {
     op: u32,
@@ -120,15 +116,7 @@ fn run_vector(
     @builtin(local_invocation_index) lane: u32,
 ) {
     let q = wid.y * Q_ENTRY_WORDS;
-    // Every lane needs the same entry: lane 0 reads it and shares it through
-    // workgroup memory, which also makes it uniform (measured: a loop bound the
-    // compiler cannot prove uniform costs about 2x on llvmpipe).
-    if (lane == 0u) {
-        for (var w = 0u; w < 7u; w++) {
-            wg_entry[w] = atomicLoad(&queue[q + 1u + w]);
-        }
-    }
-    let word = workgroupUniformLoad(&wg_entry);
+    let word = load_entry(wid.y, lane);
     let op = word[0] & 0xffu;
     // vfill's value is added to the y operand, which it does not read (0).
     let e = Entry(op, word[1], word[2], word[3], select(0u, word[5], op == OP_VFILL));

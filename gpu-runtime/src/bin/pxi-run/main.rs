@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod ai;
 mod bench;
+mod bench_ai;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -38,6 +40,10 @@ struct Cli {
 enum Command {
     /// Measure the runtime against the CPU interpreter and print a table.
     Bench(bench::BenchArgs),
+    /// Run a llama2.c model in pixels (examples/ai.pxs) with run.c's options.
+    Ai(ai::AiArgs),
+    /// Measure `ai` (tokens/s) and `matvec` against references and print tables.
+    BenchAi(bench_ai::BenchAiArgs),
 }
 
 #[derive(Args)]
@@ -75,16 +81,24 @@ struct RunArgs {
     /// With `--trace`: how many harts (0, 1, …) get a track of their own.
     #[arg(long, default_value_t = 8, requires = "trace")]
     trace_harts: u32,
+    /// Link this user program (`.pxi` or `.pxs`, named by its file stem) into
+    /// the OS image: the pxOS shell's `programs` lists it and `run NAME` starts
+    /// it. Repeatable.
+    #[arg(long = "program", value_name = "PATH")]
+    programs: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
+    pxi_asm::cli::end_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Bench(args)) => bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Ai(args)) => ai::run(&args),
+        Some(Command::BenchAi(args)) => bench_ai::run(&args).map(|()| ExitCode::SUCCESS),
         None => run(cli.run),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("pxi-run: error: {e:#}");
+        pxi_asm::cli::report_error("pxi-run", &e);
         ExitCode::FAILURE
     })
 }
@@ -93,7 +107,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let Some(path) = args.program else {
         anyhow::bail!("no program given: try `pxi-run examples/os.pxs` or `pxi-run --help`");
     };
-    let (image, map) = load_program(&path)?;
+    let (mut image, mut map) = load_program(&path)?;
+    pxi_asm::runner::link_programs(&mut image, &mut map, &args.programs)?;
     let limits = Limits {
         slice_steps: args.slice_steps,
         max_steps: args.max_steps,
