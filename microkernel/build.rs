@@ -73,6 +73,7 @@ fn translate_shaders(manifest_dir: &Path, out_dir: &Path) {
         ("run_slice", &shaders.run_slice),
         ("resolve", &shaders.resolve),
         ("run_vector", &shaders.run_vector),
+        ("run_tensor", &shaders.run_tensor),
     ] {
         let file = out_dir.join(format!("{name}.tgsi"));
         std::fs::write(&file, &t.text).expect("write a TGSI file to $OUT_DIR");

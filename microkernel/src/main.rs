@@ -173,10 +173,11 @@ fn run_on_virgl(
 ) -> Result<(Outcome, Vec<Trap>), VirglError<GpuError>> {
     let shaders = virgl_executor::shaders();
     kprintln!(
-        "dispatch: virtio-gpu 3D (virgl): creating the runtime's shaders ({} + {} + {} bytes of TGSI)",
+        "dispatch: virtio-gpu 3D (virgl): creating the runtime's shaders ({} + {} + {} + {} bytes of TGSI)",
         shaders.run_slice.text.len(),
         shaders.resolve.text.len(),
-        shaders.run_vector.text.len()
+        shaders.run_vector.text.len(),
+        shaders.run_tensor.text.len()
     );
     let started = interrupts::uptime_micros();
     let mut context = virgl::Context::new(virgl_executor::Device(device), &shaders)?;

@@ -29,7 +29,7 @@ pub struct Shader<'s> {
     pub shared_bytes: u32,
 }
 
-/// The runtime's three shaders (see `shaders::tgsi::runtime`).
+/// The runtime's four shaders (see `shaders::tgsi::runtime`).
 #[derive(Clone, Copy, Debug)]
 pub struct Shaders<'s> {
     /// interpreter.wgsl `run_slice`.
@@ -38,11 +38,14 @@ pub struct Shaders<'s> {
     pub resolve: Shader<'s>,
     /// vector.wgsl `run_vector`.
     pub run_vector: Shader<'s>,
+    /// tensor.wgsl `run_tensor`.
+    pub run_tensor: Shader<'s>,
 }
 
 const RUN_SLICE: u32 = 1;
 const RESOLVE: u32 = 2;
 const RUN_VECTOR: u32 = 3;
+const RUN_TENSOR: u32 = 4;
 
 /// Executor failures (program traps are machine state, not errors).
 #[derive(Debug)]
@@ -79,11 +82,11 @@ impl<E: core::fmt::Display> core::fmt::Display for VirglError<E> {
 pub struct Context<T> {
     transport: T,
     next_resource: u32,
-    blocks: [[u32; 3]; 3],
+    blocks: [[u32; 3]; 4],
 }
 
 impl<T: Transport> Context<T> {
-    /// Create the three shaders over `transport` and wait for the host to
+    /// Create the four shaders over `transport` and wait for the host to
     /// accept them (an invalid shader kills the context: that is an error here).
     pub fn new(mut transport: T, shaders: &Shaders) -> Result<Self, VirglError<T::Error>> {
         let mut c = Commands::new();
@@ -91,6 +94,7 @@ impl<T: Transport> Context<T> {
             (RUN_SLICE, &shaders.run_slice),
             (RESOLVE, &shaders.resolve),
             (RUN_VECTOR, &shaders.run_vector),
+            (RUN_TENSOR, &shaders.run_tensor),
         ] {
             c.create_compute_shader(handle, s.text, s.tokens, s.shared_bytes);
         }
@@ -103,6 +107,7 @@ impl<T: Transport> Context<T> {
                 shaders.run_slice.workgroup,
                 shaders.resolve.workgroup,
                 shaders.run_vector.workgroup,
+                shaders.run_tensor.workgroup,
             ],
         })
     }
@@ -187,7 +192,7 @@ impl Buffers {
 pub struct VirglMachine<'c, T: Transport> {
     ctx: &'c mut Context<T>,
     buffers: Buffers,
-    /// One round: run_slice, run_vector (indirect), resolve, with barriers.
+    /// One round: run_slice, run_vector and run_tensor (indirect), resolve, with barriers.
     round: Commands,
     memory_words: u32,
     control: Vec<u32>,
@@ -268,8 +273,8 @@ impl<'c, T: Transport> VirglMachine<'c, T> {
 }
 
 /// The commands of one round, reused for every round.
-fn round_commands(b: &Buffers, blocks: [[u32; 3]; 3], harts: u32) -> Commands {
-    let [slice_block, resolve_block, vector_block] = blocks;
+fn round_commands(b: &Buffers, blocks: [[u32; 3]; 4], harts: u32) -> Commands {
+    let [slice_block, resolve_block, vector_block, tensor_block] = blocks;
     let all: Vec<BufferBinding> = b.all().iter().map(|b| b.binding()).collect();
     let mut c = Commands::new();
     c.bind_compute_shader(RUN_SLICE);
@@ -283,6 +288,10 @@ fn round_commands(b: &Buffers, blocks: [[u32; 3]; 3], harts: u32) -> Commands {
         &[b.memory.binding(), b.queue.binding(), b.memory.binding()],
     );
     c.launch_grid_indirect(vector_block, b.dispatch.handle, 0);
+    c.memory_barrier();
+    c.bind_compute_shader(RUN_TENSOR);
+    c.set_shader_buffers(0, &[b.memory.binding(), b.queue.binding()]);
+    c.launch_grid_indirect(tensor_block, b.dispatch.handle, 0);
     c.memory_barrier();
     c.bind_compute_shader(RESOLVE);
     c.set_shader_buffers(0, &all);

@@ -193,6 +193,7 @@ pub fn runtime_shaders(t: &shaders::tgsi::RuntimeShaders) -> Shaders<'_> {
         run_slice: shader(&t.run_slice),
         resolve: shader(&t.resolve),
         run_vector: shader(&t.run_vector),
+        run_tensor: shader(&t.run_tensor),
     }
 }
 

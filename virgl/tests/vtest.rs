@@ -365,6 +365,7 @@ fn a_shader_the_host_rejects_is_an_error() {
         run_slice: bad,
         resolve: bad,
         run_vector: bad,
+        run_tensor: bad,
     };
     let vtest = Vtest::connect(host.server.socket()).unwrap();
     let Err(error) = Context::new(vtest, &shaders) else {

@@ -548,6 +548,15 @@ impl<'a> Translator<'a> {
             (MathFunction::Abs, None, None) if kind != Some(Float) => Ok(x.clone()),
             (MathFunction::CountOneBits, None, None) => unary(self, "POPC"),
             (MathFunction::ReverseBits, None, None) => unary(self, "BREV"),
+            (MathFunction::CountLeadingZeros, None, None) if kind == Some(ScalarKind::Uint) => {
+                // 31 - UMSB(x): UMSB gives -1 for 0, whose count is 32.
+                let bits = self.asm.imm(31);
+                self.map1(&x, &mut |t, v| {
+                    let msb = t.asm.value("UMSB", &[v]);
+                    let neg = t.asm.value("INEG", &[msb]);
+                    Ok(t.asm.value("UADD", &[neg, bits]))
+                })
+            }
             (MathFunction::Sqrt, None, None) if kind == Some(Float) => unary(self, "SQRT"),
             (MathFunction::Floor, None, None) if kind == Some(Float) => unary(self, "FLR"),
             (MathFunction::Ceil, None, None) if kind == Some(Float) => unary(self, "CEIL"),

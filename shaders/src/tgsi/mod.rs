@@ -119,7 +119,7 @@ pub fn translate(
     lower::Translator::new(&module, &info, source).entry_point(index)
 }
 
-/// The pxOS runtime's three compute shaders, translated.
+/// The pxOS runtime's four compute shaders, translated.
 #[derive(Clone, Debug)]
 pub struct RuntimeShaders {
     /// `run_slice` of interpreter.wgsl (one invocation per hart).
@@ -128,6 +128,8 @@ pub struct RuntimeShaders {
     pub resolve: Translation,
     /// `run_vector` of vector.wgsl.
     pub run_vector: Translation,
+    /// `run_tensor` of tensor.wgsl.
+    pub run_tensor: Translation,
 }
 
 /// Translate the runtime's shaders with `hart_workgroup` invocations per
@@ -143,6 +145,7 @@ pub fn runtime(hart_workgroup: u32, count_exec: bool) -> Result<RuntimeShaders, 
         run_slice: translate(&interpreter, "run_slice", &slice)?,
         resolve: translate(&interpreter, "resolve", &[])?,
         run_vector: translate(&crate::vector_module(), "run_vector", &[])?,
+        run_tensor: translate(&crate::tensor_module(), "run_tensor", &[])?,
     })
 }
 

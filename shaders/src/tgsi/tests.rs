@@ -34,7 +34,7 @@ fn assert_well_formed(t: &Translation) {
 fn the_runtime_shaders_translate() {
     for workgroup in [8, 64] {
         let s = runtime(workgroup, true).expect("the runtime's shaders translate");
-        for t in [&s.run_slice, &s.resolve, &s.run_vector] {
+        for t in [&s.run_slice, &s.resolve, &s.run_vector, &s.run_tensor] {
             assert_well_formed(t);
         }
         assert_eq!(s.run_slice.workgroup, [workgroup, 1, 1]);
@@ -110,6 +110,23 @@ fn exits_across_loops_use_the_pending_exit_register() {
     // Function wrapper + two loops; the return sets the marker of the wrapper (loop 0).
     assert_eq!(count(&t.text, "BGNLOOP"), 3);
     assert!(t.text.contains("MOV TEMP[0].x, IMM["), "{}", t.text);
+}
+
+/// countLeadingZeros (float.wgsl's normalisation) is 31 - UMSB, which gives 32 for 0.
+#[test]
+fn count_leading_zeros_is_31_minus_the_msb() {
+    let src = "@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+        @compute @workgroup_size(1) fn main() { out[0] = countLeadingZeros(out[1]); }";
+    let t = translate(src, "main", &[]).unwrap();
+    assert_well_formed(&t);
+    let ops: Vec<&str> = t
+        .text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|op| ["UMSB", "INEG", "UADD"].contains(op))
+        .collect();
+    assert_eq!(ops, ["UMSB", "INEG", "UADD"], "{}", t.text);
+    assert!(t.text.contains("UINT32 {31, 31, 31, 31}"), "{}", t.text);
 }
 
 #[test]
