@@ -104,7 +104,10 @@ impl Host for ScriptHost<'_> {
             return self.read_byte();
         }
         self.polls += 1;
-        if step.interrupt_after.is_some_and(|n| self.polls.is_multiple_of(n)) {
+        if step
+            .interrupt_after
+            .is_some_and(|n| self.polls.is_multiple_of(n))
+        {
             self.typed = 0;
             return Input::Byte(3);
         }

@@ -548,6 +548,15 @@ impl<'a> Translator<'a> {
             (MathFunction::Abs, None, None) if kind != Some(Float) => Ok(x.clone()),
             (MathFunction::CountOneBits, None, None) => unary(self, "POPC"),
             (MathFunction::ReverseBits, None, None) => unary(self, "BREV"),
+            // clz(x) = 31 - findMSB(x); findMSB(0) = -1 gives 32, as WGSL says.
+            (MathFunction::CountLeadingZeros, None, None) if kind != Some(Float) => {
+                self.map1(&x, &mut |t, v| {
+                    let msb = t.asm.value("UMSB", &[v]);
+                    let neg = t.asm.value("INEG", &[msb]);
+                    let thirty_one = t.asm.imm(31);
+                    Ok(t.asm.value("UADD", &[thirty_one, neg]))
+                })
+            }
             (MathFunction::Sqrt, None, None) if kind == Some(Float) => unary(self, "SQRT"),
             (MathFunction::Floor, None, None) if kind == Some(Float) => unary(self, "FLR"),
             (MathFunction::Ceil, None, None) if kind == Some(Float) => unary(self, "CEIL"),

@@ -133,12 +133,12 @@ pub struct RuntimeShaders {
 /// Translate the runtime's shaders with `hart_workgroup` invocations per
 /// `run_slice` workgroup.
 pub fn runtime(hart_workgroup: u32) -> Result<RuntimeShaders, Error> {
-    let interpreter = crate::module(crate::INTERPRETER);
+    let interpreter = crate::interpreter_module();
     let workgroup = [("WORKGROUP", hart_workgroup as f64)];
     Ok(RuntimeShaders {
         run_slice: translate(&interpreter, "run_slice", &workgroup)?,
         resolve: translate(&interpreter, "resolve", &[])?,
-        run_vector: translate(&crate::module(crate::VECTOR), "run_vector", &[])?,
+        run_vector: translate(&crate::vector_module(), "run_vector", &[])?,
     })
 }
 
