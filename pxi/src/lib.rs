@@ -11,6 +11,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod counts;
+pub mod devices;
 pub mod docs;
 #[cfg(feature = "std")]
 pub mod host;
@@ -21,6 +22,7 @@ pub mod mailbox;
 pub mod png;
 pub mod run;
 pub mod state;
+pub mod virtio_blk;
 pub mod wgsl;
 
 pub use image::{Image, ImageError};

@@ -103,6 +103,14 @@ impl Executor for CpuExecutor {
     fn counts(&mut self) -> Result<alloc::vec::Vec<u32>, Self::Error> {
         self.0.counts()
     }
+
+    fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, Self::Error> {
+        self.0.read_memory(addr, out)
+    }
+
+    fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, Self::Error> {
+        self.0.write_memory(addr, words)
+    }
 }
 
 /// The screen while a program runs.
