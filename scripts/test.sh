@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Every test of pxOS, from a clean clone: installs what is missing (Mesa
 # lavapipe, QEMU, Chromium, the bare-metal Rust target), then runs format and
-# lint checks, the workspace tests (CPU interpreter, GPU runtime on wgpu,
+# lint checks, the workspace tests (CPU interpreter, GPU runtime on wgpu, FAT32 against dosfstools and mtools,
 # visualizer with headless Chromium, microkernel in QEMU) and the microkernel
 # build. A missing GPU adapter, QEMU or browser fails the run; nothing is skipped.
 source "$(dirname "$0")/setup.sh"
-pxos_apt mesa-vulkan-drivers libvulkan1 qemu-system-x86 chromium
+pxos_apt mesa-vulkan-drivers libvulkan1 qemu-system-x86 chromium dosfstools mtools
 pxos_rust clippy rustfmt target:x86_64-unknown-none
 cd "$PXOS_ROOT"
 step() { printf '\n== %s\n' "$*" >&2; }
