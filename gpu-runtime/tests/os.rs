@@ -243,6 +243,12 @@ fn measure_os_costs() {
         fn counts(&mut self) -> Result<Vec<u32>, X::Error> {
             self.inner.counts()
         }
+        fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, X::Error> {
+            self.inner.read_memory(addr, out)
+        }
+        fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, X::Error> {
+            self.inner.write_memory(addr, words)
+        }
     }
 
     const N: u64 = 200;

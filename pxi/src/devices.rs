@@ -203,7 +203,7 @@ impl Devices {
         let (index, region, width) = (selector & 0xFF, (selector >> 8) & 0xFF, selector >> 16);
         let device = self.device(index)?;
         let info = device.info();
-        let aligned = matches!(width, 1 | 2 | 4) && offset % width == 0;
+        let aligned = matches!(width, 1 | 2 | 4) && offset.is_multiple_of(width);
         let inside = region < info.region_count
             && offset as u64 + width as u64 <= info.regions[region as usize] as u64;
         if aligned && inside {

@@ -11,7 +11,7 @@ use std::vec::Vec;
 
 use crate::devices::Devices;
 use crate::mailbox::{Host, Input};
-use crate::virtio_blk::{BlockStore, Fault, SECTOR, VirtioBlk};
+use crate::virtio_blk::{BlockStore, Fault, IoError, SECTOR, VirtioBlk};
 
 /// The process's stdout and stdin, and a real clock.
 pub struct StdioHost {
@@ -65,10 +65,10 @@ impl FileDisk {
         })
     }
 
-    fn at(&mut self, sector: u64) -> Result<&mut File, ()> {
+    fn at(&mut self, sector: u64) -> Result<&mut File, IoError> {
         self.file
             .seek(SeekFrom::Start(sector * SECTOR as u64))
-            .map_err(|_| ())?;
+            .map_err(|_| IoError)?;
         Ok(&mut self.file)
     }
 }
@@ -80,20 +80,20 @@ impl BlockStore for FileDisk {
     fn read_only(&self) -> bool {
         self.read_only
     }
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), ()> {
-        self.at(sector)?.read_exact(buf).map_err(|_| ())
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        self.at(sector)?.read_exact(buf).map_err(|_| IoError)
     }
-    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), ()> {
+    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), IoError> {
         if self.read_only {
-            return Err(());
+            return Err(IoError);
         }
-        self.at(sector)?.write_all(buf).map_err(|_| ())
+        self.at(sector)?.write_all(buf).map_err(|_| IoError)
     }
-    fn flush(&mut self) -> Result<(), ()> {
+    fn flush(&mut self) -> Result<(), IoError> {
         if self.read_only {
             return Ok(());
         }
-        self.file.sync_data().map_err(|_| ())
+        self.file.sync_data().map_err(|_| IoError)
     }
 }
 

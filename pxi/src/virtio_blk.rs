@@ -63,6 +63,11 @@ const S_UNSUPP: u8 = 2;
 const DESC_NEXT: u16 = 1;
 const DESC_WRITE: u16 = 2;
 
+/// A transfer failed: the store's I/O failed, or a range lies off the disk or
+/// outside memory. The device turns it into an error status or a device error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoError;
+
 /// Storage behind the device, in whole sectors.
 pub trait BlockStore {
     /// Number of 512-byte sectors.
@@ -70,11 +75,11 @@ pub trait BlockStore {
     /// Whether writes are refused.
     fn read_only(&self) -> bool;
     /// Read whole sectors starting at `sector` into `buf`.
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), ()>;
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError>;
     /// Write whole sectors starting at `sector`.
-    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), ()>;
+    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), IoError>;
     /// Make written data durable.
-    fn flush(&mut self) -> Result<(), ()>;
+    fn flush(&mut self) -> Result<(), IoError>;
 }
 
 /// A disk image in memory (tests; the microkernel-free hosts use files).
@@ -92,20 +97,20 @@ impl BlockStore for MemDisk {
     fn read_only(&self) -> bool {
         self.read_only
     }
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), ()> {
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
         let start = sector as usize * SECTOR;
-        buf.copy_from_slice(self.bytes.get(start..start + buf.len()).ok_or(())?);
+        buf.copy_from_slice(self.bytes.get(start..start + buf.len()).ok_or(IoError)?);
         Ok(())
     }
-    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), ()> {
+    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), IoError> {
         let start = sector as usize * SECTOR;
         self.bytes
             .get_mut(start..start + buf.len())
-            .ok_or(())?
+            .ok_or(IoError)?
             .copy_from_slice(buf);
         Ok(())
     }
-    fn flush(&mut self) -> Result<(), ()> {
+    fn flush(&mut self) -> Result<(), IoError> {
         Ok(())
     }
 }
@@ -303,10 +308,10 @@ impl<S: BlockStore> VirtioBlk<S> {
     }
 
     /// Serve every request the driver made available.
-    fn serve(&mut self, mem: &mut Bus<'_>) -> Result<(), ()> {
+    fn serve(&mut self, mem: &mut Bus<'_>) -> Result<(), IoError> {
         let q = self.queue;
         if q.size == 0 {
-            return Err(());
+            return Err(IoError);
         }
         let avail_idx = mem.read_u16(q.driver + 2)?;
         let mut last = q.last_avail;
@@ -340,13 +345,13 @@ impl<S: BlockStore> VirtioBlk<S> {
 
     /// Serve the request whose chain starts at descriptor `head`; returns
     /// the bytes written into device-writable buffers.
-    fn request(&mut self, mem: &mut Bus<'_>, head: u16) -> Result<u32, ()> {
+    fn request(&mut self, mem: &mut Bus<'_>, head: u16) -> Result<u32, IoError> {
         let chain = mem.chain(self.queue.desc, self.queue.size, head)?;
         let (Some(header), Some(status)) = (chain.first(), chain.last()) else {
-            return Err(());
+            return Err(IoError);
         };
         if chain.len() < 2 || header.len < 16 || status.flags & DESC_WRITE == 0 {
-            return Err(());
+            return Err(IoError);
         }
         let kind = mem.read_u32(header.addr)?;
         let sector =
@@ -362,11 +367,11 @@ impl<S: BlockStore> VirtioBlk<S> {
                         written += if kind == T_IN { bytes } else { 0 };
                         S_OK
                     }
-                    Err(()) => S_IOERR,
+                    Err(IoError) => S_IOERR,
                 },
                 T_FLUSH => match self.store.flush() {
                     Ok(()) => S_OK,
-                    Err(()) => S_IOERR,
+                    Err(IoError) => S_IOERR,
                 },
                 _ => S_UNSUPP,
             }
@@ -382,15 +387,15 @@ impl<S: BlockStore> VirtioBlk<S> {
         read: bool,
         sector: u64,
         data: &[Desc],
-    ) -> Result<u32, ()> {
+    ) -> Result<u32, IoError> {
         let total: u64 = data.iter().map(|d| d.len as u64).sum();
         let writable = data.iter().all(|d| (d.flags & DESC_WRITE != 0) == read);
-        let end = sector.checked_add(total / SECTOR as u64).ok_or(())?;
+        let end = sector.checked_add(total / SECTOR as u64).ok_or(IoError)?;
         if !total.is_multiple_of(SECTOR as u64) || !writable || end > self.store.sectors() {
-            return Err(());
+            return Err(IoError);
         }
         if !read && self.store.read_only() {
-            return Err(());
+            return Err(IoError);
         }
         let mut buf = vec![0u8; total as usize];
         if read {
@@ -492,13 +497,16 @@ struct Bus<'m> {
 }
 
 impl Bus<'_> {
-    fn read_bytes(&mut self, bus: u64, out: &mut [u8]) -> Result<(), ()> {
-        let offset = self.map.memory_offset(bus, out.len() as u64).ok_or(())?;
+    fn read_bytes(&mut self, bus: u64, out: &mut [u8]) -> Result<(), IoError> {
+        let offset = self
+            .map
+            .memory_offset(bus, out.len() as u64)
+            .ok_or(IoError)?;
         let first = offset / 4;
         let words = (offset + out.len() as u64).div_ceil(4) - first;
         let mut buf = vec![0u32; words as usize];
         if !self.memory.read(first as u32, &mut buf) {
-            return Err(());
+            return Err(IoError);
         }
         let skip = (offset % 4) as usize;
         for (i, b) in out.iter_mut().enumerate() {
@@ -508,16 +516,20 @@ impl Bus<'_> {
         Ok(())
     }
 
-    fn write_bytes(&mut self, bus: u64, bytes: &[u8]) -> Result<(), ()> {
-        let offset = self.map.memory_offset(bus, bytes.len() as u64).ok_or(())?;
+    fn write_bytes(&mut self, bus: u64, bytes: &[u8]) -> Result<(), IoError> {
+        let offset = self
+            .map
+            .memory_offset(bus, bytes.len() as u64)
+            .ok_or(IoError)?;
         let first = offset / 4;
         let words = (offset + bytes.len() as u64).div_ceil(4) - first;
         let mut buf = vec![0u32; words as usize];
         let skip = (offset % 4) as usize;
         // Partial words at either end keep their other bytes.
-        if (skip != 0 || (skip + bytes.len()) % 4 != 0) && !self.memory.read(first as u32, &mut buf)
+        if (skip != 0 || !(skip + bytes.len()).is_multiple_of(4))
+            && !self.memory.read(first as u32, &mut buf)
         {
-            return Err(());
+            return Err(IoError);
         }
         for (i, &b) in bytes.iter().enumerate() {
             let at = skip + i;
@@ -527,42 +539,42 @@ impl Bus<'_> {
         if self.memory.write(first as u32, &buf) {
             Ok(())
         } else {
-            Err(())
+            Err(IoError)
         }
     }
 
-    fn read_u16(&mut self, bus: u64) -> Result<u16, ()> {
+    fn read_u16(&mut self, bus: u64) -> Result<u16, IoError> {
         let mut b = [0; 2];
         self.read_bytes(bus, &mut b)?;
         Ok(u16::from_le_bytes(b))
     }
 
-    fn read_u32(&mut self, bus: u64) -> Result<u32, ()> {
+    fn read_u32(&mut self, bus: u64) -> Result<u32, IoError> {
         let mut b = [0; 4];
         self.read_bytes(bus, &mut b)?;
         Ok(u32::from_le_bytes(b))
     }
 
-    fn write_u8(&mut self, bus: u64, value: u8) -> Result<(), ()> {
+    fn write_u8(&mut self, bus: u64, value: u8) -> Result<(), IoError> {
         self.write_bytes(bus, &[value])
     }
 
-    fn write_u16(&mut self, bus: u64, value: u16) -> Result<(), ()> {
+    fn write_u16(&mut self, bus: u64, value: u16) -> Result<(), IoError> {
         self.write_bytes(bus, &value.to_le_bytes())
     }
 
-    fn write_u32(&mut self, bus: u64, value: u32) -> Result<(), ()> {
+    fn write_u32(&mut self, bus: u64, value: u32) -> Result<(), IoError> {
         self.write_bytes(bus, &value.to_le_bytes())
     }
 
     /// The descriptor chain starting at `head` (at most `size` long, so a
     /// looping chain is an error, not a hang).
-    fn chain(&mut self, table: u64, size: u16, head: u16) -> Result<Vec<Desc>, ()> {
+    fn chain(&mut self, table: u64, size: u16, head: u16) -> Result<Vec<Desc>, IoError> {
         let mut chain = Vec::new();
         let mut index = head;
         loop {
             if index >= size || chain.len() >= size as usize {
-                return Err(());
+                return Err(IoError);
             }
             let mut raw = [0u8; 16];
             self.read_bytes(table + 16 * index as u64, &mut raw)?;
@@ -578,5 +590,164 @@ impl Bus<'_> {
             }
             index = u16::from_le_bytes([raw[14], raw[15]]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::{DeviceError, Devices, HOST_DMA_BASE};
+    use alloc::boxed::Box;
+
+    const DESC: u32 = 0; // word addresses in the test memory
+    const AVAIL: u32 = 64;
+    const USED: u32 = 80;
+    const HEADER: u32 = 120;
+    const STATUS: u32 = 124;
+    const DATA: u32 = 128;
+
+    fn bus(word: u32) -> u32 {
+        HOST_DMA_BASE as u32 + 4 * word
+    }
+
+    /// A device over a 4-sector disk, negotiated and with queue 0 set up.
+    fn ready(read_only: bool) -> (Devices, Vec<u32>) {
+        let disk = MemDisk {
+            bytes: (0..4 * SECTOR).map(|i| i as u8).collect(),
+            read_only,
+        };
+        let mut devices = Devices::default();
+        devices.add(Box::new(VirtioBlk::new(disk)));
+        let common = |width: u32| width << 16;
+        let write = |d: &mut Devices, offset, width, value| d.write(common(width), offset, value);
+        write(&mut devices, 0x14, 1, 0).unwrap();
+        write(&mut devices, 0x14, 1, 3).unwrap();
+        write(&mut devices, 0x08, 4, 1).unwrap();
+        write(&mut devices, 0x0C, 4, 1).unwrap(); // VERSION_1
+        write(&mut devices, 0x14, 1, 11).unwrap();
+        assert_eq!(devices.read(common(1), 0x14), Ok(11), "FEATURES_OK sticks");
+        write(&mut devices, 0x18, 2, 8).unwrap();
+        for (offset, word) in [(0x20, DESC), (0x28, AVAIL), (0x30, USED)] {
+            write(&mut devices, offset, 4, bus(word)).unwrap();
+        }
+        write(&mut devices, 0x1C, 2, 1).unwrap();
+        write(&mut devices, 0x14, 1, 15).unwrap();
+        (devices, vec![0; 256])
+    }
+
+    /// Post one request (header, one data sector, status) and let the device run it.
+    fn request(devices: &mut Devices, memory: &mut Vec<u32>, kind: u32, sector: u32) -> u8 {
+        let read = kind == T_IN;
+        memory[HEADER as usize..HEADER as usize + 4].copy_from_slice(&[kind, 0, sector, 0]);
+        memory[STATUS as usize] = 0xFF;
+        let descs = [
+            [bus(HEADER), 0, 16, (DESC_NEXT as u32) | 1 << 16],
+            [
+                bus(DATA),
+                0,
+                512,
+                (DESC_NEXT | if read { DESC_WRITE } else { 0 }) as u32 | 2 << 16,
+            ],
+            [bus(STATUS), 0, 1, DESC_WRITE as u32],
+        ];
+        for (i, d) in descs.iter().enumerate() {
+            memory[4 * i..4 * i + 4].copy_from_slice(d);
+        }
+        let idx = (memory[AVAIL as usize] >> 16) + 1;
+        memory[AVAIL as usize] = idx << 16;
+        devices.write(1 << 8 | 2 << 16, 0, 0).unwrap(); // notify
+        assert!(devices.wants_dma());
+        devices.run_dma(memory, 256);
+        memory[STATUS as usize] as u8
+    }
+
+    #[test]
+    fn reads_and_writes_sectors() {
+        let (mut devices, mut memory) = ready(false);
+        assert_eq!(request(&mut devices, &mut memory, T_IN, 1), S_OK);
+        assert_eq!(memory[DATA as usize], u32::from_le_bytes([0, 1, 2, 3]));
+        assert_eq!(memory[USED as usize] >> 16, 1, "used.idx advanced");
+        assert_eq!(devices.wait(0, 0, 10, 0), crate::devices::Wait::Done(1));
+        memory[DATA as usize] = 0xDEAD_BEEF;
+        assert_eq!(request(&mut devices, &mut memory, T_OUT, 3), S_OK);
+        memory[DATA as usize] = 0;
+        assert_eq!(request(&mut devices, &mut memory, T_IN, 3), S_OK);
+        assert_eq!(memory[DATA as usize], 0xDEAD_BEEF);
+        assert_eq!(
+            request(&mut devices, &mut memory, T_IN, 4),
+            S_IOERR,
+            "past the end"
+        );
+    }
+
+    #[test]
+    fn a_read_only_disk_refuses_writes() {
+        let (mut devices, mut memory) = ready(true);
+        devices.write(4 << 16, 0, 0).unwrap(); // device_feature_select = 0
+        assert_eq!(
+            devices.read(4 << 16, 4),
+            Ok(1 << F_RO | 1 << F_BLK_SIZE | 1 << F_FLUSH)
+        );
+        assert_eq!(request(&mut devices, &mut memory, T_OUT, 0), S_IOERR);
+        assert_eq!(request(&mut devices, &mut memory, T_IN, 0), S_OK);
+        assert_eq!(memory[DATA as usize], u32::from_le_bytes([0, 1, 2, 3]));
+    }
+
+    #[test]
+    fn a_looping_chain_stops_the_device_instead_of_hanging() {
+        let (mut devices, mut memory) = ready(false);
+        memory[3] = DESC_NEXT as u32; // descriptor 0, next 0: 0 -> 0 -> ...
+        memory[AVAIL as usize] = 1 << 16;
+        devices.write(1 << 8 | 2 << 16, 0, 0).unwrap(); // notify
+        devices.run_dma(&mut memory, 256);
+        let status = devices.read(1 << 16, 0x14).unwrap();
+        assert_ne!(status & status::NEEDS_RESET, 0);
+        assert_eq!(devices.wait(0, 0, 10, 0), crate::devices::Wait::Done(2));
+    }
+
+    #[test]
+    fn features_without_version_1_are_refused() {
+        let (mut devices, _) = ready(false);
+        devices.write(1 << 16, 0x14, 0).unwrap();
+        devices.write(1 << 16, 0x14, 3).unwrap();
+        devices.write(1 << 16, 0x14, 11).unwrap();
+        assert_eq!(
+            devices.read(1 << 16, 0x14),
+            Ok(3),
+            "FEATURES_OK must not stick"
+        );
+    }
+
+    #[test]
+    fn register_access_is_checked_against_the_regions() {
+        let (mut devices, _) = ready(false);
+        assert_eq!(
+            devices.read(4 << 16, 0x38),
+            Err(DeviceError::Denied),
+            "past the region"
+        );
+        assert_eq!(
+            devices.read(4 << 16, 0x15),
+            Err(DeviceError::Denied),
+            "misaligned"
+        );
+        assert_eq!(
+            devices.read(3 << 16, 0),
+            Err(DeviceError::Denied),
+            "width 3"
+        );
+        assert_eq!(
+            devices.read(4 << 8 | 4 << 16, 0),
+            Err(DeviceError::Denied),
+            "region 4"
+        );
+        assert_eq!(devices.read(1 | 4 << 16, 0), Err(DeviceError::NoDevice));
+        assert_eq!(devices.info(0, crate::devices::INFO_REGION_LEN + 3), Ok(24));
+        let map = DmaMap {
+            base: HOST_DMA_BASE,
+            memory_words: 256,
+        };
+        assert_eq!(map.bus_address(250, 7), None);
+        assert_eq!(map.memory_offset(HOST_DMA_BASE - 4, 4), None);
     }
 }
