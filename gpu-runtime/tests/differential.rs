@@ -6,8 +6,10 @@ mod support;
 use gpu_runtime::Gpu;
 use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
 use pxi::Limits;
+use pxi::TrapKind;
 use pxi::state::HART_WORDS;
-use support::generator::{Rng, generate};
+use pxi::state::{CAUSE_ECALL, CAUSE_TIMER};
+use support::generator::{Flavour, Rng, generate, user_traps};
 
 /// Programs per run; `PXOS_DIFF_PROGRAMS` raises it for longer fuzzing.
 fn program_count() -> u64 {
@@ -28,6 +30,7 @@ fn generated_programs_match() {
     let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
     eprintln!("adapter: {}", gpu.adapter_name());
     let mut stops = std::collections::BTreeMap::new();
+    let mut user_causes = std::collections::BTreeMap::new();
     // `PXOS_DIFF_SEED=n` replays one program (with its disassembly).
     let only: Option<u64> = std::env::var("PXOS_DIFF_SEED")
         .ok()
@@ -90,10 +93,31 @@ fn generated_programs_match() {
             );
         }
         *stops.entry(format!("{:?}", cpu.outcome.stop)).or_insert(0) += 1;
+        if program.flavour == Flavour::User {
+            for cause in 1..=CAUSE_TIMER {
+                *user_causes.entry(cause).or_insert(0) += user_traps(&cpu.state.memory, cause);
+            }
+        }
     }
     eprintln!("stop reasons over {} programs: {stops:?}", seeds.len());
+    eprintln!("user-mode traps by cause: {user_causes:?}");
     if only.is_some() {
         return;
+    }
+    // User mode must meet every way into the kernel the generator aims at.
+    let causes = [
+        CAUSE_ECALL,
+        CAUSE_TIMER,
+        TrapKind::Privileged as u32,
+        TrapKind::MemoryOutOfBounds as u32,
+        TrapKind::JumpOutOfCode as u32,
+        TrapKind::DivisionByZero as u32,
+    ];
+    for cause in causes {
+        assert!(
+            user_causes.get(&cause).copied().unwrap_or(0) > 0,
+            "no generated user program trapped with cause {cause}: {user_causes:?}"
+        );
     }
     // The generator must exercise every way of stopping, or the test proves less than it claims.
     for reason in ["AllExited", "Trapped", "BudgetExhausted"] {

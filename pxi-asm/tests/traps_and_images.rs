@@ -161,6 +161,43 @@ fn vector_overlap() {
     );
 }
 
+/// A user-mode fault is no machine trap: the kernel gets it at its trap vector.
+#[test]
+fn privileged_instruction_in_user_mode() {
+    let source = "
+        .memory 128
+            li r1, handler
+            tvec r1
+            li r1, user
+            li r2, user_end - user
+            li r3, 64
+            li r4, 64
+            window r1, r2, r3, r4
+            li r5, 0            ; a zeroed frame: user pc 0
+            uret r5
+        handler:                ; r0 = cause, r1 = info, r2 = frame
+            exit r0
+        user:
+            nop
+            syscall
+        user_end:";
+    let image = common::assemble(source).image;
+    let (outcome, _, machine) = common::run(&image);
+    assert_eq!(outcome.stop, Stop::AllExited);
+    let hart = machine.hart(0);
+    assert_eq!(hart[pxi::state::H_AUX], TrapKind::Privileged as u32);
+    assert_eq!(
+        hart[1],
+        Instruction::new(Op::Syscall, 0, 0, 0, 0).encode().0[0]
+    );
+    assert_eq!(hart[2], 0, "the frame address");
+    assert_eq!(
+        machine.memory[pxi::state::CTX_PC],
+        1,
+        "the faulting pc, window-relative"
+    );
+}
+
 #[test]
 fn every_trap_kind_has_a_test() {
     // Keep this list in step with the tests above; it fails when a kind is added.
@@ -174,6 +211,7 @@ fn every_trap_kind_has_a_test() {
         TrapKind::StackUnderflow,
         TrapKind::DivisionByZero,
         TrapKind::VectorOverlap,
+        TrapKind::Privileged,
     ];
     assert_eq!(tested, TrapKind::ALL);
 }

@@ -218,10 +218,11 @@ isa! {
     Syscall = 0x03, "syscall", None, System,  "Post request `r0` (args `r1`..`r3`) to the mailbox and wait; the reply lands in `r0`. Ends the slice.";
     Spawn   = 0x04, "spawn",   ABC,  System,  "Start a new hart at code address `rb` with its `r1` = `rc`; `ra` = its id, or 0xFFFFFFFF when no slot is free. Resolved at the end of the round; ends the slice.";
     HartId  = 0x05, "hartid",  A,    System,  "`ra` = this hart's id.";
-    Timer   = 0x06, "timer",   AB,   System,  "Arm the timer: after `ra` more instructions the hart is interrupted (its pc saved for `epc`, then it jumps to `rb`); `ra` = 0 disarms. Traps if `rb` is not a code address.";
-    Epc     = 0x07, "epc",     A,    System,  "`ra` = the pc interrupted by the last timer interrupt.";
-    CtxSave = 0x08, "ctxsave", A,    System,  "Store this hart's context at mem[`ra`..+51]: r0..r15, the interrupted pc (`epc`), flags, stack depth, the 32 stack words.";
-    CtxLoad = 0x09, "ctxload", A,    System,  "Load a context stored by `ctxsave` from mem[`ra`..+51] and continue at its pc. Traps on a pc outside code or a depth over 32.";
+    Timer   = 0x06, "timer",   A,    System,  "Privileged. Arm the user-mode timer: after `ra` more instructions run in user mode the hart traps into the kernel with cause `CAUSE_TIMER`; `ra` = 0 disarms. Kernel-mode instructions do not count.";
+    Tvec    = 0x07, "tvec",    A,    System,  "Privileged. Set the trap vector to code address `ra`: user-mode faults, `ecall` and the timer enter the kernel there. Traps if `ra` is not a code address.";
+    Window  = 0x08, "window",  ABCD, System,  "Privileged. Set the user windows: code [`ra`, `ra`+`rb`) and data [`rc`, `rc`+`rd`). Traps unless both lie inside the image's code and data memory.";
+    Uret    = 0x09, "uret",    A,    System,  "Privileged. Enter user mode with the context block at mem[`ra`..+51] (r0..r15, pc, flags, stack depth, stack); that block becomes the trap frame. Traps on a bad block, pc outside the code window or no trap vector.";
+    Ecall   = 0x0A, "ecall",   None, System,  "User mode: trap into the kernel with cause `CAUSE_ECALL`, resuming after the `ecall` on return. Illegal in kernel mode.";
     Li      = 0x10, "li",      AW,   Memory,  "`ra` = word.";
     Mov     = 0x11, "mov",     AB,   Memory,  "`ra` = `rb`.";
     Ld      = 0x12, "ld",      ABU,  Memory,  "`ra` = mem[`rb` + u8].";
@@ -320,6 +321,15 @@ impl Op {
         }
     }
 
+    /// Whether this opcode traps with [`TrapKind::Privileged`](crate::TrapKind)
+    /// in user mode.
+    pub const fn is_privileged(self) -> bool {
+        matches!(
+            self,
+            Op::Exit | Op::Syscall | Op::Spawn | Op::Timer | Op::Tvec | Op::Window | Op::Uret
+        )
+    }
+
     /// Whether executing this opcode ends the hart's slice for the round.
     pub const fn ends_slice(self) -> bool {
         matches!(self.info().class, Class::Vector)
@@ -398,6 +408,8 @@ pub const INFO_FAST: u32 = 0x8;
 pub const INFO_LEN: u32 = 0x3;
 /// [`Predecoded::info`] bit: executing the instruction ends the hart's slice.
 pub const INFO_ENDS_SLICE: u32 = 0x4;
+/// [`Predecoded::info`] bit: a privileged instruction (see [`Op::is_privileged`]).
+pub const INFO_PRIVILEGED: u32 = 0x10;
 
 /// Code prepared for executors that cannot afford to validate while running
 /// (the GPU), one word per code pixel in each table.
@@ -407,8 +419,8 @@ pub struct Predecoded {
     /// the trap kind in field `a`. Extension pixels are left as they are
     /// (they are only reached as data).
     pub pixels: alloc::vec::Vec<u32>,
-    /// What an executor needs besides the fields: length, ends-slice and
-    /// simple flags (0 for pixels that do not decode). Lets the GPU skip a
+    /// What an executor needs besides the fields: length, ends-slice,
+    /// simple and privileged flags (0 for pixels that do not decode). Lets the GPU skip a
     /// per-opcode table lookup in its inner loop.
     pub info: alloc::vec::Vec<u32>,
 }
@@ -425,7 +437,12 @@ pub fn predecode(code: &[u32]) -> Predecoded {
                     0
                 };
                 let fast = if inst.op.is_simple() { INFO_FAST } else { 0 };
-                (code[pc], inst.len() | ends | fast)
+                let privileged = if inst.op.is_privileged() {
+                    INFO_PRIVILEGED
+                } else {
+                    0
+                };
+                (code[pc], inst.len() | ends | fast | privileged)
             }
             Err(DecodeError::Truncated(_)) => (
                 pixel(INVALID_OPCODE, TrapKind::TruncatedInstruction as u8, 0, 0),

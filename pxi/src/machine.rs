@@ -12,7 +12,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::image::Image;
-use crate::isa::{DecodeError, Instruction, Op, REGISTERS};
+use crate::isa::{Class, DecodeError, Instruction, Op, REGISTERS};
 use crate::mailbox::{self, MAILBOX_WORDS, SLOT_WORDS, SLOTS};
 use crate::state::*;
 
@@ -67,6 +67,7 @@ pub fn initial_state(image: &Image, limits: Limits) -> (Vec<u32>, Vec<u32>, [u32
     let mut harts = vec![0; image.harts as usize * HART_WORDS];
     harts[H_PC] = image.entry;
     harts[H_STATUS] = HART_RUNNABLE;
+    harts[H_TVEC] = NO_VECTOR;
     let mut control = [0; CONTROL_WORDS];
     control[C_BUDGET_LO] = limits.max_steps as u32;
     control[C_BUDGET_HI] = (limits.max_steps >> 32) as u32;
@@ -177,12 +178,19 @@ impl Machine {
             if steps == slice {
                 break Stop::Budget;
             }
+            let pc = exec.hart[H_PC];
             match exec.step() {
                 Ok(ends_slice) => {
                     steps += 1;
                     if ends_slice {
                         break Stop::EndSlice;
                     }
+                }
+                // A user-mode fault counts as an executed step and enters the kernel.
+                Err((kind, info)) if exec.user() => {
+                    exec.count(pc);
+                    exec.hart[H_PC] = exec.enter_kernel(kind as u32, info, pc);
+                    steps += 1;
                 }
                 Err((kind, info)) => break Stop::Trap(kind, info),
             }
@@ -220,13 +228,15 @@ impl Machine {
                     let inst =
                         self.decoded[self.harts[base + H_PC] as usize].expect("spawn decoded");
                     let new_id = if free_hart < hart_count {
-                        let (entry, arg) = (
+                        let (entry, arg, tvec) = (
                             self.harts[base + inst.b as usize],
                             self.harts[base + inst.c as usize],
+                            self.harts[base + H_TVEC],
                         );
                         let new =
                             &mut self.harts[free_hart * HART_WORDS..(free_hart + 1) * HART_WORDS];
                         new.fill(0);
+                        new[H_TVEC] = tvec;
                         new[H_REGS + 1] = arg;
                         new[H_PC] = entry;
                         new[H_STATUS] = HART_RUNNABLE;
@@ -334,6 +344,13 @@ struct Exec<'a> {
 
 type Fault = (TrapKind, u32);
 
+/// The code and data windows of the running mode: `(base, length)` each.
+#[derive(Clone, Copy)]
+struct Windows {
+    code: (u32, u32),
+    data: (u32, u32),
+}
+
 impl Exec<'_> {
     fn reg(&self, r: u8) -> u32 {
         self.hart[r as usize]
@@ -343,29 +360,59 @@ impl Exec<'_> {
         self.hart[r as usize] = value;
     }
 
+    fn user(&self) -> bool {
+        self.hart[H_MODE] == MODE_USER
+    }
+
+    /// Kernel mode sees everything; user mode its windows.
+    fn windows(&self) -> Windows {
+        if self.user() {
+            Windows {
+                code: (self.hart[H_UCODE_BASE], self.hart[H_UCODE_LEN]),
+                data: (self.hart[H_UDATA_BASE], self.hart[H_UDATA_LEN]),
+            }
+        } else {
+            Windows {
+                code: (0, self.decoded.len() as u32),
+                data: (0, self.memory.len() as u32),
+            }
+        }
+    }
+
+    /// The physical word of data address `base + offset`, checked against the data window.
     fn addr(&self, base: u32, offset: u32) -> Result<usize, Fault> {
         let addr = base.wrapping_add(offset);
-        if (addr as usize) < self.memory.len() {
-            Ok(addr as usize)
+        let (start, len) = self.windows().data;
+        if addr < len {
+            Ok((start + addr) as usize)
         } else {
             Err((TrapKind::MemoryOutOfBounds, addr))
         }
     }
 
-    /// Bounds of a vector range, or the fault.
+    /// Physical bounds of a vector range, checked against the data window.
     fn range(&self, start: u32, len: u32) -> Result<core::ops::Range<usize>, Fault> {
-        if start as u64 + len as u64 > self.memory.len() as u64 {
+        let (base, limit) = self.windows().data;
+        if start as u64 + len as u64 > limit as u64 {
             return Err((TrapKind::MemoryOutOfBounds, start));
         }
-        Ok(start as usize..start as usize + len as usize)
+        let first = (base + start) as usize;
+        Ok(first..first + len as usize)
     }
 
+    /// A jump target, checked against the code window (it stays window-relative).
     fn jump_target(&self, target: u32) -> Result<u32, Fault> {
-        if (target as usize) < self.decoded.len() {
+        if target < self.windows().code.1 {
             Ok(target)
         } else {
             Err((TrapKind::JumpOutOfCode, target))
         }
+    }
+
+    /// The physical code pixel of window-relative `pc`, if it is in the window.
+    fn code_index(&self, pc: u32) -> Option<usize> {
+        let (base, len) = self.windows().code;
+        (pc < len).then_some((base + pc) as usize)
     }
 
     fn push(&mut self, value: u32) -> Result<(), Fault> {
@@ -387,129 +434,166 @@ impl Exec<'_> {
         Ok(self.hart[H_STACK + sp - 1])
     }
 
+    /// Count one execution of the pixel at window-relative `pc`.
+    fn count(&mut self, pc: u32) {
+        if let Some(at) = self.code_index(pc) {
+            self.counts[at] = self.counts[at].wrapping_add(1);
+        }
+    }
+
     /// Execute one instruction. Ok(true) when it ends the slice.
     fn step(&mut self) -> Result<bool, Fault> {
         let pc = self.hart[H_PC];
-        let inst = match self.decoded.get(pc as usize) {
-            None => return Err((TrapKind::PcOutOfCode, pc)),
-            Some(Ok(inst)) => *inst,
-            Some(Err(DecodeError::Truncated(_))) => {
-                return Err((TrapKind::TruncatedInstruction, pc));
-            }
-            Some(Err(_)) => return Err((TrapKind::IllegalInstruction, self.raw_pixel(pc))),
+        let at = self.code_index(pc).ok_or((TrapKind::PcOutOfCode, pc))?;
+        let inst = match self.decoded[at] {
+            Ok(inst) => inst,
+            Err(DecodeError::Truncated(_)) => return Err((TrapKind::TruncatedInstruction, pc)),
+            Err(_) => return Err((TrapKind::IllegalInstruction, self.code[at])),
         };
-        let (a, b, c) = (inst.a, inst.b, inst.c);
-        // `c` is an immediate in some forms; masking keeps this read in bounds (its value is then unused).
-        let (rb, rc) = (self.reg(b), self.reg(c & 15));
-        let mut next = pc + inst.len();
-        let flags = self.hart[H_FLAGS];
-        let mut jump: Option<bool> = None;
-        let mut timer: Option<u32> = None;
+        let was_user = self.user();
+        if was_user && inst.op.is_privileged() {
+            return Err((TrapKind::Privileged, self.code[at]));
+        }
+        let after = pc + inst.len();
+        let next = match inst.op.info().class {
+            Class::System => self.system(inst, pc, after)?,
+            Class::Control => self.control(inst, after)?,
+            Class::Vector => {
+                self.vector(inst)?;
+                after
+            }
+            _ => {
+                self.data(inst)?;
+                after
+            }
+        };
+        self.counts[at] = self.counts[at].wrapping_add(1);
+        self.hart[H_PC] = next;
+        if was_user {
+            self.tick_timer();
+        }
+        Ok(inst.op.ends_slice())
+    }
+
+    /// System instructions; returns the next pc.
+    fn system(&mut self, inst: Instruction, pc: u32, after: u32) -> Result<u32, Fault> {
+        let ra = self.reg(inst.a);
         match inst.op {
-            Op::Nop | Op::Yield => {}
             Op::Exit => {
-                self.hart[H_AUX] = self.reg(a);
+                self.hart[H_AUX] = ra;
                 self.hart[H_STATUS] = HART_EXITED;
             }
-            Op::Syscall => {
-                self.hart[H_STATUS] = HART_SYSCALL;
-                next = pc;
+            Op::Syscall | Op::Spawn => {
+                self.hart[H_STATUS] = if inst.op == Op::Syscall {
+                    HART_SYSCALL
+                } else {
+                    HART_SPAWN
+                };
+                return Ok(pc);
             }
-            Op::Spawn => {
-                self.hart[H_STATUS] = HART_SPAWN;
-                next = pc;
-            }
-            Op::HartId => self.set(a, self.id),
-            Op::Timer => {
-                let countdown = self.reg(a);
-                if countdown != 0 {
-                    self.jump_target(rb)?;
-                }
-                self.hart[H_HANDLER] = rb;
-                // Set after this instruction's own countdown tick (below).
-                timer = Some(countdown);
-            }
-            Op::Epc => self.set(a, self.hart[H_EPC]),
-            Op::CtxSave => {
-                let block = self.range(self.reg(a), CTX_WORDS as u32)?;
-                let ctx = &mut self.memory[block];
-                ctx[CTX_REGS..CTX_REGS + REGISTERS]
-                    .copy_from_slice(&self.hart[H_REGS..H_REGS + REGISTERS]);
-                ctx[CTX_PC] = self.hart[H_EPC];
-                ctx[CTX_FLAGS] = self.hart[H_FLAGS];
-                ctx[CTX_SP] = self.hart[H_SP];
-                ctx[CTX_STACK..].copy_from_slice(&self.hart[H_STACK..H_STACK + STACK_DEPTH]);
-            }
-            Op::CtxLoad => {
-                let block = self.range(self.reg(a), CTX_WORDS as u32)?;
-                let ctx = &self.memory[block];
-                if ctx[CTX_SP] as usize > STACK_DEPTH {
-                    return Err((TrapKind::StackOverflow, ctx[CTX_SP]));
-                }
-                next = self.jump_target(ctx[CTX_PC])?;
-                self.hart[H_REGS..H_REGS + REGISTERS]
-                    .copy_from_slice(&ctx[CTX_REGS..CTX_REGS + REGISTERS]);
-                self.hart[H_FLAGS] = ctx[CTX_FLAGS];
-                self.hart[H_SP] = ctx[CTX_SP];
-                self.hart[H_STACK..H_STACK + STACK_DEPTH].copy_from_slice(&ctx[CTX_STACK..]);
-            }
-            Op::Li => self.set(a, inst.word),
-            Op::Mov => self.set(a, rb),
-            Op::Ld => {
-                let addr = self.addr(rb, c as u32)?;
-                self.set(a, self.memory[addr]);
-            }
-            Op::St => {
-                let addr = self.addr(rb, c as u32)?;
-                self.memory[addr] = self.reg(a);
-            }
-            Op::Push => self.push(self.reg(a))?,
-            Op::Pop => {
-                let v = self.pop()?;
-                self.set(a, v);
-            }
-            Op::Add => self.set(a, rb.wrapping_add(rc)),
-            Op::Sub => self.set(a, rb.wrapping_sub(rc)),
-            Op::Mul => self.set(a, rb.wrapping_mul(rc)),
-            Op::Mulhu => self.set(a, ((rb as u64 * rc as u64) >> 32) as u32),
-            Op::Divu | Op::Remu | Op::Div | Op::Rem if rc == 0 => {
-                return Err((TrapKind::DivisionByZero, 0));
-            }
-            Op::Divu => self.set(a, rb / rc),
-            Op::Remu => self.set(a, rb % rc),
-            Op::Div => self.set(a, (rb as i32).wrapping_div(rc as i32) as u32),
-            Op::Rem => self.set(a, (rb as i32).wrapping_rem(rc as i32) as u32),
-            Op::And => self.set(a, rb & rc),
-            Op::Or => self.set(a, rb | rc),
-            Op::Xor => self.set(a, rb ^ rc),
-            Op::Shl => self.set(a, rb << (rc & 31)),
-            Op::Shr => self.set(a, rb >> (rc & 31)),
-            Op::Sar => self.set(a, ((rb as i32) >> (rc & 31)) as u32),
-            Op::Slt => self.set(a, ((rb as i32) < (rc as i32)) as u32),
-            Op::Sltu => self.set(a, (rb < rc) as u32),
-            Op::Seq => self.set(a, (rb == rc) as u32),
-            Op::Minu => self.set(a, rb.min(rc)),
-            Op::Maxu => self.set(a, rb.max(rc)),
-            Op::Addi => self.set(a, rb.wrapping_add(c as i8 as i32 as u32)),
-            Op::Shli => self.set(a, rb << (c & 31)),
-            Op::Shri => self.set(a, rb >> (c & 31)),
-            Op::Andi => self.set(a, rb & c as u32),
+            Op::HartId => self.set(inst.a, self.id),
+            Op::Timer => self.hart[H_TIMER] = ra,
+            Op::Tvec => self.hart[H_TVEC] = self.jump_target(ra)?,
+            Op::Window => self.set_windows(inst)?,
+            Op::Uret => return self.uret(ra),
+            Op::Ecall if self.user() => return Ok(self.enter_kernel(CAUSE_ECALL, 0, after)),
+            Op::Ecall => return Err((TrapKind::IllegalInstruction, self.code[pc as usize])),
+            _ => {} // nop, yield
+        }
+        Ok(after)
+    }
+
+    fn set_windows(&mut self, inst: Instruction) -> Result<(), Fault> {
+        let (cb, cl) = (self.reg(inst.a), self.reg(inst.b));
+        let (db, dl) = (self.reg(inst.c), self.reg(inst.word as u8));
+        if cb as u64 + cl as u64 > self.decoded.len() as u64 {
+            return Err((TrapKind::JumpOutOfCode, cb));
+        }
+        self.range(db, dl)?;
+        self.hart[H_UCODE_BASE..=H_UDATA_LEN].copy_from_slice(&[cb, cl, db, dl]);
+        Ok(())
+    }
+
+    /// `uret`: load the context block at `block` and continue in user mode.
+    fn uret(&mut self, block: u32) -> Result<u32, Fault> {
+        let words = self.range(block, CTX_WORDS as u32)?;
+        let ctx = &self.memory[words];
+        if ctx[CTX_SP] as usize > STACK_DEPTH {
+            return Err((TrapKind::StackOverflow, ctx[CTX_SP]));
+        }
+        if ctx[CTX_PC] >= self.hart[H_UCODE_LEN] {
+            return Err((TrapKind::JumpOutOfCode, ctx[CTX_PC]));
+        }
+        if self.hart[H_TVEC] == NO_VECTOR {
+            return Err((TrapKind::JumpOutOfCode, NO_VECTOR));
+        }
+        self.hart[H_REGS..H_REGS + REGISTERS].copy_from_slice(&ctx[CTX_REGS..CTX_REGS + REGISTERS]);
+        self.hart[H_FLAGS] = ctx[CTX_FLAGS];
+        self.hart[H_SP] = ctx[CTX_SP];
+        self.hart[H_STACK..H_STACK + STACK_DEPTH].copy_from_slice(&ctx[CTX_STACK..]);
+        self.hart[H_FRAME] = block;
+        self.hart[H_MODE] = MODE_USER;
+        Ok(ctx[CTX_PC])
+    }
+
+    /// Leave user mode: save the context (continuing at `resume`) in the trap
+    /// frame, switch to the kernel with r0 = cause, r1 = info, r2 = frame;
+    /// returns the trap vector (the next pc).
+    fn enter_kernel(&mut self, cause: u32, info: u32, resume: u32) -> u32 {
+        let frame = self.hart[H_FRAME];
+        // `uret` checked the frame against memory; memory never shrinks.
+        let ctx = &mut self.memory[frame as usize..frame as usize + CTX_WORDS];
+        ctx[CTX_REGS..CTX_REGS + REGISTERS].copy_from_slice(&self.hart[H_REGS..H_REGS + REGISTERS]);
+        ctx[CTX_PC] = resume;
+        ctx[CTX_FLAGS] = self.hart[H_FLAGS];
+        ctx[CTX_SP] = self.hart[H_SP];
+        ctx[CTX_STACK..].copy_from_slice(&self.hart[H_STACK..H_STACK + STACK_DEPTH]);
+        self.hart[H_MODE] = MODE_KERNEL;
+        self.hart[H_SP] = 0;
+        self.hart[H_FLAGS] = 0;
+        self.hart[H_REGS..H_REGS + 3].copy_from_slice(&[cause, info, frame]);
+        self.hart[H_TVEC]
+    }
+
+    /// Count a user-mode instruction down on the timer; at zero, enter the kernel.
+    fn tick_timer(&mut self) {
+        let countdown = self.hart[H_TIMER];
+        if countdown == 0 || !self.user() || self.hart[H_STATUS] != HART_RUNNABLE {
+            return;
+        }
+        self.hart[H_TIMER] = countdown - 1;
+        if countdown == 1 {
+            self.hart[H_PC] = self.enter_kernel(CAUSE_TIMER, 0, self.hart[H_PC]);
+        }
+    }
+
+    /// Compare, jumps, calls; returns the next pc.
+    fn control(&mut self, inst: Instruction, after: u32) -> Result<u32, Fault> {
+        let flags = self.hart[H_FLAGS];
+        let taken = match inst.op {
             Op::Cmp => {
-                let (x, y) = (self.reg(a), rb);
+                let (x, y) = (self.reg(inst.a), self.reg(inst.b));
                 self.hart[H_FLAGS] = ((x == y) as u32 * FLAG_Z)
                     | (((x as i32) < (y as i32)) as u32 * FLAG_LT)
                     | ((x < y) as u32 * FLAG_LTU);
+                false
             }
-            Op::Jmp => jump = Some(true),
-            Op::Jeq => jump = Some(flags & FLAG_Z != 0),
-            Op::Jne => jump = Some(flags & FLAG_Z == 0),
-            Op::Jlt => jump = Some(flags & FLAG_LT != 0),
-            Op::Jge => jump = Some(flags & FLAG_LT == 0),
-            Op::Jltu => jump = Some(flags & FLAG_LTU != 0),
-            Op::Jgeu => jump = Some(flags & FLAG_LTU == 0),
-            Op::Call => {
-                next = self.jump_target(inst.word)?;
-                self.push(pc + inst.len())?;
+            Op::Jmp => true,
+            Op::Jeq => flags & FLAG_Z != 0,
+            Op::Jne => flags & FLAG_Z == 0,
+            Op::Jlt => flags & FLAG_LT != 0,
+            Op::Jge => flags & FLAG_LT == 0,
+            Op::Jltu => flags & FLAG_LTU != 0,
+            Op::Jgeu => flags & FLAG_LTU == 0,
+            Op::Call | Op::Callr => {
+                let dest = if inst.op == Op::Call {
+                    inst.word
+                } else {
+                    self.reg(inst.a)
+                };
+                let next = self.jump_target(dest)?;
+                self.push(after)?;
+                return Ok(next);
             }
             Op::Ret => {
                 // Validate before popping so a trap leaves the stack as it was.
@@ -517,14 +601,35 @@ impl Exec<'_> {
                 if sp == 0 {
                     return Err((TrapKind::StackUnderflow, 0));
                 }
-                next = self.jump_target(self.hart[H_STACK + sp - 1])?;
+                let next = self.jump_target(self.hart[H_STACK + sp - 1])?;
                 self.hart[H_SP] -= 1;
+                return Ok(next);
             }
-            Op::Jr => next = self.jump_target(self.reg(a))?,
-            Op::Callr => {
-                next = self.jump_target(self.reg(a))?;
-                self.push(pc + inst.len())?;
+            _ => return self.jump_target(self.reg(inst.a)), // jr
+        };
+        if taken {
+            self.jump_target(inst.word)
+        } else {
+            Ok(after)
+        }
+    }
+
+    /// Registers, memory, arithmetic and atomics.
+    fn data(&mut self, inst: Instruction) -> Result<(), Fault> {
+        let (a, b, c) = (inst.a, inst.b, inst.c);
+        // `c` is an immediate in some forms; masking keeps this read in bounds (its value is then unused).
+        let (rb, rc) = (self.reg(b), self.reg(c & 15));
+        let value = match inst.op {
+            Op::Li => inst.word,
+            Op::Mov => rb,
+            Op::Ld => self.memory[self.addr(rb, c as u32)?],
+            Op::St => {
+                let addr = self.addr(rb, c as u32)?;
+                self.memory[addr] = self.reg(a);
+                return Ok(());
             }
+            Op::Push => return self.push(self.reg(a)),
+            Op::Pop => self.pop()?,
             Op::Aadd | Op::Axchg | Op::Acas => {
                 let addr = self.addr(rb, 0)?;
                 let old = self.memory[addr];
@@ -534,8 +639,18 @@ impl Exec<'_> {
                     _ if old == self.reg(a) => rc,
                     _ => old,
                 };
-                self.set(a, old);
+                old
             }
+            op => alu(op, rb, rc, c).ok_or((TrapKind::DivisionByZero, 0))?,
+        };
+        self.set(a, value);
+        Ok(())
+    }
+
+    fn vector(&mut self, inst: Instruction) -> Result<(), Fault> {
+        let (a, rb, rc) = (inst.a, self.reg(inst.b), self.reg(inst.c));
+        let rd = self.reg(inst.word as u8);
+        match inst.op {
             Op::Vfill => {
                 let dst = self.range(self.reg(a), rc)?;
                 self.memory[dst].fill(rb);
@@ -543,27 +658,8 @@ impl Exec<'_> {
             Op::Vcopy => {
                 let dst = self.range(self.reg(a), rc)?;
                 let src = self.range(rb, rc)?;
-                check_overlap(&dst, &src)?;
+                check_overlap(&dst, &src, self.reg(a))?;
                 self.memory.copy_within(src, dst.start);
-            }
-            Op::Vadd
-            | Op::Vsub
-            | Op::Vmul
-            | Op::Vand
-            | Op::Vor
-            | Op::Vxor
-            | Op::Vminu
-            | Op::Vmaxu => {
-                let len = self.reg(inst.word as u8);
-                let dst = self.range(self.reg(a), len)?;
-                let (x, y) = (self.range(rb, len)?, self.range(rc, len)?);
-                check_overlap(&dst, &x)?;
-                check_overlap(&dst, &y)?;
-                let f = vector_fn(inst.op);
-                for i in 0..len as usize {
-                    self.memory[dst.start + i] =
-                        f(self.memory[x.start + i], self.memory[y.start + i]);
-                }
             }
             Op::Vsum => {
                 let src = self.range(rb, rc)?;
@@ -573,8 +669,7 @@ impl Exec<'_> {
                 self.set(a, sum);
             }
             Op::Vdot => {
-                let len = self.reg(inst.word as u8);
-                let (x, y) = (self.range(rb, len)?, self.range(rc, len)?);
+                let (x, y) = (self.range(rb, rd)?, self.range(rc, rd)?);
                 let dot = self.memory[x]
                     .iter()
                     .zip(&self.memory[y])
@@ -583,52 +678,66 @@ impl Exec<'_> {
             }
             Op::Vfind => {
                 let src = self.range(rb, rc)?;
-                let value = self.reg(inst.word as u8);
-                let found = self.memory[src].iter().position(|&v| v == value);
+                let found = self.memory[src].iter().position(|&v| v == rd);
                 self.set(a, found.map_or(u32::MAX, |i| i as u32));
             }
-        }
-        if let Some(taken) = jump {
-            if taken {
-                next = self.jump_target(inst.word)?;
+            op => {
+                let dst = self.range(self.reg(a), rd)?;
+                let (x, y) = (self.range(rb, rd)?, self.range(rc, rd)?);
+                check_overlap(&dst, &x, self.reg(a))?;
+                check_overlap(&dst, &y, self.reg(a))?;
+                let f = vector_fn(op);
+                for i in 0..rd as usize {
+                    self.memory[dst.start + i] =
+                        f(self.memory[x.start + i], self.memory[y.start + i]);
+                }
             }
         }
-        self.counts[pc as usize] = self.counts[pc as usize].wrapping_add(1);
-        self.hart[H_PC] = next;
-        self.tick_timer(timer);
-        Ok(inst.op.ends_slice())
-    }
-
-    /// Count the executed instruction down on the timer; at zero, interrupt.
-    /// Harts left waiting (syscall, spawn) or exited do not tick: their pc
-    /// must stay on the instruction being resolved.
-    fn tick_timer(&mut self, armed: Option<u32>) {
-        if let Some(countdown) = armed {
-            self.hart[H_TIMER] = countdown;
-            return;
-        }
-        let countdown = self.hart[H_TIMER];
-        if countdown == 0 || self.hart[H_STATUS] != HART_RUNNABLE {
-            return;
-        }
-        self.hart[H_TIMER] = countdown - 1;
-        if countdown == 1 {
-            self.hart[H_EPC] = self.hart[H_PC];
-            self.hart[H_PC] = self.hart[H_HANDLER];
-        }
-    }
-
-    fn raw_pixel(&self, pc: u32) -> u32 {
-        self.code[pc as usize]
+        Ok(())
     }
 }
 
+/// A register-only ALU instruction's result; `None` for division by zero.
+fn alu(op: Op, rb: u32, rc: u32, c: u8) -> Option<u32> {
+    Some(match op {
+        Op::Add => rb.wrapping_add(rc),
+        Op::Sub => rb.wrapping_sub(rc),
+        Op::Mul => rb.wrapping_mul(rc),
+        Op::Mulhu => ((rb as u64 * rc as u64) >> 32) as u32,
+        Op::Divu => rb.checked_div(rc)?,
+        Op::Remu => rb.checked_rem(rc)?,
+        Op::Div if rc == 0 => return None,
+        Op::Div => (rb as i32).wrapping_div(rc as i32) as u32,
+        Op::Rem if rc == 0 => return None,
+        Op::Rem => (rb as i32).wrapping_rem(rc as i32) as u32,
+        Op::And => rb & rc,
+        Op::Or => rb | rc,
+        Op::Xor => rb ^ rc,
+        Op::Shl => rb << (rc & 31),
+        Op::Shr => rb >> (rc & 31),
+        Op::Sar => ((rb as i32) >> (rc & 31)) as u32,
+        Op::Slt => ((rb as i32) < (rc as i32)) as u32,
+        Op::Sltu => (rb < rc) as u32,
+        Op::Seq => (rb == rc) as u32,
+        Op::Minu => rb.min(rc),
+        Op::Maxu => rb.max(rc),
+        Op::Addi => rb.wrapping_add(c as i8 as i32 as u32),
+        Op::Shli => rb << (c & 31),
+        Op::Shri => rb >> (c & 31),
+        Op::Andi => rb & c as u32,
+        _ => unreachable!("{op:?} is not an ALU instruction"),
+    })
+}
+
+/// Traps (info = `at`, the destination as the program wrote it) when the
+/// destination partly overlaps the source.
 fn check_overlap(
     dst: &core::ops::Range<usize>,
     src: &core::ops::Range<usize>,
+    at: u32,
 ) -> Result<(), Fault> {
     if dst.start != src.start && dst.start < src.end && src.start < dst.end {
-        return Err((TrapKind::VectorOverlap, dst.start as u32));
+        return Err((TrapKind::VectorOverlap, at));
     }
     Ok(())
 }

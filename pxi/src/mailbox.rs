@@ -68,20 +68,56 @@ pub const ERR_DENIED: u32 = 0xFFFF_FFFB;
 /// Result of `SYS_DEVWAIT` when the device did not complete in time.
 pub const ERR_TIMEOUT: u32 = 0xFFFF_FFFA;
 
-/// Result values and device-table constants, as the assembler predefines
-/// them (`MB_` keeps them apart from the OS's own error names).
-pub const CONSTANTS: &[(&str, u32)] = &[
-    ("MB_EOF", EOF),
-    ("MB_NOSYS", ERR_NOSYS),
-    ("MB_FAULT", ERR_FAULT),
-    ("MB_NODEV", ERR_NODEV),
-    ("MB_DENIED", ERR_DENIED),
-    ("MB_TIMEOUT", ERR_TIMEOUT),
-    ("DEV_VIRTIO_BLK", crate::devices::KIND_VIRTIO_BLK),
-    ("DEV_KIND", crate::devices::INFO_KIND),
-    ("DEV_IRQ", crate::devices::INFO_IRQ),
-    ("DEV_REGIONS", crate::devices::INFO_REGIONS),
-    ("DEV_REGION_LEN", crate::devices::INFO_REGION_LEN),
+/// Result values and device-table constants, predefined by the assembler
+/// (`MB_` keeps them apart from the OS's own error names).
+pub const DEVICE_CONSTANTS: &[(&str, u32, &str)] = &[
+    ("MB_EOF", EOF, "result: end of input (SYS_GETC)"),
+    (
+        "MB_NOSYS",
+        ERR_NOSYS,
+        "result: unknown call, or no such device on this host",
+    ),
+    (
+        "MB_FAULT",
+        ERR_FAULT,
+        "result: an argument points outside data memory",
+    ),
+    (
+        "MB_NODEV",
+        ERR_NODEV,
+        "result: no such device or device-table field",
+    ),
+    (
+        "MB_DENIED",
+        ERR_DENIED,
+        "result: register access outside the granted region, or bad width/alignment",
+    ),
+    ("MB_TIMEOUT", ERR_TIMEOUT, "result: SYS_DEVWAIT timed out"),
+    (
+        "DEV_VIRTIO_BLK",
+        crate::devices::KIND_VIRTIO_BLK,
+        "device kind: virtio block device",
+    ),
+    (
+        "DEV_KIND",
+        crate::devices::INFO_KIND,
+        "SYS_DEVINFO field: device kind",
+    ),
+    (
+        "DEV_IRQ",
+        crate::devices::INFO_IRQ,
+        "SYS_DEVINFO field: interrupt line",
+    ),
+    (
+        "DEV_REGIONS",
+        crate::devices::INFO_REGIONS,
+        "SYS_DEVINFO field: number of register regions",
+    ),
+    (
+        "DEV_REGION_LEN",
+        crate::devices::INFO_REGION_LEN,
+        "SYS_DEVINFO field: + i = length of region i in bytes",
+    ),
 ];
 
 use crate::devices::{DeviceError, Devices, DmaMap, Wait};

@@ -15,7 +15,7 @@ pub const STACK_DEPTH: usize = 32;
 pub const H_REGS: usize = 0;
 /// Hart word: program counter (code address).
 pub const H_PC: usize = REGISTERS;
-/// Context block word (`ctxsave`/`ctxload`): first register.
+/// Context block word (trap frames, `uret`): first register.
 pub const CTX_REGS: usize = 0;
 /// Context block word: pc to continue at.
 pub const CTX_PC: usize = REGISTERS;
@@ -42,16 +42,38 @@ pub const H_SLICE: usize = REGISTERS + 5;
 pub const H_AUX: usize = REGISTERS + 6;
 /// Hart word: trap detail (address, target or pixel).
 pub const H_INFO: usize = REGISTERS + 7;
-/// Hart word: timer countdown in instructions (0 = disarmed), see `timer`.
+/// Hart word: user-mode timer countdown in instructions (0 = disarmed), see `timer`.
 pub const H_TIMER: usize = REGISTERS + 8;
-/// Hart word: code address the timer interrupt jumps to.
-pub const H_HANDLER: usize = REGISTERS + 9;
-/// Hart word: the pc interrupted by the last timer interrupt (read by `epc`).
-pub const H_EPC: usize = REGISTERS + 10;
+/// Hart word: [`MODE_KERNEL`] or [`MODE_USER`].
+pub const H_MODE: usize = REGISTERS + 9;
+/// Hart word: the trap vector (code address), or [`NO_VECTOR`]; see `tvec`.
+pub const H_TVEC: usize = REGISTERS + 10;
+/// Hart word: the trap frame, the context block user-mode traps save into (set by `uret`).
+pub const H_FRAME: usize = REGISTERS + 11;
+/// Hart word: user code window base (code address), see `window`.
+pub const H_UCODE_BASE: usize = REGISTERS + 12;
+/// Hart word: user code window length in pixels.
+pub const H_UCODE_LEN: usize = REGISTERS + 13;
+/// Hart word: user data window base (word address).
+pub const H_UDATA_BASE: usize = REGISTERS + 14;
+/// Hart word: user data window length in words.
+pub const H_UDATA_LEN: usize = REGISTERS + 15;
 /// Hart words: the stack.
-pub const H_STACK: usize = REGISTERS + 11;
+pub const H_STACK: usize = REGISTERS + 16;
 /// Words per hart.
 pub const HART_WORDS: usize = H_STACK + STACK_DEPTH;
+
+/// Mode: kernel — the whole code and data memory, every instruction allowed.
+pub const MODE_KERNEL: u32 = 0;
+/// Mode: user — code and data windows, privileged instructions trap into the kernel.
+pub const MODE_USER: u32 = 1;
+/// [`H_TVEC`] value meaning "no trap vector set" (`uret` traps then).
+pub const NO_VECTOR: u32 = u32::MAX;
+/// Trap cause (in `r0` on kernel entry): the user program executed `ecall`.
+/// Faults use their [`TrapKind`] number as the cause.
+pub const CAUSE_ECALL: u32 = 16;
+/// Trap cause: the user-mode timer expired.
+pub const CAUSE_TIMER: u32 = 17;
 
 /// Flag: last `cmp` found equal.
 pub const FLAG_Z: u32 = 1;
@@ -127,6 +149,8 @@ pub enum TrapKind {
     DivisionByZero = 8,
     /// A vector instruction whose destination partly overlaps a source; info = destination.
     VectorOverlap = 9,
+    /// A privileged instruction in user mode; info = the pixel.
+    Privileged = 10,
 }
 
 impl TrapKind {
@@ -143,12 +167,13 @@ impl TrapKind {
             7 => StackUnderflow,
             8 => DivisionByZero,
             9 => VectorOverlap,
+            10 => Privileged,
             _ => return None,
         })
     }
 
     /// Every kind, for generated constants and docs.
-    pub const ALL: [TrapKind; 9] = [
+    pub const ALL: [TrapKind; 10] = [
         TrapKind::IllegalInstruction,
         TrapKind::TruncatedInstruction,
         TrapKind::PcOutOfCode,
@@ -158,6 +183,7 @@ impl TrapKind {
         TrapKind::StackUnderflow,
         TrapKind::DivisionByZero,
         TrapKind::VectorOverlap,
+        TrapKind::Privileged,
     ];
 }
 
@@ -173,6 +199,7 @@ impl fmt::Display for TrapKind {
             TrapKind::StackUnderflow => "stack underflow",
             TrapKind::DivisionByZero => "division by zero",
             TrapKind::VectorOverlap => "overlapping vector ranges",
+            TrapKind::Privileged => "privileged instruction in user mode",
         })
     }
 }
@@ -202,7 +229,7 @@ impl fmt::Display for Trap {
             self.hart, self.kind, self.pc, self.pixel.0, self.pixel.1
         )?;
         match self.kind {
-            TrapKind::IllegalInstruction => {
+            TrapKind::IllegalInstruction | TrapKind::Privileged => {
                 write!(f, ", pixel value {:02x?}", self.info.to_le_bytes())?
             }
             TrapKind::JumpOutOfCode => write!(f, ", target {}", self.info)?,
@@ -246,4 +273,117 @@ impl MachineStatus {
 /// Total steps from a control block.
 pub fn total_steps(control: &[u32]) -> u64 {
     control[C_STEPS_LO] as u64 | (control[C_STEPS_HI] as u64) << 32
+}
+
+/// Machine constants every program may use by name: the assembler predefines
+/// them (as it does the `SYS_*` calls) and `docs/isa.md` lists them, so a
+/// kernel written in PXI never copies a layout number by hand.
+pub const CONSTANTS: &[(&str, u32, &str)] = &[
+    (
+        "CTX_REGS",
+        CTX_REGS as u32,
+        "context block: first register (r0)",
+    ),
+    (
+        "CTX_PC",
+        CTX_PC as u32,
+        "context block: the pc to continue at",
+    ),
+    ("CTX_FLAGS", CTX_FLAGS as u32, "context block: flags"),
+    ("CTX_SP", CTX_SP as u32, "context block: stack depth"),
+    (
+        "CTX_STACK",
+        CTX_STACK as u32,
+        "context block: the 32 stack words",
+    ),
+    ("CTX_WORDS", CTX_WORDS as u32, "words in a context block"),
+    ("STACK_DEPTH", STACK_DEPTH as u32, "depth of a hart's stack"),
+    ("MODE_KERNEL", MODE_KERNEL, "kernel mode"),
+    ("MODE_USER", MODE_USER, "user mode"),
+    ("CAUSE_ECALL", CAUSE_ECALL, "trap cause: `ecall`"),
+    (
+        "CAUSE_TIMER",
+        CAUSE_TIMER,
+        "trap cause: the user-mode timer expired",
+    ),
+    (
+        "TRAP_ILLEGAL_INSTRUCTION",
+        TrapKind::IllegalInstruction as u32,
+        "fault: not an instruction",
+    ),
+    (
+        "TRAP_TRUNCATED_INSTRUCTION",
+        TrapKind::TruncatedInstruction as u32,
+        "fault: truncated instruction",
+    ),
+    (
+        "TRAP_PC_OUT_OF_CODE",
+        TrapKind::PcOutOfCode as u32,
+        "fault: pc left the code window",
+    ),
+    (
+        "TRAP_JUMP_OUT_OF_CODE",
+        TrapKind::JumpOutOfCode as u32,
+        "fault: jump outside the code window",
+    ),
+    (
+        "TRAP_MEMORY_OUT_OF_BOUNDS",
+        TrapKind::MemoryOutOfBounds as u32,
+        "fault: access outside the data window",
+    ),
+    (
+        "TRAP_STACK_OVERFLOW",
+        TrapKind::StackOverflow as u32,
+        "fault: stack overflow",
+    ),
+    (
+        "TRAP_STACK_UNDERFLOW",
+        TrapKind::StackUnderflow as u32,
+        "fault: stack underflow",
+    ),
+    (
+        "TRAP_DIVISION_BY_ZERO",
+        TrapKind::DivisionByZero as u32,
+        "fault: division by zero",
+    ),
+    (
+        "TRAP_VECTOR_OVERLAP",
+        TrapKind::VectorOverlap as u32,
+        "fault: overlapping vector ranges",
+    ),
+    (
+        "TRAP_PRIVILEGED",
+        TrapKind::Privileged as u32,
+        "fault: privileged instruction in user mode",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::String;
+
+    /// `TRAP_MEMORY_OUT_OF_BOUNDS` from `MemoryOutOfBounds`.
+    fn constant_name(kind: TrapKind) -> String {
+        let mut name = String::from("TRAP");
+        for ch in format!("{kind:?}").chars() {
+            if ch.is_ascii_uppercase() {
+                name.push('_');
+            }
+            name.push(ch.to_ascii_uppercase());
+        }
+        name
+    }
+
+    #[test]
+    fn every_trap_kind_is_a_named_constant() {
+        for kind in TrapKind::ALL {
+            let name = constant_name(kind);
+            let row = CONSTANTS.iter().find(|row| row.0 == name);
+            assert_eq!(row.map(|r| r.1), Some(kind as u32), "{name}");
+            assert_eq!(TrapKind::from_u32(kind as u32), Some(kind));
+        }
+        assert!(TrapKind::ALL.iter().all(|&k| (k as u32) < CAUSE_ECALL));
+    }
 }

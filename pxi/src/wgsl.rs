@@ -49,6 +49,10 @@ pub fn constants() -> String {
         "const INFO_FAST: u32 = 0x{:x}u;",
         crate::isa::INFO_FAST
     ));
+    line(format!(
+        "const INFO_PRIVILEGED: u32 = 0x{:x}u;",
+        crate::isa::INFO_PRIVILEGED
+    ));
     line(String::new());
     line("// Hart state layout (words).".into());
     for (name, value) in [
@@ -62,9 +66,15 @@ pub fn constants() -> String {
         ("H_AUX", state::H_AUX),
         ("H_INFO", state::H_INFO),
         ("H_TIMER", state::H_TIMER),
-        ("H_HANDLER", state::H_HANDLER),
-        ("H_EPC", state::H_EPC),
+        ("H_MODE", state::H_MODE),
+        ("H_TVEC", state::H_TVEC),
+        ("H_FRAME", state::H_FRAME),
+        ("H_UCODE_BASE", state::H_UCODE_BASE),
+        ("H_UCODE_LEN", state::H_UCODE_LEN),
+        ("H_UDATA_BASE", state::H_UDATA_BASE),
+        ("H_UDATA_LEN", state::H_UDATA_LEN),
         ("H_STACK", state::H_STACK),
+        ("CTX_REGS", state::CTX_REGS),
         ("CTX_PC", state::CTX_PC),
         ("CTX_FLAGS", state::CTX_FLAGS),
         ("CTX_SP", state::CTX_SP),
@@ -108,6 +118,11 @@ pub fn constants() -> String {
         ("HART_SPAWN", state::HART_SPAWN),
         ("HART_EXITED", state::HART_EXITED),
         ("HART_TRAPPED", state::HART_TRAPPED),
+        ("MODE_KERNEL", state::MODE_KERNEL),
+        ("MODE_USER", state::MODE_USER),
+        ("NO_VECTOR", state::NO_VECTOR),
+        ("CAUSE_ECALL", state::CAUSE_ECALL),
+        ("CAUSE_TIMER", state::CAUSE_TIMER),
         ("MACHINE_RUNNING", state::MACHINE_RUNNING),
         ("MACHINE_ALL_EXITED", state::MACHINE_ALL_EXITED),
         ("MACHINE_TRAPPED", state::MACHINE_TRAPPED),

@@ -49,23 +49,68 @@ const Q_ENTRY_WORDS: u32 = 8u;
 const VECTOR_CHUNK: u32 = 4096u;
 
 // The running hart's state, kept in private variables during a slice.
+var<private> hart_base: u32;
 var<private> regs: array<u32, 16>;
 var<private> pc: u32;
 var<private> flags: u32;
 var<private> sp: u32;
 var<private> status: u32;
 var<private> timer_left: u32;
-var<private> timer_handler: u32;
-var<private> epc: u32;
+var<private> mode: u32;
+var<private> tvec: u32;
+var<private> frame: u32;
+// User windows (H_UCODE_BASE..H_UDATA_LEN) and the windows of the running mode.
+var<private> user_win: vec4<u32>;
+var<private> cbase: u32;
+var<private> clen: u32;
+var<private> dbase: u32;
+var<private> dlen: u32;
 
-// Count one executed instruction down on the timer; at zero, interrupt
-// (pxi's Exec::tick_timer). Harts left waiting or exited do not tick.
+// Kernel mode sees all code and memory; user mode its windows (pxi's Exec::windows).
+fn set_mode(m: u32) {
+    mode = m;
+    if (m == MODE_USER) {
+        cbase = user_win.x;
+        clen = user_win.y;
+        dbase = user_win.z;
+        dlen = user_win.w;
+    } else {
+        cbase = 0u;
+        clen = params.code_len;
+        dbase = 0u;
+        dlen = params.memory_words;
+    }
+}
+
+// Leave user mode: save the context (continuing at `resume`) in the trap
+// frame, enter the kernel with r0 = cause, r1 = info, r2 = frame; returns the
+// trap vector (pxi's Exec::enter_kernel).
+fn enter_kernel(cause: u32, info: u32, resume: u32) -> u32 {
+    for (var r = 0u; r < 16u; r++) {
+        atomicStore(&memory[frame + CTX_REGS + r], regs[r]);
+    }
+    atomicStore(&memory[frame + CTX_PC], resume);
+    atomicStore(&memory[frame + CTX_FLAGS], flags);
+    atomicStore(&memory[frame + CTX_SP], sp);
+    for (var i = 0u; i < STACK_DEPTH; i++) {
+        atomicStore(&memory[frame + CTX_STACK + i], harts[hart_base + H_STACK + i]);
+    }
+    set_mode(MODE_KERNEL);
+    sp = 0u;
+    flags = 0u;
+    regs[0] = cause;
+    regs[1] = info;
+    regs[2] = frame;
+    return tvec;
+}
+
+// Count one user-mode instruction down on the timer; at zero, enter the
+// kernel (pxi's Exec::tick_timer). Harts left waiting or exited do not tick.
 fn tick_timer() {
-    if (timer_left != 0u && status == HART_RUNNABLE) {
+    if (timer_left != 0u && mode == MODE_USER && status == HART_RUNNABLE) {
         timer_left -= 1u;
         if (timer_left == 0u) {
-            epc = pc;
-            pc = timer_handler;
+            pc = enter_kernel(CAUSE_TIMER, 0u, pc);
         }
     }
 }
@@ -77,9 +122,10 @@ fn trap(kind: u32, info: u32) {
     trap_info = info;
 }
 
-// Start of a valid range [start, start + len) of memory, or trap.
-fn in_memory(start: u32, len: u32) -> bool {
-    if (start > params.memory_words || len > params.memory_words - start) {
+// Whether [start, start + len) lies in the data window (addresses as the
+// program sees them; add dbase for memory), else trap.
+fn in_window(start: u32, len: u32) -> bool {
+    if (start > dlen || len > dlen - start) {
         trap(TRAP_MEMORYOUTOFBOUNDS, start);
         return false;
     }
@@ -117,31 +163,31 @@ fn queue_vector(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
         case OP_VFILL: {
             dst = regs[a];
             value = regs[b];
-            if (!in_memory(dst, len)) { return false; }
+            if (!in_window(dst, len)) { return false; }
         }
         case OP_VCOPY: {
             dst = regs[a];
-            if (!in_memory(dst, len) || !in_memory(x, len) || !no_overlap(dst, x, len)) { return false; }
+            if (!in_window(dst, len) || !in_window(x, len) || !no_overlap(dst, x, len)) { return false; }
         }
         case OP_VSUM: {
-            if (!in_memory(x, len)) { return false; }
+            if (!in_window(x, len)) { return false; }
         }
         case OP_VDOT: {
             y = regs[c];
             len = regs[word];
-            if (!in_memory(x, len) || !in_memory(y, len)) { return false; }
+            if (!in_window(x, len) || !in_window(y, len)) { return false; }
         }
         case OP_VFIND: {
             value = regs[word];
             acc = 0xffffffffu;
-            if (!in_memory(x, len)) { return false; }
+            if (!in_window(x, len)) { return false; }
         }
         default: {
             // Binary element-wise ops: ra = dst, rb = x, rc = y, rd = length.
             dst = regs[a];
             y = regs[c];
             len = regs[word];
-            if (!in_memory(dst, len) || !in_memory(x, len) || !in_memory(y, len)
+            if (!in_window(dst, len) || !in_window(x, len) || !in_window(y, len)
                 || !no_overlap(dst, x, len) || !no_overlap(dst, y, len)) {
                 return false;
             }
@@ -153,13 +199,43 @@ fn queue_vector(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
     let q = e * Q_ENTRY_WORDS;
     atomicStore(&queue[q + 0u], hart);
     atomicStore(&queue[q + 1u], op | (a << 8u));
-    atomicStore(&queue[q + 2u], dst);
-    atomicStore(&queue[q + 3u], x);
-    atomicStore(&queue[q + 4u], y);
+    atomicStore(&queue[q + 2u], dbase + dst);
+    atomicStore(&queue[q + 3u], dbase + x);
+    atomicStore(&queue[q + 4u], dbase + y);
     atomicStore(&queue[q + 5u], len);
     atomicStore(&queue[q + 6u], value);
     atomicStore(&queue[q + 7u], acc);
     return true;
+}
+
+// `uret`: load the context block at `at` and continue in user mode (pxi's
+// Exec::uret); returns the next pc (`next` when it trapped).
+fn uret(at: u32, next: u32) -> u32 {
+    if (!in_window(at, CTX_WORDS)) {
+        return next;
+    }
+    let depth = atomicLoad(&memory[at + CTX_SP]);
+    let dest = atomicLoad(&memory[at + CTX_PC]);
+    if (depth > STACK_DEPTH) {
+        trap(TRAP_STACKOVERFLOW, depth);
+    } else if (dest >= user_win.y) {
+        trap(TRAP_JUMPOUTOFCODE, dest);
+    } else if (tvec == NO_VECTOR) {
+        trap(TRAP_JUMPOUTOFCODE, NO_VECTOR);
+    } else {
+        for (var r = 0u; r < 16u; r++) {
+            regs[r] = atomicLoad(&memory[at + CTX_REGS + r]);
+        }
+        flags = atomicLoad(&memory[at + CTX_FLAGS]);
+        sp = depth;
+        for (var i = 0u; i < STACK_DEPTH; i++) {
+            harts[hart_base + H_STACK + i] = atomicLoad(&memory[at + CTX_STACK + i]);
+        }
+        frame = at;
+        set_mode(MODE_USER);
+        return dest;
+    }
+    return next;
 }
 
 const STEP_CONTINUE: u32 = 0u;
@@ -170,27 +246,31 @@ const STEP_TRAP: u32 = 2u;
 // fast path in run_slice). Updates pc, flags, sp, status, regs and counts.
 fn step_full(id: u32, base: u32) -> u32 {
     let code_len = params.code_len;
-    if (pc >= code_len) {
+    if (pc >= clen) {
         trap(TRAP_PCOUTOFCODE, pc);
         return STEP_TRAP;
     }
-    let px = code[code_len + pc];
+    let phys = cbase + pc;
+    let px = code[code_len + phys];
     let op = px & 0xffu;
     let a = (px >> 8u) & 0xffu;
     let b = (px >> 16u) & 0xffu;
     let c = px >> 24u;
     if (op == OP_INVALID) {
-        trap(a, select(code[pc], pc, a == TRAP_TRUNCATEDINSTRUCTION));
+        trap(a, select(code[phys], pc, a == TRAP_TRUNCATEDINSTRUCTION));
         return STEP_TRAP;
     }
-    let info = code[2u * code_len + pc];
-    let word = code[pc + 1u];
+    let info = code[2u * code_len + phys];
+    let was_user = mode == MODE_USER;
+    if (was_user && (info & INFO_PRIVILEGED) != 0u) {
+        trap(TRAP_PRIVILEGED, code[phys]);
+        return STEP_TRAP;
+    }
+    let word = code[phys + 1u];
     let rb = regs[b & 15u];
     let rc = regs[c & 15u];
     var next = pc + (info & INFO_LEN);
     var jump = false;
-    var armed = false;
-    let countdown = regs[a & 15u];
     switch op {
         case OP_NOP, OP_YIELD: {}
         case OP_EXIT: {
@@ -206,61 +286,40 @@ fn step_full(id: u32, base: u32) -> u32 {
             next = pc;
         }
         case OP_HARTID: { regs[a] = id; }
-        case OP_TIMER: {
-            if (countdown != 0u && rb >= code_len) {
-                trap(TRAP_JUMPOUTOFCODE, rb);
+        case OP_TIMER: { timer_left = regs[a]; }
+        case OP_TVEC: {
+            if (regs[a] >= clen) {
+                trap(TRAP_JUMPOUTOFCODE, regs[a]);
             } else {
-                timer_handler = rb;
-                armed = true;
+                tvec = regs[a];
             }
         }
-        case OP_EPC: { regs[a] = epc; }
-        case OP_CTXSAVE: {
-            let at = regs[a];
-            if (in_memory(at, CTX_WORDS)) {
-                for (var r = 0u; r < 16u; r++) {
-                    atomicStore(&memory[at + r], regs[r]);
-                }
-                atomicStore(&memory[at + CTX_PC], epc);
-                atomicStore(&memory[at + CTX_FLAGS], flags);
-                atomicStore(&memory[at + CTX_SP], sp);
-                for (var i = 0u; i < STACK_DEPTH; i++) {
-                    atomicStore(&memory[at + CTX_STACK + i], harts[base + H_STACK + i]);
-                }
+        case OP_WINDOW: {
+            let rd = regs[word & 15u];
+            if (rb > code_len || regs[a] > code_len - rb) {
+                trap(TRAP_JUMPOUTOFCODE, regs[a]);
+            } else if (in_window(rc, rd)) {
+                user_win = vec4<u32>(regs[a], rb, rc, rd);
             }
         }
-        case OP_CTXLOAD: {
-            let at = regs[a];
-            if (in_memory(at, CTX_WORDS)) {
-                let depth = atomicLoad(&memory[at + CTX_SP]);
-                let dest = atomicLoad(&memory[at + CTX_PC]);
-                if (depth > STACK_DEPTH) {
-                    trap(TRAP_STACKOVERFLOW, depth);
-                } else if (dest >= code_len) {
-                    trap(TRAP_JUMPOUTOFCODE, dest);
-                } else {
-                    for (var r = 0u; r < 16u; r++) {
-                        regs[r] = atomicLoad(&memory[at + r]);
-                    }
-                    flags = atomicLoad(&memory[at + CTX_FLAGS]);
-                    sp = depth;
-                    for (var i = 0u; i < STACK_DEPTH; i++) {
-                        harts[base + H_STACK + i] = atomicLoad(&memory[at + CTX_STACK + i]);
-                    }
-                    next = dest;
-                }
+        case OP_URET: { next = uret(regs[a], next); }
+        case OP_ECALL: {
+            if (was_user) {
+                next = enter_kernel(CAUSE_ECALL, 0u, next);
+            } else {
+                trap(TRAP_ILLEGALINSTRUCTION, code[phys]);
             }
         }
         case OP_LI: { regs[a] = word; }
         case OP_MOV: { regs[a] = rb; }
         case OP_LD, OP_ST: {
             let addr = rb + c;
-            if (addr >= params.memory_words) {
+            if (addr >= dlen) {
                 trap(TRAP_MEMORYOUTOFBOUNDS, addr);
             } else if (op == OP_LD) {
-                regs[a] = atomicLoad(&memory[addr]);
+                regs[a] = atomicLoad(&memory[dbase + addr]);
             } else {
-                atomicStore(&memory[addr], regs[a]);
+                atomicStore(&memory[dbase + addr], regs[a]);
             }
         }
         case OP_PUSH: {
@@ -326,7 +385,7 @@ fn step_full(id: u32, base: u32) -> u32 {
         case OP_JGEU: { jump = (flags & FLAG_LTU) == 0u; }
         case OP_CALL, OP_CALLR: {
             let dest = select(word, regs[a], op == OP_CALLR);
-            if (dest >= code_len) {
+            if (dest >= clen) {
                 trap(TRAP_JUMPOUTOFCODE, dest);
             } else if (sp >= STACK_DEPTH) {
                 trap(TRAP_STACKOVERFLOW, next);
@@ -341,7 +400,7 @@ fn step_full(id: u32, base: u32) -> u32 {
                 trap(TRAP_STACKUNDERFLOW, 0u);
             } else {
                 let dest = harts[base + H_STACK + sp - 1u];
-                if (dest >= code_len) {
+                if (dest >= clen) {
                     trap(TRAP_JUMPOUTOFCODE, dest);
                 } else {
                     sp -= 1u;
@@ -350,26 +409,27 @@ fn step_full(id: u32, base: u32) -> u32 {
             }
         }
         case OP_JR: {
-            if (regs[a] >= code_len) {
+            if (regs[a] >= clen) {
                 trap(TRAP_JUMPOUTOFCODE, regs[a]);
             } else {
                 next = regs[a];
             }
         }
         case OP_AADD, OP_AXCHG, OP_ACAS: {
-            if (rb >= params.memory_words) {
+            let at = dbase + rb;
+            if (rb >= dlen) {
                 trap(TRAP_MEMORYOUTOFBOUNDS, rb);
             } else if (op == OP_AADD) {
-                regs[a] = atomicAdd(&memory[rb], rc);
+                regs[a] = atomicAdd(&memory[at], rc);
             } else if (op == OP_AXCHG) {
-                regs[a] = atomicExchange(&memory[rb], rc);
+                regs[a] = atomicExchange(&memory[at], rc);
             } else {
                 let expected = regs[a];
                 var old = 0u;
                 // The weak exchange may fail spuriously: retry until it
                 // either succeeds or sees a different value.
                 loop {
-                    let r = atomicCompareExchangeWeak(&memory[rb], expected, rc);
+                    let r = atomicCompareExchangeWeak(&memory[at], expected, rc);
                     old = r.old_value;
                     if (r.exchanged || old != expected) { break; }
                 }
@@ -382,7 +442,7 @@ fn step_full(id: u32, base: u32) -> u32 {
         }
     }
     if (jump) {
-        if (word >= code_len) {
+        if (word >= clen) {
             trap(TRAP_JUMPOUTOFCODE, word);
         } else {
             next = word;
@@ -392,13 +452,10 @@ fn step_full(id: u32, base: u32) -> u32 {
         return STEP_TRAP;
     }
     if (params.count_exec != 0u) {
-        atomicAdd(&counts[pc], 1u);
+        atomicAdd(&counts[phys], 1u);
     }
     pc = next;
-    if (armed) {
-        // Set after this instruction's own tick, as the CPU does.
-        timer_left = countdown;
-    } else {
+    if (was_user) {
         tick_timer();
     }
     if ((info & INFO_ENDS_SLICE) != 0u) {
@@ -417,6 +474,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let base = id * HART_WORDS;
+    hart_base = base;
     status = harts[base + H_STATUS];
     pc = harts[base + H_PC];
     if (status == HART_WAITING) {
@@ -436,8 +494,11 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         flags = harts[base + H_FLAGS];
         sp = harts[base + H_SP];
         timer_left = harts[base + H_TIMER];
-        timer_handler = harts[base + H_HANDLER];
-        epc = harts[base + H_EPC];
+        tvec = harts[base + H_TVEC];
+        frame = harts[base + H_FRAME];
+        user_win = vec4<u32>(harts[base + H_UCODE_BASE], harts[base + H_UCODE_LEN],
+            harts[base + H_UDATA_BASE], harts[base + H_UDATA_LEN]);
+        set_mode(harts[base + H_MODE]);
         let slice = atomicLoad(&control[C_SLICE]);
         let code_len = params.code_len;
         let count = params.count_exec != 0u;
@@ -450,20 +511,21 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         // the outer loop runs one slow instruction per pass.
         loop {
             loop {
-                if (steps >= slice || pc >= code_len) {
+                if (steps >= slice || pc >= clen) {
                     break;
                 }
-                let info = code[2u * code_len + pc];
+                let phys = cbase + pc;
+                let info = code[2u * code_len + phys];
                 if ((info & INFO_FAST) == 0u) {
                     break;
                 }
-                let px = code[code_len + pc];
+                let px = code[code_len + phys];
                 let op = px & 0xffu;
                 let a = (px >> 8u) & 0xffu;
                 let c = px >> 24u;
                 let rb = regs[(px >> 16u) & 15u];
                 let rc = regs[c & 15u];
-                let word = code[pc + 1u];
+                let word = code[phys + 1u];
                 var next = pc + (info & INFO_LEN);
                 var result = 0u;
                 var write = true;
@@ -475,13 +537,13 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                     case OP_MOV: { result = rb; }
                     case OP_LD: {
                         let addr = rb + c;
-                        bail = addr >= params.memory_words;
-                        if (!bail) { result = atomicLoad(&memory[addr]); }
+                        bail = addr >= dlen;
+                        if (!bail) { result = atomicLoad(&memory[dbase + addr]); }
                     }
                     case OP_ST: {
                         let addr = rb + c;
-                        bail = addr >= params.memory_words;
-                        if (!bail) { atomicStore(&memory[addr], regs[a]); }
+                        bail = addr >= dlen;
+                        if (!bail) { atomicStore(&memory[dbase + addr], regs[a]); }
                         write = false;
                     }
                     case OP_ADD: { result = rb + rc; }
@@ -517,7 +579,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                             || (op == OP_JGE && (flags & FLAG_LT) == 0u)
                             || (op == OP_JLTU && (flags & FLAG_LTU) != 0u)
                             || (op == OP_JGEU && (flags & FLAG_LTU) == 0u);
-                        bail = taken && word >= code_len;
+                        bail = taken && word >= clen;
                         next = select(next, word, taken);
                         write = false;
                     }
@@ -529,7 +591,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                     regs[a] = result;
                 }
                 if (count) {
-                    atomicAdd(&counts[pc], 1u);
+                    atomicAdd(&counts[phys], 1u);
                 }
                 steps += 1u;
                 pc = next;
@@ -539,6 +601,16 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                 break;
             }
             let r = step_full(id, base);
+            if (r == STEP_TRAP && mode == MODE_USER) {
+                // A user-mode fault counts as a step and enters the kernel.
+                if (count && pc < clen) {
+                    atomicAdd(&counts[cbase + pc], 1u);
+                }
+                pc = enter_kernel(trap_kind, trap_info, pc);
+                trap_kind = 0u;
+                steps += 1u;
+                continue;
+            }
             if (r == STEP_TRAP) {
                 stopped = true;
                 break;
@@ -565,8 +637,13 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         harts[base + H_FLAGS] = flags;
         harts[base + H_SP] = sp;
         harts[base + H_TIMER] = timer_left;
-        harts[base + H_HANDLER] = timer_handler;
-        harts[base + H_EPC] = epc;
+        harts[base + H_MODE] = mode;
+        harts[base + H_TVEC] = tvec;
+        harts[base + H_FRAME] = frame;
+        harts[base + H_UCODE_BASE] = user_win.x;
+        harts[base + H_UCODE_LEN] = user_win.y;
+        harts[base + H_UDATA_BASE] = user_win.z;
+        harts[base + H_UDATA_LEN] = user_win.w;
         harts[base + H_STEPS] += steps;
         harts[base + H_SLICE] = steps;
         atomicAdd(&control[S_ROUND_STEPS], steps);
@@ -667,6 +744,7 @@ fn resolve_pending() -> u32 {
                 harts[nb + H_REGS + 1u] = harts[base + H_REGS + c];
                 harts[nb + H_PC] = harts[base + H_REGS + b];
                 harts[nb + H_STATUS] = HART_RUNNABLE;
+                harts[nb + H_TVEC] = harts[base + H_TVEC];
                 harts[nb + H_SLICE] = FRESH_MARK;
                 new_id = free_hart;
                 spawned += 1u;
@@ -748,7 +826,7 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
         let base = h * HART_WORDS;
         if (harts[base + H_SLICE] == FRESH_MARK) {
             for (var w = 0u; w < HART_WORDS; w++) {
-                if (w != H_REGS + 1u && w != H_PC && w != H_STATUS) {
+                if (w != H_REGS + 1u && w != H_PC && w != H_STATUS && w != H_TVEC) {
                     harts[base + w] = 0u;
                 }
             }

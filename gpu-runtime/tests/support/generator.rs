@@ -9,15 +9,31 @@
 //! comparison masks `r15` in programs that use atomics. Everything else
 //! (ALU, loads/stores, vector ops, syscalls, calls, loops, yields, traps)
 //! is deterministic on every executor.
+//!
+//! The `User` flavour runs the worker body in user mode: each worker's
+//! kernel part sets a trap vector and windows (code: the user body; data:
+//! the top `USER_WORDS` of its region) and `uret`s into the body, which makes
+//! OS calls with `ecall`, meets the timer, and faults now and then (out of
+//! window, privileged instructions, bad jumps, division by zero). The kernel
+//! logs every trap in the region and resumes the body, or restarts it after
+//! a fault, until `MAX_FAULTS` faults end the worker.
 
 use pxi::isa::{Instruction as I, Op, TABLE};
 use pxi::mailbox::Call;
+use pxi::state::{CAUSE_ECALL, CAUSE_TIMER, CTX_PC, CTX_WORDS};
 use pxi::{Image, Op as O};
 
 /// Words of private memory per worker.
 pub const REGION: u32 = 256;
 /// Shared counters after the regions.
 pub const SHARED_WORDS: u32 = 8;
+/// User flavour: the data window is the last `USER_WORDS` words of a region;
+/// the trap frame sits at the region's start, the trap log after it.
+pub const USER_WORDS: u32 = 160;
+/// User flavour: faults a worker may take before its kernel ends it.
+pub const MAX_FAULTS: u32 = 3;
+/// User flavour: the `ecall` number that asks the kernel to end the worker.
+const ECALL_EXIT: u32 = 0xE0;
 
 /// SplitMix64: small, seedable, good enough for test programs.
 pub struct Rng(u64);
@@ -46,27 +62,35 @@ impl Rng {
 }
 
 /// What flavour of program to bias towards.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
     Scalar,
     MultiHart,
     Vector,
     Atomic,
     Syscall,
+    User,
 }
 
-pub const FLAVOURS: [Flavour; 5] = [
+pub const FLAVOURS: [Flavour; 6] = [
     Flavour::Scalar,
     Flavour::MultiHart,
     Flavour::Vector,
     Flavour::Atomic,
     Flavour::Syscall,
+    Flavour::User,
 ];
 
 /// A generated program and whether `r15` must be masked when comparing.
 pub struct Program {
     pub image: Image,
     pub uses_atomics: bool,
+    pub flavour: Flavour,
+}
+
+/// User flavour: how many traps of `cause` worker 0's kernel logged.
+pub fn user_traps(memory: &[u32], cause: u32) -> u32 {
+    memory[CTX_WORDS + cause as usize]
 }
 
 struct Builder {
@@ -74,6 +98,8 @@ struct Builder {
     /// (pixel index of a word to patch, label id)
     fixups: Vec<(usize, usize)>,
     labels: Vec<Option<u32>>,
+    /// Labels bound from here on are relative to this pixel (the user code window).
+    origin: u32,
 }
 
 impl Builder {
@@ -82,7 +108,7 @@ impl Builder {
         self.code.extend_from_slice(&px[..n]);
     }
     fn pc(&self) -> u32 {
-        self.code.len() as u32
+        self.code.len() as u32 - self.origin
     }
     fn new_label(&mut self) -> usize {
         self.labels.push(None);
@@ -107,12 +133,23 @@ impl Builder {
     }
 }
 
-fn alu_ops() -> Vec<Op> {
+fn ops_of(class: pxi::isa::Class) -> Vec<Op> {
     TABLE
         .iter()
-        .filter(|r| r.class == pxi::isa::Class::Alu)
+        .filter(|r| r.class == class)
         .map(|r| r.op)
         .collect()
+}
+
+/// Where a body runs: its memory (as the body addresses it) and labels.
+struct Body {
+    flavour: Flavour,
+    /// Words the body may address from `r13`.
+    words: u32,
+    /// Shared atomic counters (kernel mode only).
+    shared: u32,
+    sub: usize,
+    user: bool,
 }
 
 /// Generate program number `seed`.
@@ -130,10 +167,9 @@ pub fn generate(seed: u64) -> Program {
         code: Vec::new(),
         fixups: Vec::new(),
         labels: Vec::new(),
+        origin: 0,
     };
     let worker = b.new_label();
-    let sub = b.new_label();
-    let handler = b.new_label();
     // Hart 0: spawn the workers, then become worker 0.
     for index in 1..harts {
         b.li(1, index);
@@ -144,63 +180,20 @@ pub fn generate(seed: u64) -> Program {
     b.bind(worker);
     b.li(2, REGION);
     b.emit(I::new(Op::Mul, 13, 1, 2, 0));
-    for r in 0..13 {
-        if rng.chance(70) {
-            b.li(r, rng.next() as u32 % 1000);
-        }
-    }
-    if rng.chance(25) {
-        // Arm the timer: one interrupt somewhere in the body.
-        b.emit_to(Op::Li, 12, handler);
-        b.li(11, 1 + rng.below(60));
-        b.emit(I::new(Op::Timer, 11, 12, 0, 0));
-    }
     let mut uses_atomics = false;
-    let blocks = 4 + rng.below(12);
-    for _ in 0..blocks {
-        if rng.chance(25) {
-            // A counted loop around a few instructions.
-            let top = b.new_label();
-            b.li(14, 1 + rng.below(20));
-            b.bind(top);
-            for _ in 0..1 + rng.below(5) {
-                body_instruction(&mut b, &mut rng, flavour, shared, &mut uses_atomics, sub);
-            }
-            b.emit(I::new(Op::Addi, 14, 14, 0xFF, 0));
-            b.li(15, 0);
-            b.emit(I::new(Op::Cmp, 14, 15, 0, 0));
-            b.emit_to(Op::Jne, 0, top);
-        } else {
-            body_instruction(&mut b, &mut rng, flavour, shared, &mut uses_atomics, sub);
-        }
-    }
-    if rng.chance(3) {
-        // A runaway loop: stops at the step budget.
-        let spin = b.new_label();
-        b.bind(spin);
-        b.emit(I::new(Op::Addi, 0, 0, 1, 0));
-        b.emit_to(Op::Jmp, 0, spin);
-    }
-    let exit_reg = rng.reg();
-    b.emit(I::new(Op::Exit, exit_reg, 0, 0, 0));
-    // A subroutine: a few ALU ops and a return.
-    b.bind(sub);
-    for _ in 0..1 + rng.below(3) {
-        alu(&mut b, &mut rng);
-    }
-    b.emit(I::new(Op::Ret, 0, 0, 0, 0));
-    // Timer handler: count interrupts in private word 251, return to `epc`
-    // through the stack with every register preserved.
-    b.bind(handler);
-    b.emit(I::new(Op::St, 12, 13, 250, 0));
-    b.emit(I::new(Op::Epc, 12, 0, 0, 0));
-    b.emit(I::new(Op::Push, 12, 0, 0, 0));
-    b.emit(I::new(Op::Ld, 12, 13, 251, 0));
-    b.emit(I::new(Op::Addi, 12, 12, 1, 0));
-    b.emit(I::new(Op::St, 12, 13, 251, 0));
-    b.emit(I::new(Op::Ld, 12, 13, 250, 0));
-    b.emit(I::new(Op::Ret, 0, 0, 0, 0));
-    let code = b.finish();
+    let code = if flavour == Flavour::User {
+        user_program(b, &mut rng)
+    } else {
+        let body = Body {
+            flavour,
+            words: REGION,
+            shared,
+            sub: b.new_label(),
+            user: false,
+        };
+        emit_body(&mut b, &mut rng, &body, &mut uses_atomics);
+        b.finish()
+    };
     Program {
         image: Image {
             width: 16,
@@ -211,11 +204,139 @@ pub fn generate(seed: u64) -> Program {
             segments: vec![],
         },
         uses_atomics,
+        flavour,
     }
 }
 
+/// Random initial registers, blocks of body instructions (some in counted
+/// loops), maybe a runaway loop, the exit, and the body's subroutine.
+fn emit_body(b: &mut Builder, rng: &mut Rng, body: &Body, uses_atomics: &mut bool) {
+    for r in 0..13 {
+        if rng.chance(70) {
+            b.li(r, rng.next() as u32 % 1000);
+        }
+    }
+    let blocks = 4 + rng.below(12);
+    for _ in 0..blocks {
+        if rng.chance(25) {
+            // A counted loop around a few instructions.
+            let top = b.new_label();
+            b.li(14, 1 + rng.below(20));
+            b.bind(top);
+            for _ in 0..1 + rng.below(5) {
+                body_instruction(b, rng, body, uses_atomics);
+            }
+            b.emit(I::new(Op::Addi, 14, 14, 0xFF, 0));
+            b.li(15, 0);
+            b.emit(I::new(Op::Cmp, 14, 15, 0, 0));
+            b.emit_to(Op::Jne, 0, top);
+        } else {
+            body_instruction(b, rng, body, uses_atomics);
+        }
+    }
+    if rng.chance(3) {
+        // A runaway loop: stops at the step budget.
+        let spin = b.new_label();
+        b.bind(spin);
+        b.emit(I::new(Op::Addi, 0, 0, 1, 0));
+        b.emit_to(Op::Jmp, 0, spin);
+    }
+    let exit_reg = rng.reg();
+    if body.user {
+        b.li(0, ECALL_EXIT);
+        b.emit(I::new(Op::Ecall, 0, 0, 0, 0));
+    } else {
+        b.emit(I::new(Op::Exit, exit_reg, 0, 0, 0));
+    }
+    // A subroutine: a few ALU ops and a return.
+    b.bind(body.sub);
+    for _ in 0..1 + rng.below(3) {
+        alu(b, rng);
+    }
+    b.emit(I::new(Op::Ret, 0, 0, 0, 0));
+}
+
+/// The `User` flavour after the worker's `r13` = region base: kernel setup,
+/// `uret`, the trap handler, then the user body in its own code window.
+fn user_program(mut b: Builder, rng: &mut Rng) -> Vec<u32> {
+    let (handler, user_code, user_end) = (b.new_label(), b.new_label(), b.new_label());
+    // Labels are absolute until the user body; the window covers the body only.
+    b.emit_to(Op::Li, 1, handler);
+    b.emit(I::new(Op::Tvec, 1, 0, 0, 0));
+    b.emit_to(Op::Li, 1, user_code);
+    b.emit_to(Op::Li, 2, user_end);
+    b.emit(I::new(Op::Sub, 2, 2, 1, 0));
+    b.li(4, REGION - USER_WORDS);
+    b.emit(I::new(Op::Add, 3, 13, 4, 0));
+    b.li(4, USER_WORDS);
+    b.emit(I::new(Op::Window, 1, 2, 3, 4));
+    if rng.chance(40) {
+        b.li(5, 1 + rng.below(80));
+        b.emit(I::new(Op::Timer, 5, 0, 0, 0));
+    }
+    // The frame at the region's start is all zeros: pc 0, empty stack.
+    b.emit(I::new(Op::Uret, 13, 0, 0, 0));
+    // Trap handler: r0 = cause, r1 = info, r2 = frame (= the region base).
+    // Log (between the frame and the data window): frame+CTX_WORDS+cause
+    // counts traps by cause, +31 counts faults, +32/+33 keep the last
+    // fault's info and pc.
+    let (log, resume, fault) = (CTX_WORDS as u8, b.new_label(), b.new_label());
+    b.bind(handler);
+    b.emit(I::new(Op::Add, 3, 2, 0, 0));
+    b.emit(I::new(Op::Ld, 4, 3, log, 0));
+    b.emit(I::new(Op::Addi, 4, 4, 1, 0));
+    b.emit(I::new(Op::St, 4, 3, log, 0));
+    b.li(5, CAUSE_TIMER);
+    b.emit(I::new(Op::Cmp, 0, 5, 0, 0));
+    b.emit_to(Op::Jeq, 0, resume);
+    b.li(5, CAUSE_ECALL);
+    b.emit(I::new(Op::Cmp, 0, 5, 0, 0));
+    b.emit_to(Op::Jne, 0, fault);
+    // ecall: the user's r0 asks to exit, or is answered with r0 + 1.
+    b.emit(I::new(Op::Ld, 6, 2, 0, 0));
+    b.li(5, ECALL_EXIT);
+    b.emit(I::new(Op::Cmp, 6, 5, 0, 0));
+    let exit = b.new_label();
+    b.emit_to(Op::Jeq, 0, exit);
+    b.emit(I::new(Op::Addi, 6, 6, 1, 0));
+    b.emit(I::new(Op::St, 6, 2, 0, 0));
+    b.bind(resume);
+    b.emit(I::new(Op::Uret, 2, 0, 0, 0));
+    // A fault: record it, restart the body at pc 0, or end after MAX_FAULTS.
+    b.bind(fault);
+    b.emit(I::new(Op::St, 1, 2, log + 32, 0));
+    b.emit(I::new(Op::Ld, 6, 2, CTX_PC as u8, 0));
+    b.emit(I::new(Op::St, 6, 2, log + 33, 0));
+    b.emit(I::new(Op::Ld, 4, 2, log + 31, 0));
+    b.emit(I::new(Op::Addi, 4, 4, 1, 0));
+    b.emit(I::new(Op::St, 4, 2, log + 31, 0));
+    b.li(5, MAX_FAULTS);
+    b.emit(I::new(Op::Cmp, 4, 5, 0, 0));
+    b.emit_to(Op::Jgeu, 0, exit);
+    b.li(6, 0);
+    b.emit(I::new(Op::St, 6, 2, CTX_PC as u8, 0));
+    b.emit(I::new(Op::Uret, 2, 0, 0, 0));
+    b.bind(exit);
+    b.emit(I::new(Op::Exit, 0, 0, 0, 0));
+    // The user body, addressed from its own window.
+    b.bind(user_code);
+    let absolute_end = b.code.len() as u32;
+    b.origin = absolute_end;
+    let body = Body {
+        flavour: Flavour::User,
+        words: USER_WORDS,
+        shared: 0,
+        sub: b.new_label(),
+        user: true,
+    };
+    emit_body(&mut b, rng, &body, &mut false);
+    b.origin = 0;
+    b.bind(user_end);
+    b.finish()
+}
+
 fn alu(b: &mut Builder, rng: &mut Rng) {
-    let ops = alu_ops();
+    let ops = ops_of(pxi::isa::Class::Alu);
     let op = ops[rng.below(ops.len() as u32) as usize];
     let (d, x, y) = (rng.reg(), rng.reg(), rng.reg());
     match op.form() {
@@ -230,21 +351,15 @@ fn alu(b: &mut Builder, rng: &mut Rng) {
     }
 }
 
-fn body_instruction(
-    b: &mut Builder,
-    rng: &mut Rng,
-    flavour: Flavour,
-    shared: u32,
-    uses_atomics: &mut bool,
-    sub: usize,
-) {
-    let weights: [u32; 6] = match flavour {
+fn body_instruction(b: &mut Builder, rng: &mut Rng, body: &Body, uses_atomics: &mut bool) {
+    let weights: [u32; 6] = match body.flavour {
         // alu, memory, vector, atomic, syscall, control
         Flavour::Scalar => [60, 20, 0, 0, 5, 15],
         Flavour::MultiHart => [45, 20, 10, 10, 5, 10],
         Flavour::Vector => [30, 10, 45, 0, 5, 10],
         Flavour::Atomic => [35, 15, 5, 35, 5, 5],
         Flavour::Syscall => [30, 10, 5, 5, 45, 5],
+        Flavour::User => [40, 15, 10, 5, 15, 15],
     };
     let mut pick = rng.below(weights.iter().sum());
     let kind = weights.iter().position(|&w| {
@@ -255,54 +370,19 @@ fn body_instruction(
             false
         }
     });
-    let r = rng.reg();
     match kind {
         Some(0) => alu(b, rng),
-        Some(1) => {
-            let offset = rng.below(REGION.min(256)) as u8;
-            if rng.chance(3) {
-                // Out of bounds: traps on every executor the same way.
-                b.li(12, u32::MAX - 3);
-                b.emit(I::new(Op::Ld, r, 12, offset, 0));
-            } else if rng.chance(50) {
-                b.emit(I::new(Op::Ld, r, 13, offset, 0));
-            } else {
-                b.emit(I::new(Op::St, r, 13, offset, 0));
-            }
-        }
-        Some(2) => {
-            // Vector op inside the private region: r10 = dst, r11 = x, r12 = y, r9 = length.
-            let len = rng.below(REGION / 4);
-            let at = |rng: &mut Rng| rng.below(4) * (REGION / 4);
-            let (dst, x) = (at(rng), at(rng));
-            b.emit(I::new(Op::Addi, 10, 13, 0, 0));
-            b.li(9, dst);
-            b.emit(I::new(Op::Add, 10, 13, 9, 0));
-            b.li(9, x);
-            b.emit(I::new(Op::Add, 11, 13, 9, 0));
-            b.li(9, at(rng));
-            b.emit(I::new(Op::Add, 12, 13, 9, 0));
-            b.li(9, len);
-            let vops: Vec<Op> = TABLE
-                .iter()
-                .filter(|r| r.class == pxi::isa::Class::Vector)
-                .map(|r| r.op)
-                .collect();
-            let op = vops[rng.below(vops.len() as u32) as usize];
-            match op {
-                O::Vfill => b.emit(I::new(op, 10, r, 9, 0)),
-                O::Vcopy => b.emit(I::new(op, 10, 11, 9, 0)),
-                O::Vsum => b.emit(I::new(op, r, 11, 9, 0)),
-                O::Vfind => {
-                    b.emit(I::new(op, r, 11, 9, rng.reg() as u32));
-                }
-                O::Vdot => b.emit(I::new(op, r, 11, 12, 9)),
-                _ => b.emit(I::new(op, 10, 11, 12, 9)),
-            }
+        Some(1) => memory(b, rng, body),
+        Some(2) => vector(b, rng, body),
+        Some(3) if body.user => {
+            // Atomics on a word of the window (never shared across workers).
+            b.li(12, rng.below(body.words));
+            b.emit(I::new(Op::Aadd, 11, 12, rng.reg(), 0));
         }
         Some(3) => {
             *uses_atomics = true;
-            b.li(12, shared + rng.below(SHARED_WORDS));
+            let r = rng.reg();
+            b.li(12, body.shared + rng.below(SHARED_WORDS));
             let op = [O::Aadd, O::Aadd, O::Axchg][rng.below(3) as usize];
             if op == O::Axchg {
                 // Exchanging makes the final value order-dependent: use a
@@ -313,49 +393,136 @@ fn body_instruction(
                 b.emit(I::new(op, 15, 12, r, 0));
             }
         }
-        Some(4) => {
-            let call = [Call::Putc, Call::PutU, Call::Write, Call::Clock][rng.below(4) as usize];
-            b.li(0, call as u32);
-            match call {
-                Call::Putc => b.li(1, b'a' as u32 + rng.below(26)),
-                Call::PutU => b.emit(I::new(Op::Mov, 1, r, 0, 0)),
-                Call::Write => {
-                    b.emit(I::new(Op::Addi, 1, 13, 0, 0));
-                    b.li(2, rng.below(40));
-                }
-                _ => {}
-            }
-            b.emit(I::new(Op::Syscall, 0, 0, 0, 0));
+        Some(4) if body.user => {
+            // An OS call the generated kernel answers with r0 + 1.
+            b.li(0, rng.below(100));
+            b.emit(I::new(Op::Ecall, 0, 0, 0, 0));
         }
-        _ => match rng.below(5) {
-            0 => b.emit(I::new(Op::Yield, 0, 0, 0, 0)),
-            4 if rng.chance(10) => {
-                // Bad-input traps of the system instructions: a timer handler
-                // outside code, or a context block outside memory.
-                if rng.chance(50) {
-                    b.li(12, 0xFFFF);
-                    b.li(11, 5);
-                    b.emit(I::new(Op::Timer, 11, 12, 0, 0));
-                } else {
-                    b.li(12, u32::MAX - 10);
-                    b.emit(I::new(Op::CtxLoad, 12, 0, 0, 0));
+        Some(4) => syscall(b, rng),
+        _ => control(b, rng, body),
+    }
+}
+
+fn memory(b: &mut Builder, rng: &mut Rng, body: &Body) {
+    let r = rng.reg();
+    let offset = rng.below(body.words.min(256)) as u8;
+    if rng.chance(if body.user { 12 } else { 3 }) {
+        // Out of bounds: traps on every executor the same way (user mode:
+        // just past the window, where the next region's words are).
+        b.li(12, if body.user { body.words } else { u32::MAX - 3 });
+        b.emit(I::new(Op::Ld, r, 12, offset, 0));
+    } else if rng.chance(50) {
+        b.emit(I::new(Op::Ld, r, 13, offset, 0));
+    } else {
+        b.emit(I::new(Op::St, r, 13, offset, 0));
+    }
+}
+
+/// A vector op inside the body's memory: r10 = dst, r11 = x, r12 = y, r9 = length.
+fn vector(b: &mut Builder, rng: &mut Rng, body: &Body) {
+    let r = rng.reg();
+    let quarter = body.words / 4;
+    let len = rng.below(quarter);
+    let at = |rng: &mut Rng| rng.below(4) * quarter;
+    let (dst, x) = (at(rng), at(rng));
+    b.li(9, dst);
+    b.emit(I::new(Op::Add, 10, 13, 9, 0));
+    b.li(9, x);
+    b.emit(I::new(Op::Add, 11, 13, 9, 0));
+    b.li(9, at(rng));
+    b.emit(I::new(Op::Add, 12, 13, 9, 0));
+    b.li(9, len);
+    let vops = ops_of(pxi::isa::Class::Vector);
+    let op = vops[rng.below(vops.len() as u32) as usize];
+    match op {
+        O::Vfill => b.emit(I::new(op, 10, r, 9, 0)),
+        O::Vcopy => b.emit(I::new(op, 10, 11, 9, 0)),
+        O::Vsum => b.emit(I::new(op, r, 11, 9, 0)),
+        O::Vfind => {
+            b.emit(I::new(op, r, 11, 9, rng.reg() as u32));
+        }
+        O::Vdot => b.emit(I::new(op, r, 11, 12, 9)),
+        _ => b.emit(I::new(op, 10, 11, 12, 9)),
+    }
+}
+
+fn syscall(b: &mut Builder, rng: &mut Rng) {
+    let r = rng.reg();
+    let call = [Call::Putc, Call::PutU, Call::Write, Call::Clock][rng.below(4) as usize];
+    b.li(0, call as u32);
+    match call {
+        Call::Putc => b.li(1, b'a' as u32 + rng.below(26)),
+        Call::PutU => b.emit(I::new(Op::Mov, 1, r, 0, 0)),
+        Call::Write => {
+            b.emit(I::new(Op::Addi, 1, 13, 0, 0));
+            b.li(2, rng.below(40));
+        }
+        _ => {}
+    }
+    b.emit(I::new(Op::Syscall, 0, 0, 0, 0));
+}
+
+fn control(b: &mut Builder, rng: &mut Rng, body: &Body) {
+    let r = rng.reg();
+    match rng.below(5) {
+        0 => b.emit(I::new(Op::Yield, 0, 0, 0, 0)),
+        4 if body.user && rng.chance(30) => {
+            // A privileged instruction or a jump out of the window: a fault.
+            let privileged = [
+                O::Syscall,
+                O::Exit,
+                O::Spawn,
+                O::Timer,
+                O::Tvec,
+                O::Window,
+                O::Uret,
+            ];
+            match rng.below(privileged.len() as u32 + 1) as usize {
+                i if i < privileged.len() => {
+                    let op = privileged[i];
+                    let mask = op.form().register_mask();
+                    let field = |bit: u32, r: u8| if mask & bit != 0 { r } else { 0 };
+                    let inst = I::new(
+                        op,
+                        field(1, 1),
+                        field(2, 2),
+                        field(4, 3),
+                        field(8, 4) as u32,
+                    );
+                    b.emit(inst);
+                }
+                _ => {
+                    b.li(12, 0x7FFF);
+                    b.emit(I::new(Op::Jr, 12, 0, 0, 0));
                 }
             }
-            4 => {
-                // Save the context into the private region (ctxload is covered by os.pxs).
-                // r15 may hold an unspecified atomic result: clear it so the
-                // saved block is deterministic (seed 733 stored it).
-                b.li(15, 0);
-                b.emit(I::new(Op::Addi, 12, 13, 100, 0));
-                b.emit(I::new(Op::CtxSave, 12, 0, 0, 0));
+        }
+        4 if !body.user && rng.chance(10) => {
+            // Bad-input traps of the kernel's system instructions.
+            match rng.below(3) {
+                0 => {
+                    b.li(12, 0xFFFF);
+                    b.emit(I::new(Op::Tvec, 12, 0, 0, 0));
+                }
+                1 => {
+                    b.li(12, 0);
+                    b.li(11, u32::MAX - 10);
+                    b.emit(I::new(Op::Window, 12, 12, 11, 12));
+                }
+                _ => {
+                    // No trap vector, or a frame outside memory.
+                    b.li(12, u32::MAX - 10 * rng.below(2));
+                    b.emit(I::new(Op::Uret, 12, 0, 0, 0));
+                }
             }
-            1 => b.emit_to(Op::Call, 0, sub),
-            2 => {
-                b.emit(I::new(Op::Push, r, 0, 0, 0));
-                alu(b, rng);
-                b.emit(I::new(Op::Pop, r, 0, 0, 0));
-            }
-            _ => b.emit(I::new(Op::HartId, r, 0, 0, 0)),
-        },
+        }
+        4 => b.emit(I::new(Op::HartId, r, 0, 0, 0)),
+        1 => b.emit_to(Op::Call, 0, body.sub),
+        2 => {
+            b.emit(I::new(Op::Push, r, 0, 0, 0));
+            alu(b, rng);
+            b.emit(I::new(Op::Pop, r, 0, 0, 0));
+        }
+        _ => b.emit(I::new(Op::HartId, r, 0, 0, 0)),
     }
 }
