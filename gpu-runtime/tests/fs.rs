@@ -468,3 +468,180 @@ fn the_gpu_runtime_runs_the_same_session() {
         "a read-only disk must not change"
     );
 }
+
+/// A benchmark row: name, pxOS script, the reference's wall time, whether the GPU runs it.
+type Case<'a> = (&'a str, &'a str, Box<dyn Fn() -> f64 + 'a>, bool);
+
+/// One measured shell session: instructions, rounds and wall time.
+struct Measure {
+    steps: u64,
+    rounds: u32,
+    seconds: f64,
+}
+
+/// The fastest of `runs` sessions (the machine is shared: take the least disturbed).
+/// `reset` runs before each session (outside the timing).
+fn measure(disk: &Disk, script: &str, gpu_run: bool, runs: u32, reset: &dyn Fn()) -> Measure {
+    let mut best: Option<Measure> = None;
+    for _ in 0..runs {
+        reset();
+        let start = std::time::Instant::now();
+        let run = session(disk, script, gpu_run, false, Fault::None);
+        let seconds = start.elapsed().as_secs_f64();
+        assert_eq!(run.outcome.stop, Stop::Halted(0), "{}", text(&run));
+        if best.as_ref().is_none_or(|b| seconds < b.seconds) {
+            best = Some(Measure {
+                steps: run.outcome.steps,
+                rounds: run.outcome.rounds,
+                seconds,
+            });
+        }
+    }
+    best.expect("at least one run")
+}
+
+fn wall_once(program: &str, args: &[&str]) -> f64 {
+    let start = std::time::Instant::now();
+    tool(program, args);
+    start.elapsed().as_secs_f64()
+}
+
+/// The fastest of three runs of a tool.
+fn wall(program: &str, args: &[&str]) -> f64 {
+    (0..3)
+        .map(|_| wall_once(program, args))
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// pxOS against mtools on the same image (and `stat` against Linux on tmpfs):
+/// `cargo test --release -p gpu-runtime --test fs -- --ignored --nocapture`.
+/// Each pxOS figure is a session with the operation minus the same session
+/// without it (mount, sync), so it is the operation alone. Results: docs/benchmarks.md.
+#[test]
+#[ignore = "benchmark: run by hand, numbers go to docs/benchmarks.md"]
+fn bench_against_mtools() {
+    let disk = Disk::new("bench");
+    disk.mkdir("/many");
+    let host = temp("bench-many");
+    std::fs::create_dir_all(&host).unwrap();
+    for i in 0..1000 {
+        std::fs::write(
+            host.join(format!("file-{i:04}.txt")),
+            format!("file {i:04}\n"),
+        )
+        .unwrap();
+    }
+    disk.put_dir(&host, "/many");
+    disk.put("/big.bin", &pattern(1 << 20));
+    disk.mkdir("/new");
+    let hundred = temp("bench-100");
+    std::fs::create_dir_all(&hundred).unwrap();
+    for i in 0..100 {
+        std::fs::write(
+            hundred.join(format!("file-{i:04}.txt")),
+            format!("file {i:04}\n"),
+        )
+        .unwrap();
+    }
+    let img = disk.arg().to_string();
+    let mut paths: Vec<String> = vec!["-i".into(), img.clone()];
+    paths.extend(
+        std::fs::read_dir(&hundred)
+            .unwrap()
+            .map(|e| e.unwrap().path().to_str().unwrap().to_string()),
+    );
+    paths.push("::/mt100".into());
+    disk.mkdir("/mt100");
+    let mcopy_100: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let linux_stat = {
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.join(format!("pxos-stat-{}", std::process::id()))
+        } else {
+            host.clone()
+        };
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..1000 {
+            std::fs::write(dir.join(format!("file-{i:04}.txt")), b"file\n").unwrap();
+        }
+        let start = std::time::Instant::now();
+        let mut total = 0;
+        for i in 0..1000 {
+            total += std::fs::metadata(dir.join(format!("file-{i:04}.txt")))
+                .unwrap()
+                .len();
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        assert_eq!(total, 5000);
+        let _ = std::fs::remove_dir_all(&dir);
+        seconds
+    };
+    let cases: [Case; 4] = [
+        (
+            "ls -l, 1,000 files (mdir)",
+            "ls -l many\n",
+            Box::new(|| wall("mdir", &["-i", &img, "::/many"])),
+            true,
+        ),
+        (
+            "read 1 MiB (mcopy to stdout)",
+            "cat big.bin\n",
+            Box::new(|| wall("mcopy", &["-n", "-i", &img, "::/big.bin", "-"])),
+            true,
+        ),
+        (
+            "create 100 files (one mcopy)",
+            "mkfiles new 100\n",
+            Box::new(|| {
+                (0..3)
+                    .map(|_| {
+                        tool("mdeltree", &["-i", &img, "::/mt100"]);
+                        disk.mkdir("/mt100");
+                        wall_once("mcopy", &mcopy_100)
+                    })
+                    .fold(f64::INFINITY, f64::min)
+            }),
+            true,
+        ),
+        (
+            "stat 1,000 files (Linux stat, tmpfs)",
+            "statall many 1000\n",
+            Box::new(move || linux_stat),
+            false,
+        ),
+    ];
+    let fresh_new = || {
+        tool("mdeltree", &["-i", &img, "::/new"]);
+        disk.mkdir("/new");
+    };
+    let base_cpu = measure(&disk, "df\n", false, 5, &|| {});
+    let base_gpu = measure(&disk, "df\n", true, 3, &|| {});
+    println!(
+        "| operation | pxOS CPU interpreter: instructions, rounds, ms | pxOS GPU runtime (lavapipe): ms | reference: ms |"
+    );
+    println!("|---|---|---|---|");
+    for (name, script, reference, on_gpu) in &cases {
+        let reset: &dyn Fn() = if script.starts_with("mkfiles") {
+            &fresh_new
+        } else {
+            &|| {}
+        };
+        let cpu = measure(&disk, script, false, if *on_gpu { 3 } else { 1 }, reset);
+        let gpu_ms = if *on_gpu {
+            let gpu = measure(&disk, script, true, 1, reset);
+            format!("{:.0}", (gpu.seconds - base_gpu.seconds) * 1e3)
+        } else {
+            "not run (hours)".to_string()
+        };
+        let reference_ms = reference() * 1e3;
+        println!(
+            "| {name} | {}, {}, {:.1} | {gpu_ms} | {reference_ms:.2} |",
+            cpu.steps - base_cpu.steps,
+            cpu.rounds - base_cpu.rounds,
+            (cpu.seconds - base_cpu.seconds) * 1e3,
+        );
+    }
+    std::fs::remove_dir_all(&host).unwrap();
+    std::fs::remove_dir_all(&hundred).unwrap();
+    disk.fsck();
+}
