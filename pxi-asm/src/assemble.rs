@@ -57,14 +57,49 @@ pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
         files: &files,
         errors: Vec::new(),
         symbols: HashMap::new(),
+        string_lens: HashMap::new(),
     };
     asm.define_symbols(&statements);
     let layout = asm.layout(&statements);
     let assembly = asm.emit(&layout);
     match assembly {
-        Some(assembly) if asm.errors.is_empty() => Ok(assembly),
+        Some(mut assembly) if asm.errors.is_empty() => {
+            link_programs(&mut assembly, &files, &statements)?;
+            Ok(assembly)
+        }
         _ => Err(Errors(asm.errors)),
     }
+}
+
+/// Assemble and link every `.program` of `statements`, in order.
+fn link_programs(
+    assembly: &mut Assembly,
+    files: &[SourceFile],
+    statements: &[Statement],
+) -> Result<(), Errors> {
+    for statement in statements {
+        let Stmt::Program(path) = &statement.stmt else {
+            continue;
+        };
+        let program = assemble_file(path)?;
+        let name = path.file_stem().unwrap_or_default().to_string_lossy();
+        let error = |reason: String| {
+            let kind = ErrorKind::Io {
+                path: path.display().to_string(),
+                reason,
+            };
+            Errors(vec![Error {
+                kind,
+                at: Some(locate(files, statement.span)),
+            }])
+        };
+        let entry = pxi::program::link(&mut assembly.image, &name, &program.image)
+            .map_err(|e| error(e.to_string()))?;
+        assembly
+            .map
+            .link(&name, &program.map, entry.code, entry.data);
+    }
+    Ok(())
 }
 
 /// Change the image width, checking that the image still fits the PNG limits.
@@ -145,6 +180,8 @@ struct Assembler<'f, 's> {
     files: &'f [SourceFile],
     errors: Vec<Error>,
     symbols: HashMap<&'s str, Definition<'s>>,
+    /// Byte length of the `.string` right after each label that has one: `label.len`.
+    string_lens: HashMap<&'s str, u32>,
 }
 
 impl<'s> Assembler<'_, 's> {
@@ -169,6 +206,11 @@ impl<'s> Assembler<'_, 's> {
                     span: None,
                 },
             );
+        }
+        for pair in statements.windows(2) {
+            if let (Stmt::Label(name), Stmt::Bytes(bytes)) = (&pair[0].stmt, &pair[1].stmt) {
+                self.string_lens.insert(name, bytes.len() as u32);
+            }
         }
         for statement in statements {
             let (name, meaning) = match &statement.stmt {
@@ -229,7 +271,13 @@ impl<'s> Assembler<'_, 's> {
         visiting: &mut Vec<&'s str>,
     ) -> Result<i64, Fault> {
         let Some((&key, definition)) = self.symbols.get_key_value(name) else {
-            return Err((ErrorKind::Undefined(name.to_string()), span));
+            let string = name
+                .strip_suffix(".len")
+                .and_then(|l| self.string_lens.get(l));
+            return match string {
+                Some(&len) => Ok(len as i64),
+                None => Err((ErrorKind::Undefined(name.to_string()), span)),
+            };
         };
         match definition.meaning {
             Meaning::Builtin(n) => Ok(n as i64),
@@ -280,7 +328,7 @@ impl<'s> Assembler<'_, 's> {
                     section = *s;
                     continue;
                 }
-                Stmt::Equ(..) => continue,
+                Stmt::Equ(..) | Stmt::Program(_) => continue,
                 Stmt::Header(..) => {
                     layout.headers.push(statement);
                     continue;
@@ -442,7 +490,7 @@ impl<'s> Assembler<'_, 's> {
                         })
                     })
                     .collect(),
-                Stmt::Section(_) | Stmt::Equ(..) | Stmt::Header(..) => continue,
+                Stmt::Section(_) | Stmt::Equ(..) | Stmt::Header(..) | Stmt::Program(_) => continue,
             };
             match segments.last_mut() {
                 Some(seg)

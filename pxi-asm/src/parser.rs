@@ -126,6 +126,9 @@ pub enum Stmt {
     Pixel(Expr),
     /// An instruction and its operands.
     Instruction(Op, Vec<(Operand, Span)>),
+    /// `.program "file.pxs"`: assemble that file as a user program of its
+    /// own and link it into this image (path resolved like `.include`).
+    Program(PathBuf),
 }
 
 /// A statement and the source text it came from.
@@ -217,6 +220,12 @@ fn parse_file(
                             span,
                         }),
                         LineStmt::Include(target) => include(parsed, stack, &path, &target, span),
+                        LineStmt::Program(target) => parsed.statements.push(Statement {
+                            stmt: Stmt::Program(
+                                path.parent().unwrap_or(Path::new("")).join(target),
+                            ),
+                            span,
+                        }),
                     }
                 }
             }
@@ -295,6 +304,7 @@ fn rebase(stmt: Stmt, file: usize, line: usize) -> Stmt {
 enum LineStmt {
     Stmt(Stmt),
     Include(String),
+    Program(String),
 }
 
 type LineResult<T> = Result<T, (ErrorKind, usize, usize)>;
@@ -441,17 +451,16 @@ impl LineParser<'_> {
                 }
                 Stmt::Words(words)
             }
-            "string" | "include" => {
+            "string" | "include" | "program" => {
                 let Some(TokenKind::Str(bytes)) = self.peek().cloned() else {
                     return self.error("a string literal");
                 };
                 self.pos += 1;
-                if name == "string" {
-                    Stmt::Bytes(bytes)
-                } else {
-                    return Ok(LineStmt::Include(
-                        String::from_utf8_lossy(&bytes).into_owned(),
-                    ));
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                match name {
+                    "string" => Stmt::Bytes(bytes),
+                    "include" => return Ok(LineStmt::Include(text)),
+                    _ => return Ok(LineStmt::Program(text)),
                 }
             }
             _ => {

@@ -1,1 +1,5 @@
+// Each test crate uses its own subset of the support modules.
+#[allow(dead_code)]
 pub mod generator;
+#[allow(dead_code)]
+pub mod session;
