@@ -645,3 +645,58 @@ fn bench_against_mtools() {
     std::fs::remove_dir_all(&hundred).unwrap();
     disk.fsck();
 }
+
+/// The file commands of the pxOS shell (examples/os.pxs: user-mode shell,
+/// file OS calls in the kernel) on a disk, on both executors.
+#[test]
+fn the_os_shell_uses_files_on_both_executors() {
+    let os = pxi_asm::assemble_file(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/os.pxs"
+    )))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .image;
+    let script = "ls -l\ncat hello.txt\nmkdir \"My Documents\"\n\
+                  write \"My Documents/A long file name.txt\" written by the OS\n\
+                  append \"My Documents/A long file name.txt\" more\n\
+                  cat \"my documents/a LONG file name.TXT\"\n\
+                  cp \"My Documents/A long file name.txt\" copy.txt\nstat copy.txt\n\
+                  mv copy.txt \"My Documents/moved.txt\"\nrm hello.txt\ncat hello.txt\n\
+                  rmdir \"My Documents\"\nls -l \"My Documents\"\ndf\nsync\n";
+    let limits = Limits {
+        slice_steps: 4096,
+        max_steps: 200_000_000,
+    };
+    let mut outputs = Vec::new();
+    for gpu_run in [false, true] {
+        let disk = Disk::new(if gpu_run { "os-gpu" } else { "os-cpu" });
+        disk.put("/hello.txt", b"hello\n");
+        let mut host = CaptureHost::with_input(script.as_bytes());
+        attach_disk(&mut host.devices, &disk.path, false, Fault::None).unwrap();
+        let run = if gpu_run {
+            run_gpu_with(gpu(), &os, limits, 4, host).expect("GPU run")
+        } else {
+            run_cpu_with(&os, limits, 4, host)
+        };
+        let out = text(&run);
+        assert_eq!(run.outcome.stop, Stop::Halted(0), "{out}");
+        for expected in [
+            "pxos$ - 6 hello.txt\npxos$ hello\n",
+            "pxos$ written by the OS\nmore\n",
+            "pxos$ copy.txt: file, 23 bytes\n",
+            "pxos$ error: no such file or directory\npxos$ error: directory not empty\n",
+            "pxos$ - 23 A long file name.txt\n- 23 moved.txt\n",
+            "pxos$ 80624 clusters free of 80628, 512 bytes each\n",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+        disk.fsck();
+        assert_eq!(
+            disk.get("/My Documents/moved.txt"),
+            b"written by the OS\nmore\n"
+        );
+        assert!(!disk.tree().contains("/hello.txt"));
+        outputs.push(out);
+    }
+    assert_eq!(outputs[0], outputs[1], "CPU and GPU sessions differ");
+}
