@@ -12,6 +12,7 @@ pub mod console;
 pub mod draw;
 pub mod pci;
 pub mod screen;
+pub mod virtio_caps;
 
 #[cfg(target_os = "none")]
 pub mod arch;
