@@ -57,6 +57,18 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + (i >> 8)) as u8).collect()
 }
 
+/// A host directory of `count` files `file-NNNN.txt`, each holding "file NNNN\n" (what the
+/// shell's `mkfiles` writes).
+fn numbered_files(name: &str, count: usize) -> PathBuf {
+    let dir = temp(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..count {
+        let text = format!("file {i:04}\n");
+        std::fs::write(dir.join(format!("file-{i:04}.txt")), text).unwrap();
+    }
+    dir
+}
+
 /// A disk image file in the temporary directory, removed when dropped.
 struct Disk {
     path: PathBuf,
@@ -270,15 +282,7 @@ fn pxos_reads_what_mtools_wrote_on_a_read_only_disk() {
     disk.put("/docs/deep/deeper/x.txt", b"deep\n");
     disk.put("/big.bin", &pattern(BIG));
     disk.mkdir("/many");
-    let host = temp("many");
-    std::fs::create_dir_all(&host).unwrap();
-    for i in 0..1000 {
-        std::fs::write(
-            host.join(format!("file-{i:04}.txt")),
-            format!("file {i:04}\n"),
-        )
-        .unwrap();
-    }
+    let host = numbered_files("many", 1000);
     disk.put_dir(&host, "/many");
     std::fs::remove_dir_all(&host).unwrap();
     let before = disk.bytes();
@@ -522,27 +526,11 @@ fn wall(program: &str, args: &[&str]) -> f64 {
 fn bench_against_mtools() {
     let disk = Disk::new("bench");
     disk.mkdir("/many");
-    let host = temp("bench-many");
-    std::fs::create_dir_all(&host).unwrap();
-    for i in 0..1000 {
-        std::fs::write(
-            host.join(format!("file-{i:04}.txt")),
-            format!("file {i:04}\n"),
-        )
-        .unwrap();
-    }
+    let host = numbered_files("bench-many", 1000);
     disk.put_dir(&host, "/many");
     disk.put("/big.bin", &pattern(1 << 20));
     disk.mkdir("/new");
-    let hundred = temp("bench-100");
-    std::fs::create_dir_all(&hundred).unwrap();
-    for i in 0..100 {
-        std::fs::write(
-            hundred.join(format!("file-{i:04}.txt")),
-            format!("file {i:04}\n"),
-        )
-        .unwrap();
-    }
+    let hundred = numbered_files("bench-100", 100);
     let img = disk.arg().to_string();
     let mut paths: Vec<String> = vec!["-i".into(), img.clone()];
     paths.extend(

@@ -497,18 +497,24 @@ struct Bus<'m> {
 }
 
 impl Bus<'_> {
-    fn read_bytes(&mut self, bus: u64, out: &mut [u8]) -> Result<(), IoError> {
-        let offset = self
-            .map
-            .memory_offset(bus, out.len() as u64)
-            .ok_or(IoError)?;
+    /// The words covering `len` bytes at bus address `bus`: first word, a buffer of that many
+    /// words, and the byte offset into the first.
+    fn span(&self, bus: u64, len: usize) -> Result<(u32, Vec<u32>, usize), IoError> {
+        let offset = self.map.memory_offset(bus, len as u64).ok_or(IoError)?;
         let first = offset / 4;
-        let words = (offset + out.len() as u64).div_ceil(4) - first;
-        let mut buf = vec![0u32; words as usize];
-        if !self.memory.read(first as u32, &mut buf) {
+        let words = (offset + len as u64).div_ceil(4) - first;
+        Ok((
+            first as u32,
+            vec![0u32; words as usize],
+            (offset % 4) as usize,
+        ))
+    }
+
+    fn read_bytes(&mut self, bus: u64, out: &mut [u8]) -> Result<(), IoError> {
+        let (first, mut buf, skip) = self.span(bus, out.len())?;
+        if !self.memory.read(first, &mut buf) {
             return Err(IoError);
         }
-        let skip = (offset % 4) as usize;
         for (i, b) in out.iter_mut().enumerate() {
             let at = skip + i;
             *b = (buf[at / 4] >> (8 * (at % 4))) as u8;
@@ -517,17 +523,10 @@ impl Bus<'_> {
     }
 
     fn write_bytes(&mut self, bus: u64, bytes: &[u8]) -> Result<(), IoError> {
-        let offset = self
-            .map
-            .memory_offset(bus, bytes.len() as u64)
-            .ok_or(IoError)?;
-        let first = offset / 4;
-        let words = (offset + bytes.len() as u64).div_ceil(4) - first;
-        let mut buf = vec![0u32; words as usize];
-        let skip = (offset % 4) as usize;
+        let (first, mut buf, skip) = self.span(bus, bytes.len())?;
         // Partial words at either end keep their other bytes.
         if (skip != 0 || !(skip + bytes.len()).is_multiple_of(4))
-            && !self.memory.read(first as u32, &mut buf)
+            && !self.memory.read(first, &mut buf)
         {
             return Err(IoError);
         }
@@ -536,7 +535,7 @@ impl Bus<'_> {
             let shift = 8 * (at % 4);
             buf[at / 4] = (buf[at / 4] & !(0xFF << shift)) | (b as u32) << shift;
         }
-        if self.memory.write(first as u32, &buf) {
+        if self.memory.write(first, &buf) {
             Ok(())
         } else {
             Err(IoError)
