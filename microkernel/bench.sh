@@ -4,19 +4,19 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 runs="${1:-10}"
+source "$here/cargo-artifacts.sh"
 
-(cd "$here" && cargo build --release --bins)
-release="$here/target/x86_64-unknown-none/release"
+kernel="$(build_executable pxos-kernel --release --bins)"
+minimal="$(build_executable pxos-minimal --release --bins)"
 
 text_size() { size -A "$1" | awk '$1 == ".text" { print $2 }'; }
 symbol_size() { # sum of the sizes of symbols whose demangled name matches $2
     nm -S -t d -C "$1" | awk -v pattern="$2" '$0 ~ pattern { total += $2 } END { print total + 0 }'
 }
 
-kernel="$release/pxos-kernel"
 echo "sizes (bytes):"
 echo "  pxos-kernel  .text $(text_size "$kernel")"
-echo "  pxos-minimal .text $(text_size "$release/pxos-minimal")"
+echo "  pxos-minimal .text $(text_size "$minimal")"
 echo "  dispatch core: dispatch::run $(symbol_size "$kernel" 'dispatch::run$')" \
      "+ Screen::show_counts $(symbol_size "$kernel" 'dispatch::Screen::show_counts')" \
      "(drive loop, mailbox::service and KernelHost are inlined into dispatch::run)"

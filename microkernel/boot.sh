@@ -2,10 +2,13 @@
 # Boots pxOS in QEMU: in a window when $DISPLAY is set, headless otherwise. The serial console
 # (boot log, os output, keyboard input; Ctrl-D ends input) is this terminal; Ctrl-A X quits QEMU.
 # Installs what is missing first (idempotent): qemu-system-x86 (+ qemu-system-gui for a window)
-# and the x86_64-unknown-none Rust target. Extra arguments go to QEMU, e.g.
+# and the x86_64-unknown-none Rust target, then builds the kernel (wherever CARGO_TARGET_DIR or
+# cargo's configuration puts it) and boots it with qemu-run.sh. Extra arguments go to QEMU, e.g.
 #   microkernel/boot.sh -append exit-on-stop -device isa-debug-exit,iobase=0xf4,iosize=0x04
+# `cargo run --release` in microkernel/ does the same without installing anything.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/cargo-artifacts.sh"
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -17,21 +20,13 @@ apt_install() {
 if ! command -v qemu-system-x86_64 >/dev/null; then
     apt_install qemu-system-x86
 fi
-display=(-display none)
-if [ -n "${DISPLAY:-}" ]; then
-    # `-display help` lists gtk even without the module; ask dpkg whether it is installed.
-    if ! dpkg-query -W -f='${Status}' qemu-system-gui 2>/dev/null | grep -q "ok installed"; then
-        apt_install qemu-system-gui
-    fi
-    display=(-display gtk)
+if [ -n "${DISPLAY:-}" ] \
+    && ! dpkg-query -W -f='${Status}' qemu-system-gui 2>/dev/null | grep -q "ok installed"; then
+    apt_install qemu-system-gui
 fi
 if ! rustup target list --installed | grep -qx x86_64-unknown-none; then
     rustup target add x86_64-unknown-none
 fi
 
-(cd "$here" && cargo build --release --bin pxos-kernel)
-
-# TCG only: KVM hangs on these machines (docs/microkernel.md).
-exec qemu-system-x86_64 -machine q35 -accel tcg -nodefaults "${display[@]}" -serial mon:stdio \
-    -vga none -nic none -device virtio-gpu-pci \
-    -kernel "$here/target/x86_64-unknown-none/release/pxos-kernel" "$@"
+kernel="$(build_executable pxos-kernel --release --bin pxos-kernel)"
+exec "$here/qemu-run.sh" "$kernel" "$@"

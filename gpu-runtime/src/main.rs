@@ -67,13 +67,14 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    pxi_asm::cli::end_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Bench(args)) => gpu_runtime::bench::run(&args).map(|()| ExitCode::SUCCESS),
         None => run(cli.run),
     };
     result.unwrap_or_else(|e| {
-        eprintln!("pxi-run: error: {e:#}");
+        pxi_asm::cli::report_error("pxi-run", &e);
         ExitCode::FAILURE
     })
 }

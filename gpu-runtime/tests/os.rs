@@ -247,7 +247,9 @@ fn garbage_arguments_are_refused_and_ctrl_c_kills_a_runaway() {
         .step("\x03", "exit 137\n")
         .step("echo alive\n", "alive\n");
     for on_gpu in [false, true] {
-        let out = run_script(os_image(), on_gpu.then(gpu), limits(), &script);
+        let end = run_script(os_image(), on_gpu.then(gpu), limits(), &script);
+        assert_eq!(end.stuck, None, "{}", end.output);
+        let out = end.output;
         let expected = [
             "hostile: refused 3 4294967293\n",
             "hostile: refused 3 4294967293\n",
@@ -299,7 +301,7 @@ fn preemption_lets_more_processes_than_harts_progress() {
         assert_eq!(lines.len(), 5, "{executor}:\n{output}");
         let hottest = map.pixel(lines[0].0).and_then(|p| p.label);
         assert!(
-            matches!(hottest, Some("spin:spin_loop" | "spin:spin_warm")),
+            matches!(hottest, Some("spin.spin_loop" | "spin.spin_warm")),
             "{executor}: hottest {hottest:?}\n{output}"
         );
         assert_eq!(run.outcome.stop, Stop::Halted(0), "{executor}");

@@ -169,6 +169,44 @@ fn cli_rejects_bad_input_without_panicking() {
 }
 
 #[test]
+fn cli_assembly_errors_are_not_prefixed_twice() {
+    let dir = std::env::temp_dir().join(format!("pxi-run-asm-error-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("bad.pxs");
+    std::fs::write(&source, "jmp nowhere\n").unwrap();
+    let out = pxi_run(&[source.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: undefined symbol `nowhere`\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error: error:"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `pxi-run bench | head -1` and a program writing to a closed console end quietly.
+#[test]
+fn cli_ends_quietly_on_a_closed_stdout() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for args in [
+        &["bench", "--quick", "--repeat", "1"][..],
+        &["--cpu", "examples/hello.pxs"],
+        &["examples/hello.pxs"],
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pxi-run"));
+        command.args(args).current_dir(&root);
+        let out = pxi_asm::cli::output_with_stdout_closed(&mut command).unwrap();
+        assert!(
+            pxi_asm::cli::ended_quietly(&out),
+            "{args:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn cli_reports_traps_with_the_source_line() {
     let dir = std::env::temp_dir().join(format!("pxi-run-trap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

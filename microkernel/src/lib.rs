@@ -10,6 +10,7 @@ extern crate alloc;
 
 pub mod console;
 pub mod draw;
+pub mod memory;
 pub mod pci;
 pub mod screen;
 pub mod virtio_caps;

@@ -38,13 +38,32 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
     let serial = Com1::init();
     kprintln!("pxOS microkernel: long mode, identity-mapped 0..4 GiB with 2 MiB pages");
     interrupts::init();
-    heap::init();
-    logger::init(log::LevelFilter::Info);
     // SAFETY: `start_info` is the EBX value of the PVH entry, passed through unchanged.
     let boot = match unsafe { pvh::BootInfo::from_start_info(start_info) } {
         Ok(boot) => boot,
         Err(error) => panic!("bad PVH start info: {error:?}"),
     };
+    for entry in boot.memory_map {
+        kprintln!(
+            "  mem {:#012x}..{:#012x} {}",
+            entry.address,
+            entry.address + entry.size,
+            entry.kind_name()
+        );
+    }
+    match heap::init(&boot) {
+        Ok(heap) => kprintln!(
+            "heap: {} MiB at {:#x}..{:#x} (the RAM after the kernel)",
+            heap.len() >> 20,
+            heap.start,
+            heap.end
+        ),
+        Err(error) => {
+            kprintln!("boot: no heap: {error}");
+            qemu::exit(ExitCode::Failure)
+        }
+    }
+    logger::init(log::LevelFilter::Info);
     kprintln!("boot: command line {:?}", boot.command_line);
     let has_word = |word: &str| boot.command_line.split_whitespace().any(|w| w == word);
     if has_word(FAULT_TEST) {
@@ -53,14 +72,6 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         // and exits QEMU; control never comes back here.
         let value = unsafe { core::ptr::read_volatile(UNMAPPED_ADDRESS as *const u64) };
         panic!("{FAULT_TEST}: reading {UNMAPPED_ADDRESS:#x} did not fault (read {value:#x})");
-    }
-    for entry in boot.memory_map {
-        kprintln!(
-            "  mem {:#012x}..{:#012x} {}",
-            entry.address,
-            entry.address + entry.size,
-            entry.kind_name()
-        );
     }
 
     let image = match Image::decode_png(OS_IMAGE) {

@@ -2,7 +2,7 @@
 //! passes: layout (addresses of every label) then emission.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pxi::image::{
     DEFAULT_WIDTH, HEADER_PIXELS, MAX_DIMENSION, MAX_HARTS, MAX_MEMORY_WORDS, MAX_PIXELS, Segment,
@@ -12,9 +12,10 @@ use pxi::mailbox::{CALLS, DEVICE_CONSTANTS};
 use pxi::state::CONSTANTS;
 use pxi::{Image, Instruction, Op};
 
-use crate::error::{Error, ErrorKind, Errors};
+use crate::error::{Error, ErrorKind, ErrorList, Errors};
 use crate::parser::{
     Expr, Header, Operand, Parsed, Section, SourceFile, Span, Statement, Stmt, Term, locate, parse,
+    read_source,
 };
 use crate::source_map::{PixelSource, SourceMap, Space, Symbol};
 
@@ -27,15 +28,28 @@ pub struct Assembly {
     pub map: SourceMap,
 }
 
+/// How deeply `.program`s may link programs that link programs.
+pub const MAX_PROGRAM_DEPTH: usize = 16;
+
 /// Assemble the file at `path` (includes are resolved relative to it).
 pub fn assemble_file(path: &Path) -> Result<Assembly, Errors> {
+    assemble_file_within(path, &mut vec![canonical(path)])
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// [`assemble_file`] as a `.program` of the programs in `linking` (canonical
+/// paths, this one last).
+fn assemble_file_within(path: &Path, linking: &mut Vec<PathBuf>) -> Result<Assembly, Errors> {
     let name = path.to_string_lossy();
-    match std::fs::read_to_string(path) {
-        Ok(text) => assemble_source(&name, &text),
-        Err(e) => {
+    match read_source(path) {
+        Ok(text) => assemble_within(&name, &text, linking),
+        Err(reason) => {
             let kind = ErrorKind::Io {
                 path: name.into_owned(),
-                reason: e.to_string(),
+                reason,
             };
             Err(Errors(vec![Error { kind, at: None }]))
         }
@@ -45,17 +59,21 @@ pub fn assemble_file(path: &Path) -> Result<Assembly, Errors> {
 /// Assemble `text`, named `name` in errors and the source map; includes are
 /// resolved relative to `name`'s directory.
 pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
+    assemble_within(name, text, &mut Vec::new())
+}
+
+fn assemble_within(name: &str, text: &str, linking: &mut Vec<PathBuf>) -> Result<Assembly, Errors> {
     let Parsed {
         files,
         statements,
         errors,
     } = parse(name, text);
-    if !errors.is_empty() {
-        return Err(Errors(errors));
-    }
+    // Syntax errors do not stop the assembly: undefined names and range
+    // errors elsewhere are reported with them.
     let mut asm = Assembler {
         files: &files,
-        errors: Vec::new(),
+        syntax_errors: !errors.is_empty(),
+        errors,
         symbols: HashMap::new(),
         string_lens: HashMap::new(),
     };
@@ -64,10 +82,10 @@ pub fn assemble_source(name: &str, text: &str) -> Result<Assembly, Errors> {
     let assembly = asm.emit(&layout);
     match assembly {
         Some(mut assembly) if asm.errors.is_empty() => {
-            link_programs(&mut assembly, &files, &statements)?;
+            link_programs(&mut assembly, &files, &statements, linking)?;
             Ok(assembly)
         }
-        _ => Err(Errors(asm.errors)),
+        _ => Err(asm.errors.finish()),
     }
 }
 
@@ -76,12 +94,28 @@ fn link_programs(
     assembly: &mut Assembly,
     files: &[SourceFile],
     statements: &[Statement],
+    linking: &mut Vec<PathBuf>,
 ) -> Result<(), Errors> {
     for statement in statements {
         let Stmt::Program(path) = &statement.stmt else {
             continue;
         };
-        let program = assemble_file(path)?;
+        let canonical = canonical(path);
+        let refused = if linking.contains(&canonical) {
+            Some(ErrorKind::ProgramCycle(path.display().to_string()))
+        } else if linking.len() >= MAX_PROGRAM_DEPTH {
+            Some(ErrorKind::ProgramsTooDeep(MAX_PROGRAM_DEPTH))
+        } else {
+            None
+        };
+        if let Some(kind) = refused {
+            let at = Some(locate(files, statement.span));
+            return Err(Errors(vec![Error { kind, at }]));
+        }
+        linking.push(canonical);
+        let program = assemble_file_within(path, linking);
+        linking.pop();
+        let program = program?;
         let name = path.file_stem().unwrap_or_default().to_string_lossy();
         let error = |reason: String| {
             let kind = ErrorKind::Io {
@@ -121,11 +155,19 @@ pub fn set_width(image: &mut Image, width: u32) -> Result<(), ErrorKind> {
             .map(|s| s.words.len() as u64)
             .sum::<u64>();
     let height = pixels.div_ceil(width as u64);
-    if height * width as u64 > MAX_PIXELS || height > MAX_DIMENSION as u64 {
+    let padded = height * width as u64;
+    if padded > MAX_PIXELS {
         return Err(ErrorKind::ImageTooLarge {
+            pixels: pixels.max(padded),
+            max: MAX_PIXELS,
+        });
+    }
+    if height > MAX_DIMENSION as u64 {
+        return Err(ErrorKind::ImageTooHigh {
             width,
             height,
-            max: MAX_PIXELS,
+            max_height: MAX_DIMENSION,
+            max_width: MAX_DIMENSION,
         });
     }
     image.width = width;
@@ -162,6 +204,8 @@ struct Placed<'s> {
     stmt: &'s Statement,
     section: Section,
     addr: u32,
+    /// Image pixels it fills (code pixels or initialised data words).
+    pixels: u32,
 }
 
 struct Layout<'s> {
@@ -178,7 +222,9 @@ const MAX_CONSTANT_DEPTH: usize = 256;
 
 struct Assembler<'f, 's> {
     files: &'f [SourceFile],
-    errors: Vec<Error>,
+    /// Lines were left out, so whole-program checks (no code, sizes) would mislead.
+    syntax_errors: bool,
+    errors: ErrorList,
     symbols: HashMap<&'s str, Definition<'s>>,
     /// Byte length of the `.string` right after each label that has one: `label.len`.
     string_lens: HashMap<&'s str, u32>,
@@ -186,8 +232,9 @@ struct Assembler<'f, 's> {
 
 impl<'s> Assembler<'_, 's> {
     fn error(&mut self, kind: ErrorKind, span: Option<Span>) {
-        let at = span.map(|span| locate(self.files, span));
-        self.errors.push(Error { kind, at });
+        let files = self.files;
+        self.errors
+            .push(kind, || span.map(|span| locate(files, span)));
     }
 
     fn fault(&mut self, (kind, span): Fault) {
@@ -365,6 +412,7 @@ impl<'s> Assembler<'_, 's> {
                             stmt: statement,
                             section,
                             addr: cursor,
+                            pixels: 0,
                         });
                         continue;
                     }
@@ -400,14 +448,27 @@ impl<'s> Assembler<'_, 's> {
             match section {
                 Section::Code => layout.code_len = end.min(u32::MAX as i64) as u32,
                 Section::Data => {
+                    if end > max_words && layout.data_end as i64 <= max_words {
+                        let kind = ErrorKind::DataTooLarge {
+                            end: end as u64,
+                            max: MAX_MEMORY_WORDS,
+                        };
+                        self.error(kind, Some(statement.span));
+                    }
                     cursor = end.min(u32::MAX as i64) as u32;
                     layout.data_end = layout.data_end.max(cursor);
                 }
             }
+            let pixels = if matches!(statement.stmt, Stmt::Space(_)) {
+                0
+            } else {
+                size as u32
+            };
             layout.placed.push(Placed {
                 stmt: statement,
                 section,
                 addr: here,
+                pixels,
             });
         }
         layout
@@ -583,6 +644,9 @@ impl<'s> Assembler<'_, 's> {
                 Err(fault) => self.fault(fault),
             }
         }
+        if self.syntax_errors {
+            return None;
+        }
         if code.is_empty() {
             self.error(ErrorKind::NoCode, None);
         }
@@ -614,8 +678,13 @@ impl<'s> Assembler<'_, 's> {
             harts: harts.map_or(1, |h| h.0),
             segments,
         };
-        if let Err(kind) = set_width(&mut image, width.map_or(DEFAULT_WIDTH, |w| w.0)) {
-            self.error(kind, width.map(|w| w.1));
+        let width_value = width.map_or(DEFAULT_WIDTH, |w| w.0);
+        if let Err(kind) = set_width(&mut image, width_value) {
+            // Blame `.width` when it was given, else the statement that filled the image.
+            let span = width
+                .map(|w| w.1)
+                .or_else(|| overflow_span(layout, &image, width_value));
+            self.error(kind, span);
         }
         if !self.errors.is_empty() {
             return None;
@@ -626,6 +695,16 @@ impl<'s> Assembler<'_, 's> {
         }
         Some(Assembly { image, map })
     }
+}
+
+/// The first statement whose pixels no longer fit an image `width` wide.
+fn overflow_span(layout: &Layout<'_>, image: &Image, width: u32) -> Option<Span> {
+    let capacity = MAX_PIXELS.min(width as u64 * MAX_DIMENSION as u64);
+    let mut used = (HEADER_PIXELS + 2 * image.segments.len()) as u64;
+    layout.placed.iter().find_map(|placed| {
+        used += placed.pixels as u64;
+        (used > capacity).then_some(placed.stmt.span)
+    })
 }
 
 /// Build an instruction from operand values in assembly order, the inverse of

@@ -4,6 +4,15 @@ use std::fmt;
 
 use pxi::ImageError;
 
+/// Most errors one assembly reports; past them it says that it stopped.
+pub const MAX_ERRORS: usize = 100;
+
+/// Longest source excerpt quoted under an error, in characters.
+pub const MAX_QUOTED_CHARS: usize = 100;
+
+/// Characters quoted before the column when a long line is cut.
+const QUOTED_BEFORE: usize = 40;
+
 /// Where in the source an error points: a file, a 1-based line and column,
 /// the width of the offending text, and that line's text (for the caret).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,8 +25,43 @@ pub struct Location {
     pub col: usize,
     /// Width of the underlined text in characters (at least 1 is drawn).
     pub len: usize,
-    /// The whole source line.
+    /// The source line, or at most [`MAX_QUOTED_CHARS`] of it around the
+    /// column, with `…` where it was cut.
     pub text: String,
+    /// Where the underline starts in `text`, in characters from 0.
+    pub caret: usize,
+}
+
+impl Location {
+    /// Point at `len` characters from column `col` (1-based) of `line`,
+    /// quoting at most [`MAX_QUOTED_CHARS`] of a long line.
+    pub fn new(file: &str, number: usize, col: usize, len: usize, line: &str) -> Location {
+        let start = col.saturating_sub(1);
+        let (text, caret, len) = if line.len() <= MAX_QUOTED_CHARS {
+            (line.to_string(), start, len)
+        } else {
+            let first = start.saturating_sub(QUOTED_BEFORE);
+            let mut chars = line.chars().skip(first);
+            let excerpt: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+            let cut_before = if first > 0 { "…" } else { "" };
+            let cut_after = if chars.next().is_some() { "…" } else { "" };
+            let shown = (first + excerpt.chars().count()).saturating_sub(start);
+            let caret = start - first + cut_before.chars().count();
+            (
+                format!("{cut_before}{excerpt}{cut_after}"),
+                caret,
+                len.min(shown.max(1)),
+            )
+        };
+        Location {
+            file: file.to_string(),
+            line: number,
+            col,
+            len,
+            text,
+            caret,
+        }
+    }
 }
 
 impl fmt::Display for Location {
@@ -37,6 +81,9 @@ pub enum ErrorKind {
         /// The operating system's message.
         reason: String,
     },
+    /// A line with more tokens than the lexer accepts.
+    #[error("more than {0} tokens on one line")]
+    TooManyTokens(usize),
     /// A character no token starts with.
     #[error("unexpected character `{0}`")]
     UnexpectedChar(char),
@@ -158,16 +205,51 @@ pub enum ErrorKind {
     /// A program without instructions.
     #[error("the program has no code")]
     NoCode,
-    /// The image would be too large to be a PXI PNG.
-    #[error("the image would be {width}x{height} pixels; PXI images are at most {max} pixels")]
-    ImageTooLarge {
+    /// The image would be higher than a PNG row limit allows.
+    #[error(
+        "the image would be {width}x{height} pixels, higher than the limit of {max_height} rows; a larger `.width` (at most {max_width}) makes it fit"
+    )]
+    ImageTooHigh {
         /// Width.
         width: u32,
         /// Height.
         height: u64,
+        /// Row limit.
+        max_height: u32,
+        /// Width limit.
+        max_width: u32,
+    },
+    /// The image would have more pixels than a PXI image may.
+    #[error("the program needs {pixels} pixels; PXI images are at most {max} pixels")]
+    ImageTooLarge {
+        /// Pixels needed (header, segment table, code and data).
+        pixels: u64,
         /// Pixel limit.
         max: u64,
     },
+    /// Data placed past the largest data memory.
+    #[error("data reaches word {end}, past the data memory limit of {max} words")]
+    DataTooLarge {
+        /// First word past the data.
+        end: u64,
+        /// Memory limit in words.
+        max: u32,
+    },
+    /// A `.program` that links itself, directly or not.
+    #[error("`.program` {0} links itself")]
+    ProgramCycle(String),
+    /// `.program`s nested deeper than the assembler allows.
+    #[error("`.program`s are nested more than {0} deep")]
+    ProgramsTooDeep(usize),
+    /// Includes nested deeper than the assembler allows.
+    #[error("includes are nested more than {0} deep")]
+    IncludeTooDeep(usize),
+    /// More files included in total than the assembler allows.
+    #[error("more than {0} files included in total (does a file include another twice?)")]
+    TooManyIncludes(usize),
+    /// The error limit was reached.
+    #[error("too many errors; only the first {0} are shown")]
+    TooManyErrors(usize),
     /// The image failed the loader's validation.
     #[error("invalid image: {0}")]
     Image(ImageError),
@@ -196,7 +278,7 @@ impl Error {
         let indent: String = at
             .text
             .chars()
-            .take(at.col.saturating_sub(1))
+            .take(at.caret)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
         let carets = "^".repeat(at.len.max(1));
@@ -211,6 +293,45 @@ impl Error {
 /// Every error of one assembly, in source order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Errors(pub Vec<Error>);
+
+/// Errors as they are found, at most [`MAX_ERRORS`] of them.
+#[derive(Debug, Default)]
+pub struct ErrorList {
+    errors: Vec<Error>,
+    full: bool,
+}
+
+impl ErrorList {
+    /// Record an error; its location is only worked out while there is room.
+    pub fn push(&mut self, kind: ErrorKind, at: impl FnOnce() -> Option<Location>) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(Error { kind, at: at() });
+        } else {
+            self.full = true;
+        }
+    }
+
+    /// Whether errors were dropped (the caller may stop looking for more).
+    pub fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The errors, with a last one saying that more were dropped.
+    pub fn finish(mut self) -> Errors {
+        if self.full {
+            self.errors.push(Error {
+                kind: ErrorKind::TooManyErrors(MAX_ERRORS),
+                at: None,
+            });
+        }
+        Errors(self.errors)
+    }
+}
 
 impl fmt::Display for Errors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -54,6 +54,10 @@ pub struct Token {
 /// A lexing error at columns `col..col + len` (0-based).
 pub type LexError = (ErrorKind, usize, usize);
 
+/// Most tokens one line may have: a statement needs a few dozen, and the
+/// limit keeps a hostile megabyte line (`x+x+x+…`) from costing gigabytes.
+pub const MAX_LINE_TOKENS: usize = 65_536;
+
 fn is_name_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
 }
@@ -123,6 +127,9 @@ pub fn tokenize(line: &str) -> Result<Vec<Token>, LexError> {
             }
             other => return Err((ErrorKind::UnexpectedChar(other), start, 1)),
         };
+        if tokens.len() == MAX_LINE_TOKENS {
+            return Err((ErrorKind::TooManyTokens(MAX_LINE_TOKENS), start, i - start));
+        }
         tokens.push(Token {
             kind,
             col: start,

@@ -6,6 +6,7 @@
 //! into source that reassembles to the identical image.
 
 pub mod assemble;
+pub mod cli;
 pub mod disasm;
 pub mod error;
 pub mod lexer;

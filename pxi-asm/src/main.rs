@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use pxi::{Limits, Machine};
 use pxi_asm::assemble::set_width;
 use pxi_asm::runner::{DiskArgs, RunOptions, load_image, load_program, run_to_end};
-use pxi_asm::{SourceMap, assemble_file, disassemble};
+use pxi_asm::{SourceMap, assemble_file, cli, disassemble};
 
 #[derive(Parser)]
 #[command(
@@ -85,10 +85,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    cli::end_quietly_on_closed_pipe();
     match execute(Cli::parse().command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{e:#}");
+            cli::report_error("pxi-asm", &e);
             ExitCode::FAILURE
         }
     }

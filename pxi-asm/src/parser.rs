@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use pxi::Op;
 use pxi::isa::{OperandKind, REGISTERS};
 
-use crate::error::{Error, ErrorKind, Location};
+use crate::error::{ErrorKind, ErrorList, Location};
 use crate::lexer::{Token, TokenKind, tokenize};
 
 /// A stretch of one source line: file index, 1-based line, 0-based column, width.
@@ -33,14 +33,56 @@ pub struct SourceFile {
 /// Resolve a span to a printable location.
 pub fn locate(files: &[SourceFile], span: Span) -> Location {
     let file = &files[span.file];
-    Location {
-        file: file.path.clone(),
-        line: span.line,
-        col: span.col + 1,
-        len: span.len,
-        text: file.lines.get(span.line - 1).cloned().unwrap_or_default(),
-    }
+    let text = file.lines.get(span.line - 1).map_or("", String::as_str);
+    Location::new(&file.path, span.line, span.col + 1, span.len, text)
 }
+
+/// The lines of a source text: a leading UTF-8 byte order mark is dropped,
+/// and lines end with LF, CR LF or a lone CR.
+pub fn source_lines(text: &str) -> impl Iterator<Item = &str> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rest = (!text.is_empty()).then_some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\n', '\r']) {
+            Some(end) => {
+                let next = if current[end..].starts_with("\r\n") {
+                    end + 2
+                } else {
+                    end + 1
+                };
+                rest = (next < current.len()).then(|| &current[next..]);
+                Some(&current[..end])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+/// Largest source file the assembler reads (an `.include "/dev/zero"` must end).
+pub const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// Read a source file of at most [`MAX_SOURCE_BYTES`]; the error is the reason.
+pub fn read_source(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(format!("larger than {} MiB", MAX_SOURCE_BYTES >> 20));
+    }
+    String::from_utf8(bytes).map_err(|_| "stream did not contain valid UTF-8".to_string())
+}
+
+/// How deeply `.include`s may nest.
+pub const MAX_INCLUDE_DEPTH: usize = 64;
+/// How many files one assembly may include in total.
+pub const MAX_INCLUDED_FILES: usize = 1024;
 
 /// A value: a sum of signed numbers and symbols (`label+4`, `N-1`, `-8`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,10 +187,12 @@ pub struct Statement {
 pub struct Parsed {
     /// Every file read, the root first.
     pub files: Vec<SourceFile>,
-    /// Statements in assembly order.
+    /// Statements in assembly order. Labels and constant names of lines with
+    /// errors are kept (constants as 0), so that the assembler can still
+    /// report undefined names elsewhere without blaming those.
     pub statements: Vec<Statement>,
     /// Errors found.
-    pub errors: Vec<Error>,
+    pub errors: ErrorList,
 }
 
 /// Whether `name` spells a register (`r0`, `R12`, `r99` …).
@@ -191,10 +235,13 @@ fn parse_file(
     let file = parsed.files.len();
     parsed.files.push(SourceFile {
         path: display,
-        lines: text.lines().map(str::to_string).collect(),
+        lines: source_lines(text).map(str::to_string).collect(),
     });
     stack.push(canonical(&path));
     for index in 0..parsed.files[file].lines.len() {
+        if parsed.errors.is_full() {
+            break;
+        }
         let line = parsed.files[file].lines[index].clone();
         let span = |col, len| Span {
             file,
@@ -230,21 +277,92 @@ fn parse_file(
                 }
             }
             Err((kind, col, len)) => {
-                let at = locate(&parsed.files, span(col, len));
-                parsed.errors.push(Error { kind, at: Some(at) });
+                let files = &parsed.files;
+                parsed
+                    .errors
+                    .push(kind, || Some(locate(files, span(col, len))));
+                let span = span(0, line.chars().count().max(1));
+                let salvaged = salvage(&line, col).into_iter().map(|stmt| Statement {
+                    stmt: rebase(stmt, file, index + 1),
+                    span,
+                });
+                parsed.statements.extend(salvaged);
             }
         }
     }
     stack.pop();
 }
 
+/// What a line with an error at `col` still defines: its leading labels, and
+/// the name of a `.equ` (as 0).
+fn salvage(line: &str, col: usize) -> Vec<Stmt> {
+    let prefix: String = line.chars().take(col).collect();
+    let tokens = tokenize(line)
+        .or_else(|_| tokenize(&prefix))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let [
+        Token {
+            kind: TokenKind::Ident(name),
+            ..
+        },
+        Token {
+            kind: TokenKind::Colon,
+            ..
+        },
+        ..,
+    ] = &tokens[pos..]
+    {
+        out.push(Stmt::Label(name.clone()));
+        pos += 2;
+    }
+    if let [
+        Token {
+            kind: TokenKind::Directive(directive),
+            ..
+        },
+        Token {
+            kind: TokenKind::Ident(name),
+            col,
+            len,
+        },
+        ..,
+    ] = &tokens[pos..]
+    {
+        if directive == "equ" {
+            let span = Span {
+                file: 0,
+                line: 0,
+                col: *col,
+                len: *len,
+            };
+            let zero = Expr {
+                terms: vec![(false, Term::Number(0), span)],
+                span,
+            };
+            out.push(Stmt::Equ(name.clone(), zero));
+        }
+    }
+    out.retain(
+        |stmt| !matches!(stmt, Stmt::Label(name) | Stmt::Equ(name, _) if is_register_name(name)),
+    );
+    out
+}
+
 fn include(parsed: &mut Parsed, stack: &mut Vec<PathBuf>, from: &Path, target: &str, span: Span) {
     let path = from.parent().unwrap_or(Path::new("")).join(target);
     let display = path.to_string_lossy().into_owned();
     let error = |parsed: &mut Parsed, kind| {
-        let at = locate(&parsed.files, span);
-        parsed.errors.push(Error { kind, at: Some(at) });
+        let files = &parsed.files;
+        parsed.errors.push(kind, || Some(locate(files, span)));
     };
+    if stack.len() >= MAX_INCLUDE_DEPTH {
+        return error(parsed, ErrorKind::IncludeTooDeep(MAX_INCLUDE_DEPTH));
+    }
+    if parsed.files.len() > MAX_INCLUDED_FILES {
+        return error(parsed, ErrorKind::TooManyIncludes(MAX_INCLUDED_FILES));
+    }
     if stack.contains(&canonical(&path)) {
         let chain: Vec<String> = stack
             .iter()
@@ -253,13 +371,13 @@ fn include(parsed: &mut Parsed, stack: &mut Vec<PathBuf>, from: &Path, target: &
             .collect();
         return error(parsed, ErrorKind::IncludeCycle(chain.join(" -> ")));
     }
-    match std::fs::read_to_string(&path) {
+    match read_source(&path) {
         Ok(text) => parse_file(parsed, stack, path, display, &text),
-        Err(e) => error(
+        Err(reason) => error(
             parsed,
             ErrorKind::Io {
                 path: display,
-                reason: e.to_string(),
+                reason,
             },
         ),
     }
@@ -480,9 +598,14 @@ impl LineParser<'_> {
         if self.pos < self.tokens.len() {
             loop {
                 operands.push(self.operand()?);
-                if !self.eat(&TokenKind::Comma) {
-                    break;
+                if self.eat(&TokenKind::Comma) {
+                    continue;
                 }
+                // `li r1 42`: a missing comma, not a missing operand.
+                if self.pos < self.tokens.len() && operands.len() < op.form().operands().len() {
+                    return self.error("`,`");
+                }
+                break;
             }
         }
         let kinds = op.form().operands();

@@ -183,12 +183,12 @@ impl SourceMap {
 
     /// Append the map of a program linked at code pixel `code` and data
     /// address `data` (see `pxi::program::link`): its files, its symbols as
-    /// `name:label` at their linked addresses, and its pixels.
+    /// `name.label` at their linked addresses, and its pixels.
     pub fn link(&mut self, name: &str, program: &SourceMap, code: u32, data: u32) {
         let first_file = self.files.len() as u32;
         self.files.extend(program.files.iter().cloned());
         self.symbols.extend(program.symbols.iter().map(|s| Symbol {
-            name: format!("{name}:{}", s.name),
+            name: format!("{name}.{}", s.name),
             space: s.space,
             addr: s.addr + if s.space == Space::Code { code } else { data },
         }));
@@ -197,7 +197,7 @@ impl SourceMap {
             .extend(program.pixels.iter().map(|p| PixelSource {
                 file: p.file + first_file,
                 line: p.line,
-                label: p.label.as_ref().map(|l| format!("{name}:{l}")),
+                label: p.label.as_ref().map(|l| format!("{name}.{l}")),
             }));
     }
 

@@ -2,15 +2,25 @@
 
 use std::fmt::Write as _;
 
-use pxi::Trap;
+use pxi::isa::Form;
+use pxi::{Instruction, Trap};
 
-use crate::source_map::SourceMap;
+use crate::parser::source_lines;
+use crate::source_map::{SourceMap, Space};
 
-/// Describe `trap` like a compiler error: the machine's report, then the
-/// source file, line and label from `map`, and the line itself when the file
-/// can still be read.
+/// Describe `trap` like a compiler error: the machine's report (with jump
+/// and call targets named by their labels), then the source file, line and
+/// label from `map`, and the line itself when the file can still be read.
 pub fn render_trap(trap: &Trap, map: Option<&SourceMap>) -> String {
-    let mut out = format!("error: {trap}\n");
+    let bare = Trap {
+        instruction: None,
+        ..trap.clone()
+    };
+    let mut out = format!("error: {bare}");
+    if let Some(inst) = &trap.instruction {
+        let _ = write!(out, " in `{}`", instruction_text(inst, map));
+    }
+    out.push('\n');
     let Some(source) = map.and_then(|m| m.pixel(trap.pc)) else {
         return out;
     };
@@ -23,9 +33,23 @@ pub fn render_trap(trap: &Trap, map: Option<&SourceMap>) -> String {
     let text = std::fs::read_to_string(source.file).ok();
     if let Some(line) = text
         .as_deref()
-        .and_then(|t| t.lines().nth(source.line as usize - 1))
+        .and_then(|t| source_lines(t).nth(source.line as usize - 1))
     {
         let _ = writeln!(out, "{pad} |\n{number} | {line}");
     }
     out
+}
+
+/// The instruction, with a jump or call target written as its code label
+/// when the map knows one.
+fn instruction_text(inst: &Instruction, map: Option<&SourceMap>) -> String {
+    let label = map.filter(|_| inst.op.form() == Form::W).and_then(|m| {
+        m.symbols
+            .iter()
+            .find(|s| s.space == Space::Code && s.addr == inst.word)
+    });
+    match label {
+        Some(symbol) => format!("{} {}", inst.op.mnemonic(), symbol.name),
+        None => inst.to_string(),
+    }
 }

@@ -191,3 +191,67 @@ fn every_subcommand_has_help() {
         assert!(stdout(&out).contains(needle), "{args:?}: {}", stdout(&out));
     }
 }
+
+fn closed_pipe(args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pxi-asm"));
+    command.args(args);
+    pxi_asm::cli::output_with_stdout_closed(&mut command).unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_every_subcommand_quietly() {
+    let dir = scratch("pipe");
+    // A disassembly far larger than a pipe's buffer, so writing it must fail.
+    let big = dir.join("big.pxs");
+    std::fs::write(&big, "    addi r1, r1, 1\n".repeat(20_000) + "    jmp 0\n").unwrap();
+    let image = dir.join("big.pxi");
+    let out = pxi_asm(&[
+        "assemble",
+        big.to_str().unwrap(),
+        "-o",
+        image.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // `pxi-asm disassemble big.pxi | head -1`, and a program printing to a closed console.
+    let greeter = dir.join("greet.pxs");
+    std::fs::write(
+        &greeter,
+        ".data\nhi: .string \"hi\\n\"\n.code\nloop: li r0, SYS_WRITE\n li r1, hi\n li r2, 3\n syscall\n jmp loop\n",
+    )
+    .unwrap();
+    for args in [
+        &["disassemble", image.to_str().unwrap()][..],
+        &["run", greeter.to_str().unwrap(), "--max-steps", "100000"],
+        &["--help"],
+    ] {
+        let out = closed_pipe(args);
+        assert!(
+            pxi_asm::cli::ended_quietly(&out) && out.stderr.is_empty(),
+            "{args:?}: {:?}\n{}",
+            out.status,
+            stderr(&out)
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn errors_are_not_prefixed_twice() {
+    let dir = scratch("prefix");
+    let source = dir.join("bad.pxs");
+    std::fs::write(&source, "jmp nowhere\n").unwrap();
+    let out = pxi_asm(&["run", source.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("error: undefined symbol `nowhere`\n"),
+        "{}",
+        stderr(&out)
+    );
+    let out = pxi_asm(&["run", dir.join("missing.pxi").to_str().unwrap()]);
+    assert!(
+        stderr(&out).starts_with("pxi-asm: error: reading "),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -190,11 +190,6 @@ fn bad_windows_frames_and_vectors_are_machine_traps() {
         trap(".memory 64\nli r1, 20\nuret r1"),
         (MemoryOutOfBounds, 20)
     );
-    assert_eq!(
-        trap(".memory 64\nli r1, 0\nuret r1"),
-        (JumpOutOfCode, 0),
-        "pc 0 is outside an empty window"
-    );
     let no_vector = ".memory 64\nli r1, 0\nli r2, 5\nwindow r1, r2, r1, r1\nli r1, 0\nuret r1";
     assert_eq!(trap(no_vector), (JumpOutOfCode, NO_VECTOR));
 }
@@ -223,4 +218,20 @@ fn counts_are_per_physical_pixel() {
     let (_, _, m) = common::run(&image);
     let user = image.code.len() - 2;
     assert_eq!(&m.counts[user..], &[1, 1], "the user's nop and ecall");
+}
+
+/// A frame whose pc is past the window (an `ecall` as the last instruction)
+/// is resumed: the fetch faults in user mode and the kernel gets it.
+#[test]
+fn resuming_past_the_window_faults_in_user_mode() {
+    let handler = "
+            li r6, 0x10
+            cmp r0, r6
+            jne done
+            uret r2             ; resume after the ecall: past the window
+        done:";
+    let (stop, m) = run(&kernel("", handler, "ecall"));
+    assert_eq!(stop, Stop::AllExited);
+    assert_eq!(m.hart(0)[H_AUX], TrapKind::PcOutOfCode as u32);
+    assert_eq!(m.hart(0)[1], 1, "info = the pc");
 }

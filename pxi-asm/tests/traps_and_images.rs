@@ -357,29 +357,13 @@ fn wrong_colour_type_or_depth() {
     );
 }
 
-/// CRC-32 of PNG chunks (ISO 3309), to forge headers.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                crc >> 1 ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// A valid PNG whose IHDR claims `width` x `height`.
 fn forged_dimensions(width: u32, height: u32) -> Vec<u8> {
     let mut png = valid().encode_png();
     // Signature (8), length (4), "IHDR" (4), then width and height.
     png[16..20].copy_from_slice(&width.to_be_bytes());
     png[20..24].copy_from_slice(&height.to_be_bytes());
-    let crc = crc32(&png[12..29]);
+    let crc = common::crc32(&png[12..29]);
     png[29..33].copy_from_slice(&crc.to_be_bytes());
     png
 }
@@ -393,10 +377,23 @@ fn huge_dimensions() {
             height: 16384
         })
     );
-    assert!(matches!(
+    assert_eq!(
         Image::decode_png(&forged_dimensions(100_000, 1)),
-        Err(ImageError::Png(_))
-    ));
+        Err(ImageError::BadDimensions {
+            width: 100_000,
+            height: 1
+        })
+    );
+    for (width, height) in [(0, 1), (1, 0), (0, 0)] {
+        assert_eq!(
+            Image::decode_png(&forged_dimensions(width, height)),
+            Err(ImageError::BadDimensions {
+                width: width as u64,
+                height: height as u64
+            }),
+            "{width}x{height}"
+        );
+    }
 }
 
 #[test]
@@ -411,4 +408,21 @@ fn truncated_and_garbage_bytes() {
         Err(ImageError::Png(_))
     ));
     assert!(matches!(Image::decode_png(&[]), Err(ImageError::Png(_))));
+}
+
+#[test]
+fn trap_reports_name_call_targets_by_their_label() {
+    let assembly = common::assemble("main: call recurse\nrecurse: call recurse\n");
+    let (outcome, _, machine) = common::run(&assembly.image);
+    assert_eq!(outcome.stop, Stop::Trapped);
+    let trap = &machine.traps(&assembly.image)[0];
+    assert_eq!(trap.kind, TrapKind::StackOverflow);
+    let with_map = pxi_asm::trap::render_trap(trap, Some(&assembly.map));
+    assert!(
+        with_map.contains("at pc 2 (pixel 10,0) in `call recurse`\n"),
+        "{with_map}"
+    );
+    assert!(with_map.contains("test.pxs:2 (in recurse)"), "{with_map}");
+    let without = pxi_asm::trap::render_trap(trap, None);
+    assert!(without.contains("in `call 0x00000002`"), "{without}");
 }

@@ -124,7 +124,8 @@ pub fn parse_fault(name: &str) -> Result<Fault, String> {
 impl Host for StdioHost {
     fn write(&mut self, bytes: &[u8]) {
         let mut out = std::io::stdout().lock();
-        // A closed stdout (e.g. `| head`) must not stop the machine.
+        // Write errors are not the program's business: the pxOS tools end on a
+        // closed stdout through SIGPIPE (`pxi_asm::cli`); other embedders run on.
         let _ = out.write_all(bytes).and_then(|_| out.flush());
         self.written += bytes.len() as u64;
     }

@@ -149,6 +149,14 @@ pub enum ImageError {
         /// Its (x, y).
         at: (u32, u32),
     },
+    /// Whole rows of padding after the row where the content ends: only the
+    /// last row may be padded, so that every image has one encoding.
+    ExtraRows {
+        /// Rows in the image.
+        height: u32,
+        /// Rows the content needs.
+        needed: u32,
+    },
 }
 
 impl fmt::Display for ImageError {
@@ -226,6 +234,11 @@ impl fmt::Display for ImageError {
                     at.0, at.1
                 )
             }
+            ExtraRows { height, needed } => write!(
+                f,
+                "image is {height} rows high but its content ends in row {}; only the last row may be padded (rows {needed}..{height} are extra)",
+                needed - 1
+            ),
         }
     }
 }
@@ -375,6 +388,11 @@ impl Image {
                 (pixel / width as usize) as u32,
             );
             return Err(ImageError::TrailingData { pixel, at });
+        }
+        let height = (pixels.len() / width as usize) as u32;
+        let needed = (cursor as usize).div_ceil(width as usize) as u32;
+        if height > needed {
+            return Err(ImageError::ExtraRows { height, needed });
         }
         let image = Image {
             width,

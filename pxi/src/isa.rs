@@ -221,7 +221,7 @@ isa! {
     Timer   = 0x06, "timer",   A,    System,  "Privileged. Arm the user-mode timer: after `ra` more instructions run in user mode the hart traps into the kernel with cause `CAUSE_TIMER`; `ra` = 0 disarms. Kernel-mode instructions do not count.";
     Tvec    = 0x07, "tvec",    A,    System,  "Privileged. Set the trap vector to code address `ra`: user-mode faults, `ecall` and the timer enter the kernel there. Traps if `ra` is not a code address.";
     Window  = 0x08, "window",  ABCD, System,  "Privileged. Set the user windows: code [`ra`, `ra`+`rb`) and data [`rc`, `rc`+`rd`). Traps unless both lie inside the image's code and data memory.";
-    Uret    = 0x09, "uret",    A,    System,  "Privileged. Enter user mode with the context block at mem[`ra`..+51] (r0..r15, pc, flags, stack depth, stack); that block becomes the trap frame. Traps on a bad block, pc outside the code window or no trap vector.";
+    Uret    = 0x09, "uret",    A,    System,  "Privileged. Enter user mode with the context block at mem[`ra`..+51] (r0..r15, pc, flags, stack depth, stack); that block becomes the trap frame. Traps on a block outside memory, a depth over 32 or no trap vector (a pc outside the code window faults in user mode).";
     Ecall   = 0x0A, "ecall",   None, System,  "User mode: trap into the kernel with cause `CAUSE_ECALL`, resuming after the `ecall` on return. Illegal in kernel mode.";
     Li      = 0x10, "li",      AW,   Memory,  "`ra` = word.";
     Mov     = 0x11, "mov",     AB,   Memory,  "`ra` = `rb`.";

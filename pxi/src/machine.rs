@@ -469,7 +469,9 @@ impl Exec<'_> {
         };
         self.counts[at] = self.counts[at].wrapping_add(1);
         self.hart[H_PC] = next;
-        if was_user {
+        // Instructions that end the slice (yield, vector) do not count down:
+        // a vector result is only final at the end of the round on a GPU.
+        if was_user && !inst.op.ends_slice() {
             self.tick_timer();
         }
         Ok(inst.op.ends_slice())
@@ -520,9 +522,6 @@ impl Exec<'_> {
         let ctx = &self.memory[words];
         if ctx[CTX_SP] as usize > STACK_DEPTH {
             return Err((TrapKind::StackOverflow, ctx[CTX_SP]));
-        }
-        if ctx[CTX_PC] >= self.hart[H_UCODE_LEN] {
-            return Err((TrapKind::JumpOutOfCode, ctx[CTX_PC]));
         }
         if self.hart[H_TVEC] == NO_VECTOR {
             return Err((TrapKind::JumpOutOfCode, NO_VECTOR));

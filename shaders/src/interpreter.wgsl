@@ -218,8 +218,6 @@ fn uret(at: u32, next: u32) -> u32 {
     let dest = atomicLoad(&memory[at + CTX_PC]);
     if (depth > STACK_DEPTH) {
         trap(TRAP_STACKOVERFLOW, depth);
-    } else if (dest >= user_win.y) {
-        trap(TRAP_JUMPOUTOFCODE, dest);
     } else if (tvec == NO_VECTOR) {
         trap(TRAP_JUMPOUTOFCODE, NO_VECTOR);
     } else {
@@ -455,7 +453,7 @@ fn step_full(id: u32, base: u32) -> u32 {
         atomicAdd(&counts[phys], 1u);
     }
     pc = next;
-    if (was_user) {
+    if (was_user && (info & INFO_ENDS_SLICE) == 0u) {
         tick_timer();
     }
     if ((info & INFO_ENDS_SLICE) != 0u) {

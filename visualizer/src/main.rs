@@ -175,10 +175,11 @@ fn execute(command: Command) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    pxi_asm::cli::end_quietly_on_closed_pipe();
     match execute(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pxi-viz: {e:#}");
+            pxi_asm::cli::report_error("pxi-viz", &e);
             ExitCode::FAILURE
         }
     }

@@ -109,6 +109,24 @@ fn hotspots_prints_the_report() {
     );
 }
 
+/// `pxi-viz hotspots … | head -1` ends quietly.
+#[test]
+fn hotspots_end_quietly_on_a_closed_stdout() {
+    let fixture = Fixture::new("cli-closed-pipe");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pxi-viz"));
+    command
+        .arg("hotspots")
+        .arg(&fixture.image)
+        .arg(&fixture.counts);
+    let run = pxi_asm::cli::output_with_stdout_closed(&mut command).unwrap();
+    assert!(
+        pxi_asm::cli::ended_quietly(&run) && run.stderr.is_empty(),
+        "{:?}: {}",
+        run.status,
+        text(&run.stderr)
+    );
+}
+
 #[test]
 fn html_is_one_self_contained_file() {
     let fixture = Fixture::new("cli-html");
@@ -145,9 +163,10 @@ fn bad_input_fails_with_a_message() {
         &fixture.dir.join("x.png"),
     ]);
     assert_eq!(run.status.code(), Some(1));
-    assert!(
-        text(&run.stderr).starts_with(&format!("pxi-viz: cannot read {}: ", missing.display()))
-    );
+    assert!(text(&run.stderr).starts_with(&format!(
+        "pxi-viz: error: cannot read {}: ",
+        missing.display()
+    )));
     let run = pxi_viz(&[
         Path::new("heatmap"),
         &fixture.image,

@@ -10,10 +10,21 @@ use pxi::{Image, Limits, Machine};
 /// Console polls without progress after which a session is declared stuck.
 const PATIENCE: u32 = 100_000;
 
+/// One step: input to type, the output to wait for, and after how many polls
+/// without it to type Ctrl-C.
+#[derive(Clone, Debug)]
+struct Step {
+    input: Vec<u8>,
+    until: String,
+    interrupt_after: Option<u32>,
+    /// Search `until` in the whole output, not only in what came after the step began.
+    anywhere: bool,
+}
+
 /// Steps of typed input, each with the text the output must show before the next.
 #[derive(Clone, Debug, Default)]
 pub struct Script {
-    steps: Vec<(Vec<u8>, String)>,
+    steps: Vec<Step>,
 }
 
 impl Script {
@@ -22,9 +33,29 @@ impl Script {
     }
 
     /// Type `input`, then wait until the output (from this step on) contains `until`.
-    pub fn step(mut self, input: &str, until: &str) -> Self {
-        self.steps
-            .push((input.as_bytes().to_vec(), until.to_string()));
+    pub fn step(self, input: &str, until: &str) -> Self {
+        self.push(input, until, None)
+    }
+
+    /// Like [`Script::step`], but type Ctrl-C when `until` has not shown after `polls` polls.
+    pub fn step_or_interrupt(self, input: &str, until: &str, polls: u32) -> Self {
+        self.push(input, until, Some(polls))
+    }
+
+    /// Type nothing; wait until the output, from the start, contains `until`.
+    pub fn wait_for(mut self, until: &str) -> Self {
+        self = self.push("", until, None);
+        self.steps.last_mut().expect("just pushed").anywhere = true;
+        self
+    }
+
+    fn push(mut self, input: &str, until: &str, interrupt_after: Option<u32>) -> Self {
+        self.steps.push(Step {
+            input: input.as_bytes().to_vec(),
+            until: until.to_string(),
+            interrupt_after,
+            anywhere: false,
+        });
         self
     }
 }
@@ -37,6 +68,7 @@ struct ScriptHost<'s> {
     output: Vec<u8>,
     clock: u64,
     polls: u32,
+    stuck: Option<String>,
 }
 
 impl Host for ScriptHost<'_> {
@@ -50,15 +82,20 @@ impl Host for ScriptHost<'_> {
     }
 
     fn read_byte(&mut self) -> Input {
-        let Some((input, until)) = self.script.steps.get(self.step) else {
+        let Some(step) = self.script.steps.get(self.step) else {
             return Input::Eof;
         };
-        if let Some(&byte) = input.get(self.typed) {
+        if let Some(&byte) = step.input.get(self.typed) {
             self.typed += 1;
             return Input::Byte(byte);
         }
-        let seen = String::from_utf8_lossy(&self.output[self.step_output_start..]);
-        if seen.contains(until.as_str()) {
+        let from = if step.anywhere {
+            0
+        } else {
+            self.step_output_start
+        };
+        let seen = String::from_utf8_lossy(&self.output[from..]);
+        if seen.contains(step.until.as_str()) {
             self.step += 1;
             self.typed = 0;
             self.step_output_start = self.output.len();
@@ -66,17 +103,33 @@ impl Host for ScriptHost<'_> {
             return self.read_byte();
         }
         self.polls += 1;
-        assert!(
-            self.polls < PATIENCE,
-            "session stuck waiting for {until:?}; output so far:\n{}",
-            String::from_utf8_lossy(&self.output)
-        );
+        if step.interrupt_after == Some(self.polls) {
+            return Input::Byte(3);
+        }
+        if self.polls >= PATIENCE {
+            // Stuck: end the input so the machine halts and can be inspected.
+            self.stuck = Some(step.until.clone());
+            self.step = self.script.steps.len();
+            return Input::Eof;
+        }
         Input::NotYet
     }
 }
 
-/// Run `script` on the GPU (`Some`) or the CPU interpreter; returns the console output.
-pub fn run_script(image: &Image, gpu: Option<&Gpu>, limits: Limits, script: &Script) -> String {
+/// The end of a scripted session.
+pub struct Ended {
+    /// Console output.
+    pub output: String,
+    /// Data memory at the end.
+    pub memory: Vec<u32>,
+    /// How the run stopped, with any trapped hart described.
+    pub stop: String,
+    /// The output a step waited for in vain (the session was then ended).
+    pub stuck: Option<String>,
+}
+
+/// Run `script` on the GPU (`Some`) or the CPU interpreter.
+pub fn run_script(image: &Image, gpu: Option<&Gpu>, limits: Limits, script: &Script) -> Ended {
     let mut host = ScriptHost {
         script,
         step: 0,
@@ -85,17 +138,28 @@ pub fn run_script(image: &Image, gpu: Option<&Gpu>, limits: Limits, script: &Scr
         output: Vec::new(),
         clock: 0,
         polls: 0,
+        stuck: None,
     };
-    match gpu {
+    let (memory, stop) = match gpu {
         Some(gpu) => {
             let mut machine =
                 GpuMachine::new(gpu, image, limits, GpuOptions::default()).expect("GPU machine");
-            drive(&mut machine, &mut host, 4, |_, _| {}).expect("GPU run");
+            let outcome = drive(&mut machine, &mut host, 4, |_, _| {}).expect("GPU run");
+            let state = machine.read_state().expect("GPU state");
+            let traps = pxi::machine::traps(image, &state.harts);
+            (state.memory, format!("{:?} {traps:?}", outcome.stop))
         }
         None => {
             let mut machine = Machine::new(image, limits);
-            let Ok(_) = drive(&mut machine, &mut host, 4, |_, _| {});
+            let Ok(outcome) = drive(&mut machine, &mut host, 4, |_, _| {});
+            let traps = machine.traps(image);
+            (machine.memory, format!("{:?} {traps:?}", outcome.stop))
         }
+    };
+    Ended {
+        output: String::from_utf8_lossy(&host.output).into_owned(),
+        memory,
+        stop,
+        stuck: host.stuck,
     }
-    String::from_utf8_lossy(&host.output).into_owned()
 }

@@ -41,7 +41,12 @@ pub fn microkernel_dir() -> PathBuf {
 /// (RUSTFLAGS, CARGO_TARGET_DIR, CARGO_BUILD_TARGET, ...), so `.cargo/config.toml` applies.
 pub fn clean_cargo() -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
+    clean_command(cargo)
+}
+
+/// Any program, run in the microkernel directory without the outer cargo's environment.
+pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
     command.current_dir(microkernel_dir());
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -188,14 +193,30 @@ impl Qemu {
 
     /// Starts QEMU. Serial output is collected line by line with arrival times.
     pub fn spawn(&self) -> Running {
+        let mut command = Command::new(QEMU);
+        command.args(&self.args);
+        Running::spawn(command, self.describe())
+    }
+
+    /// Boots, waits for QEMU to exit (killing it after `timeout`), and returns what happened.
+    pub fn run(&self, timeout: Duration) -> Finished {
+        let mut running = self.spawn();
+        running.wait(timeout)
+    }
+}
+
+impl Running {
+    /// Starts `command` (QEMU, or a script that ends in QEMU with the serial console on its
+    /// stdio), described as `description` in failures. Serial output is collected line by
+    /// line with arrival times.
+    pub fn spawn(mut command: Command, description: String) -> Running {
         let started = Instant::now();
-        let mut child = Command::new(QEMU)
-            .args(&self.args)
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.describe()));
+            .unwrap_or_else(|error| panic!("cannot start {description}: {error}"));
         let stdout = child.stdout.take().expect("stdout is piped");
         let (sender, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -217,14 +238,8 @@ impl Qemu {
             stdin,
             lines,
             log: Vec::new(),
-            command: self.describe(),
+            command: description,
         }
-    }
-
-    /// Boots, waits for QEMU to exit (killing it after `timeout`), and returns what happened.
-    pub fn run(&self, timeout: Duration) -> Finished {
-        let mut running = self.spawn();
-        running.wait(timeout)
     }
 }
 

@@ -3,7 +3,8 @@
 
 use qemu_tests::{
     DISPATCH_START, DISPATCH_STOPPED, EXIT_FAILURE, EXIT_ON_STOP, EXIT_SUCCESS, Finished, Monitor,
-    Qemu, ScreenLayout, clean_cargo, kernels, require_qemu,
+    Qemu, Running, ScreenLayout, clean_cargo, clean_command, kernels, microkernel_dir,
+    require_qemu,
 };
 use std::time::Duration;
 
@@ -50,6 +51,12 @@ fn serial_log_shows_boot_memory_map_pci_and_display() {
     run.expect_line("boot: command line \"exit-on-stop\"");
     run.expect_line("mem 0x0000100000..");
     run.expect_line("mem 0x00b0000000..0x00c0000000 reserved"); // q35 ECAM window
+    // QEMU's default 128 MiB: the heap is the RAM from the kernel's end to 0x7fe0000.
+    let heap = run.expect_line("heap: ");
+    assert!(
+        heap.ends_with("..0x7fe0000 (the RAM after the kernel)"),
+        "{heap}"
+    );
     run.expect_line("pci 00:00.0 8086:29c0 class 0600 host bridge");
     run.expect_line("1af4:1050 class 0380 display controller");
     run.expect_line("bar4 mem64 0x0000fe");
@@ -78,6 +85,28 @@ fn pci_enumeration_lists_extra_devices() {
     run.expect_line("size 0x20000");
     run.expect_line("io    0x");
     assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+}
+
+/// With less RAM than the heap needs, the kernel says so and fails before touching a device
+/// (it used to write past the end of RAM and then blame virtio-gpu).
+#[test]
+fn too_little_ram_is_a_clear_boot_failure() {
+    require_qemu();
+    let run = Qemu::new(&kernels().kernel)
+        .args(["-m", "16M"])
+        .append(EXIT_ON_STOP)
+        .run(BOOT_TIMEOUT);
+    let line = run.expect_line("boot: no heap: only ");
+    assert!(
+        line.ends_with("KiB of RAM after the kernel, the heap needs 24 MiB: give QEMU more memory (-m 32M or more)"),
+        "{line}"
+    );
+    assert!(
+        !run.text().contains("pci:") && !run.text().contains("virtio-gpu"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(run.code(), Some(EXIT_FAILURE), "{}", run.text());
 }
 
 #[test]
@@ -120,7 +149,7 @@ fn screendump_shows_program_pixels_and_heatmap() {
     running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
     // A program draws on the screen through the OS and the mailbox (SYS_BLIT).
     running.send(b"run paint\r");
-    running.wait_for_line("paint: drew 64x16 pixels at 1200,760", BOOT_TIMEOUT);
+    running.wait_for_line("paint: drew 64x16 pixels at 1200,780", BOOT_TIMEOUT);
     running.send(END_OF_INPUT);
     running.wait_for_line(DISPATCH_STOPPED, BOOT_TIMEOUT);
 
@@ -133,11 +162,11 @@ fn screendump_shows_program_pixels_and_heatmap() {
     running.wait(BOOT_TIMEOUT);
     assert_eq!(screen.dimensions(), (1280, 800));
 
-    // `paint`'s gradient: red = 4x, green = 16y, blue = 0x80 at (1200 + x, 760 + y).
+    // `paint`'s gradient: red = 4x, green = 16y, blue = 0x80 at (1200 + x, 780 + y).
     for (x, y) in [(0u32, 0u32), (63, 0), (10, 7), (63, 15)] {
         let expected = [(4 * x) as u8, (16 * y) as u8, 0x80];
         assert_eq!(
-            screen.get_pixel(1200 + x, 760 + y).0,
+            screen.get_pixel(1200 + x, 780 + y).0,
             expected,
             "painted pixel ({x},{y})"
         );
@@ -221,16 +250,18 @@ fn shell_over_serial_runs_a_scripted_session() {
     let qemu = Qemu::new(&kernels().kernel).append(EXIT_ON_STOP);
     let mut running = qemu.spawn();
     running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
-    running.wait_for_line("pxOS 0.2: a multi-process OS in pixels", BOOT_TIMEOUT);
-    // The kernel echoes what is typed (the serial line is raw), so each
-    // command shows up after its prompt before the reply; Enter is sent as
-    // CR, as a terminal on a raw line sends it.
+    running.wait_for_line("pxOS 0.3: protected processes in pixels", BOOT_TIMEOUT);
+    std::thread::sleep(std::time::Duration::from_secs(2)); // let the shell print its prompt
+    // The kernel echoes what is typed (the serial line is raw); Enter is sent
+    // as CR, as a terminal on a raw line sends it. Each command is typed once
+    // the previous reply is there (the os reads input ahead, so the echo
+    // shows when a byte is read, not when the shell asks for it).
     let script: &[(&str, &str)] = &[
         ("echo typed over serial\r", "typed over serial"),
         ("run hello\r", "hello from pid 2"),
         ("run pingpong\n", "ping got 30"),
-        ("run sneaky\n", "sneaky: clock denied"),
-        ("audit\n", "pid 2 denied: clock"),
+        ("run sneaky\n", "exit 138"),
+        ("audit\n", "fault 10 at pc"),
         ("run ipctest\n", "none lost, duplicated or reordered"),
         ("run preempt\n", "all made progress"),
         ("ps\n", "shell"),
@@ -238,8 +269,7 @@ fn shell_over_serial_runs_a_scripted_session() {
     ];
     for (command, reply) in script {
         running.send(command.as_bytes());
-        let echoed = format!("pxos$ {}", command.trim_end());
-        running.wait_for_line(&echoed, BOOT_TIMEOUT);
+        running.wait_for_line(command.trim_end(), BOOT_TIMEOUT);
         running.wait_for_line(reply, BOOT_TIMEOUT);
     }
     running.send(END_OF_INPUT);
@@ -248,6 +278,69 @@ fn shell_over_serial_runs_a_scripted_session() {
     let stopped = run.expect_line(DISPATCH_STOPPED);
     assert!(stopped.contains("Halted(0)"), "{stopped}\n{}", run.text());
     assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+}
+
+/// `cargo run --release` in microkernel/ boots the kernel in QEMU through the cargo runner
+/// (`qemu-run.sh`), with the arguments after `--` passed to QEMU.
+#[test]
+fn cargo_run_boots_the_kernel_through_the_runner() {
+    require_qemu();
+    kernels(); // built already, so `cargo run` only runs
+    let mut command = clean_cargo();
+    command.args(["run", "--release", "--", "-device"]);
+    command.args([
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        "-append",
+        EXIT_ON_STOP,
+    ]);
+    let mut running = Running::spawn(command, "cargo run --release (microkernel/)".into());
+    running.wait_for_line("heap: ", BOOT_TIMEOUT);
+    running.wait_for_line(DISPATCH_START, BOOT_TIMEOUT);
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    // The kernel left QEMU through isa-debug-exit: it ran there, with the runner's arguments.
+    assert!(
+        matches!(run.code(), Some(EXIT_SUCCESS | EXIT_FAILURE)),
+        "{:?}\n{}",
+        run.code(),
+        run.text()
+    );
+}
+
+/// boot.sh and bench.sh find the kernel where cargo put it, also under `CARGO_TARGET_DIR`
+/// (they used to build there and then look in microkernel/target).
+#[test]
+fn the_scripts_find_the_kernel_under_cargo_target_dir() {
+    let built = &kernels().kernel;
+    // The target directory holds x86_64-unknown-none/release/pxos-kernel.
+    let target_dir = built.ancestors().nth(3).expect("target directory");
+    let elsewhere = std::env::temp_dir().join(format!("pxos-target-{}", std::process::id()));
+    std::os::unix::fs::symlink(target_dir, &elsewhere).expect("symlink the target directory");
+    let output = clean_command("bash")
+        .args(["-c", "source ./cargo-artifacts.sh && build_executable pxos-kernel --release --bin pxos-kernel"])
+        .env("CARGO_TARGET_DIR", &elsewhere)
+        .output()
+        .expect("run bash");
+    std::fs::remove_file(&elsewhere).ok();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim_end(),
+        elsewhere
+            .join("x86_64-unknown-none/release/pxos-kernel")
+            .display()
+            .to_string()
+    );
+    for script in ["boot.sh", "bench.sh"] {
+        let text = std::fs::read_to_string(microkernel_dir().join(script)).unwrap();
+        assert!(
+            text.contains("source \"$here/cargo-artifacts.sh\"") && !text.contains("$here/target"),
+            "{script} must ask cargo where the kernel is"
+        );
+    }
 }
 
 fn run_tool(program: &str, args: &[&str]) -> std::process::Output {

@@ -31,3 +31,19 @@ pub fn run(image: &Image) -> (Outcome, String, Machine) {
         machine,
     )
 }
+
+/// CRC-32 of PNG chunks (ISO 3309), to forge headers.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                crc >> 1 ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
