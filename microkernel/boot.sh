@@ -6,6 +6,9 @@
 # cargo's configuration puts it) and boots it with qemu-run.sh. Extra arguments go to QEMU, e.g.
 #   microkernel/boot.sh -append exit-on-stop -device isa-debug-exit,iobase=0xf4,iosize=0x04
 # `cargo run --release` in microkernel/ does the same without installing anything.
+# `--gpu` (first argument) boots with virtio-gpu-gl-pci: the kernel runs os.pxi on the host GPU
+# through virgl (SDL GL display; offscreen when $DISPLAY is unset). It needs qemu-system-gui and
+# Mesa GL, installed here when missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/cargo-artifacts.sh"
@@ -23,6 +26,11 @@ fi
 if [ -n "${DISPLAY:-}" ] \
     && ! dpkg-query -W -f='${Status}' qemu-system-gui 2>/dev/null | grep -q "ok installed"; then
     apt_install qemu-system-gui
+fi
+if [ "${1:-}" = "--gpu" ]; then
+    for pkg in qemu-system-gui libgl1-mesa-dri libegl-mesa0; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || apt_install "$pkg"
+    done
 fi
 if ! rustup target list --installed | grep -qx x86_64-unknown-none; then
     rustup target add x86_64-unknown-none

@@ -28,7 +28,7 @@ pub struct BenchArgs {
 /// A scalar loop of five instructions per iteration, run by every hart.
 /// Harts are started by a spawn tree (each spawns idx + 2^k, then k + 1), so
 /// 16384 harts need only 15 rounds of spawning.
-fn data_parallel_source(harts: u32, iterations: u32) -> String {
+pub fn data_parallel_source(harts: u32, iterations: u32) -> String {
     format!(
         "
 .harts {harts}
@@ -95,7 +95,7 @@ again:
 }
 
 /// `count` syscalls (SYS_CLOCK) one after another.
-fn mailbox_source(count: u32) -> String {
+pub fn mailbox_source(count: u32) -> String {
     format!(
         "
     li r5, {count}
@@ -112,7 +112,7 @@ again:
 }
 
 /// One `yield` per round: measures the cost of a round with no work.
-fn rounds_source(rounds: u32) -> String {
+pub fn rounds_source(rounds: u32) -> String {
     format!(
         "
     li r5, {rounds}
@@ -328,26 +328,51 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
 /// Time `reps` dispatches of the hand-written `vadd` kernel over `len` words.
 fn native_vadd(gpu: &Gpu, len: u32, reps: u32, repeat: u32) -> Result<Duration> {
-    let device = gpu.device();
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("native_vadd.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(shaders::module(shaders::NATIVE_VADD).into()),
-    });
-    let pipeline = crate::pipeline(gpu, None, &module, "native_vadd", &[]);
-    let memory = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("memory"),
-        size: 3 * len as u64 * 4,
-        usage: wgpu::BufferUsages::STORAGE,
-        mapped_at_creation: false,
-    });
-    let args = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("args"),
-        contents: bytemuck::cast_slice(&[0u32, len, 2 * len, len]),
-        usage: wgpu::BufferUsages::UNIFORM,
-    });
-    let group = crate::bind_group(gpu, &pipeline.get_bind_group_layout(0), &[&memory, &args]);
-    let mut times = Vec::new();
-    for _ in 0..repeat {
+    let kernel = Kernel {
+        source: shaders::NATIVE_VADD,
+        entry: "native_vadd",
+        memory_words: 3 * len as u64,
+        args: &[0, len, 2 * len, len],
+        workgroups: len.div_ceil(4096),
+    };
+    let mut times = (0..repeat)
+        .map(|_| kernel.time(gpu, reps))
+        .collect::<Result<Vec<_>>>()?;
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// A hand-written WGSL benchmark kernel: `entry` over a `memory` buffer
+/// (binding 0) with uniform `args` (binding 1).
+pub(crate) struct Kernel<'a> {
+    pub source: &'a str,
+    pub entry: &'a str,
+    pub memory_words: u64,
+    pub args: &'a [u32],
+    pub workgroups: u32,
+}
+
+impl Kernel<'_> {
+    /// Wall time of `reps` dispatches in one submission.
+    pub fn time(&self, gpu: &Gpu, reps: u32) -> Result<Duration> {
+        let device = gpu.device();
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(self.entry),
+            source: wgpu::ShaderSource::Wgsl(shaders::module(self.source).into()),
+        });
+        let pipeline = crate::pipeline(gpu, None, &module, self.entry, &[]);
+        let memory = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("memory"),
+            size: self.memory_words * 4,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let args = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("args"),
+            contents: bytemuck::cast_slice(self.args),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let group = crate::bind_group(gpu, &pipeline.get_bind_group_layout(0), &[&memory, &args]);
         let start = Instant::now();
         let mut encoder = device.create_command_encoder(&Default::default());
         {
@@ -355,12 +380,10 @@ fn native_vadd(gpu: &Gpu, len: u32, reps: u32, repeat: u32) -> Result<Duration> 
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &group, &[]);
             for _ in 0..reps {
-                pass.dispatch_workgroups(len.div_ceil(4096), 1, 1);
+                pass.dispatch_workgroups(self.workgroups, 1, 1);
             }
         }
         gpu.submit_and_wait(encoder).context("native kernel")?;
-        times.push(start.elapsed());
+        Ok(start.elapsed())
     }
-    times.sort();
-    Ok(times[times.len() / 2])
 }

@@ -1,39 +1,38 @@
 //! Runs PXI images on the GPU through wgpu.
 //!
-//! A round of the machine is three dispatches recorded back to back:
+//! A round of the machine is four dispatches recorded back to back:
 //! `run_slice` (one invocation per hart, bounded by the slice budget),
 //! `run_vector` (indirect: one workgroup per queued vector instruction and
-//! 4096-element chunk) and `resolve` (one workgroup: spawns, mailbox posting,
+//! 4096-element chunk), `run_tensor` (the same for tensor instructions:
+//! 64 rows or 4096 elements per workgroup) and `resolve` (one workgroup: spawns, mailbox posting,
 //! control block). A batch of rounds is one submission followed by one small
 //! readback (control block + mailbox); the host services the mailbox between
 //! batches with the same `pxi::mailbox::service` the CPU interpreter uses.
 //! All machine state stays in storage buffers laid out as `pxi::state` says,
 //! so the final state compares word for word with the CPU interpreter.
 
+pub mod ai;
 pub mod bench;
+pub mod bench_ai;
 pub mod testing;
 
 use std::sync::mpsc;
 
 use pxi::mailbox::MAILBOX_WORDS;
+pub use pxi::run::MachineState;
 use pxi::run::{BatchReport, Executor};
-use pxi::state::{C_ROUND, C_STATUS, CONTROL_WORDS, MachineStatus, total_steps};
+use pxi::state::CONTROL_WORDS;
 use pxi::{Image, Limits};
+use shaders::layout::{self, Q_ENTRY_WORDS, SCRATCH_WORDS};
 use wgpu::util::DeviceExt;
 
-/// Scratch words the shader keeps after the control block (see interpreter.wgsl).
-const SCRATCH_WORDS: usize = 16;
-const S_CUTOFF: usize = CONTROL_WORDS + 4;
-const S_CUTOFF_HART: usize = CONTROL_WORDS + 5;
-/// Words per queued vector instruction (see interpreter.wgsl).
-const Q_ENTRY_WORDS: usize = 8;
 /// Largest slice that stays clear of llvmpipe's 65,535-iteration loop limit:
 /// the fast and slow loops share it (up to two passes per step when every
 /// instruction takes the slow path) with the register load/store loops.
 pub const MAX_SAFE_SLICE: u32 = 32_000;
 /// Most harts the GPU runtime takes: `resolve` scans them serially in one
 /// invocation, and its loops must stay under llvmpipe's 65,535 iterations.
-pub const MAX_GPU_HARTS: u32 = 16_384;
+pub const MAX_GPU_HARTS: u32 = shaders::layout::MAX_HARTS;
 /// Default slice: long enough that dispatch overhead stays small (see docs/benchmarks.md).
 pub const DEFAULT_SLICE: u32 = 16_384;
 /// Default rounds per submission (one mailbox service per batch).
@@ -107,6 +106,7 @@ struct Pipelines {
     layout: wgpu::BindGroupLayout,
     run_slice: wgpu::ComputePipeline,
     run_vector: wgpu::ComputePipeline,
+    run_tensor: wgpu::ComputePipeline,
     resolve: wgpu::ComputePipeline,
 }
 
@@ -160,15 +160,16 @@ impl Gpu {
 
     fn pipelines(&self) -> &Pipelines {
         self.pipelines.get_or_init(|| {
-            let module = |label, body| {
+            let module = |label, source: String| {
                 self.device
                     .create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(label),
-                        source: wgpu::ShaderSource::Wgsl(shaders::module(body).into()),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
                     })
             };
-            let interpreter = module("interpreter.wgsl", shaders::INTERPRETER);
-            let vector = module("vector.wgsl", shaders::VECTOR);
+            let interpreter = module("interpreter.wgsl", shaders::interpreter_module());
+            let vector = module("vector.wgsl", shaders::vector_module());
+            let tensor = module("tensor.wgsl", shaders::tensor_module());
             let layout = interpreter_layout(self);
             let pipeline_layout =
                 self.device
@@ -188,6 +189,7 @@ impl Gpu {
                 ),
                 resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
                 run_vector: pipeline(self, None, &vector, "run_vector", &[]),
+                run_tensor: pipeline(self, None, &tensor, "run_tensor", &[]),
                 layout,
             }
         })
@@ -274,34 +276,6 @@ impl Default for GpuOptions {
     }
 }
 
-/// Every word of a machine's state, as the CPU interpreter keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MachineState {
-    /// Data memory.
-    pub memory: Vec<u32>,
-    /// Hart words.
-    pub harts: Vec<u32>,
-    /// Mailbox words.
-    pub mailbox: Vec<u32>,
-    /// Control block.
-    pub control: Vec<u32>,
-    /// Executions per code pixel.
-    pub counts: Vec<u32>,
-}
-
-impl MachineState {
-    /// The state of a CPU interpreter machine.
-    pub fn of(machine: &pxi::Machine) -> MachineState {
-        MachineState {
-            memory: machine.memory.clone(),
-            harts: machine.harts.clone(),
-            mailbox: machine.mailbox.clone(),
-            control: machine.control.to_vec(),
-            counts: machine.counts.clone(),
-        }
-    }
-}
-
 struct Buffers {
     code: wgpu::Buffer,
     memory: wgpu::Buffer,
@@ -322,6 +296,7 @@ pub struct GpuMachine<'g> {
     buffers: Buffers,
     interpreter_group: wgpu::BindGroup,
     vector_group: wgpu::BindGroup,
+    tensor_group: wgpu::BindGroup,
     hart_groups: u32,
     memory_words: u32,
     /// Host copy of the control block and scratch words after the last batch.
@@ -441,9 +416,7 @@ impl<'g> GpuMachine<'g> {
         let predecoded = pxi::isa::predecode(&image.code);
         code.extend(predecoded.pixels);
         code.extend(predecoded.info);
-        let mut control = control_block.to_vec();
-        control.resize(CONTROL_WORDS + SCRATCH_WORDS, 0);
-        control[S_CUTOFF_HART] = u32::MAX;
+        let control = layout::initial_control(&control_block);
         let hart_count = image.harts;
         let buffers = Buffers {
             code: storage(gpu, "code", &code, wgpu::BufferUsages::empty()),
@@ -514,6 +487,11 @@ impl<'g> GpuMachine<'g> {
             &p.run_vector.get_bind_group_layout(0),
             &[&b.memory, &b.queue],
         );
+        let tensor_group = bind_group(
+            gpu,
+            &p.run_tensor.get_bind_group_layout(0),
+            &[&b.memory, &b.queue],
+        );
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Wgpu(e.to_string()));
         }
@@ -526,6 +504,7 @@ impl<'g> GpuMachine<'g> {
             buffers,
             interpreter_group,
             vector_group,
+            tensor_group,
         })
     }
 
@@ -542,6 +521,9 @@ impl<'g> GpuMachine<'g> {
             pass.dispatch_workgroups(self.hart_groups, 1, 1);
             pass.set_pipeline(&p.run_vector);
             pass.set_bind_group(0, &self.vector_group, &[]);
+            pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
+            pass.set_pipeline(&p.run_tensor);
+            pass.set_bind_group(0, &self.tensor_group, &[]);
             pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
             pass.set_pipeline(&p.resolve);
             pass.set_bind_group(0, &self.interpreter_group, &[]);
@@ -602,18 +584,10 @@ impl Executor for GpuMachine<'_> {
         let (control, mailbox) = words.split_at(CONTROL_WORDS + SCRATCH_WORDS);
         self.control.copy_from_slice(control);
         self.mailbox.copy_from_slice(mailbox);
-        if self.control[S_CUTOFF] != 0 {
-            return Err(GpuError::SliceCutOff {
-                hart: self.control[S_CUTOFF_HART],
-                harts: self.control[S_CUTOFF],
-                slice: self.control[pxi::state::C_SLICE],
-            });
-        }
-        Ok(BatchReport {
-            status: MachineStatus::from_u32(self.control[C_STATUS])
-                .unwrap_or(MachineStatus::Trapped),
-            rounds: self.control[C_ROUND],
-            steps: total_steps(&self.control),
+        layout::batch_report(&self.control).map_err(|cut| GpuError::SliceCutOff {
+            hart: cut.hart,
+            harts: cut.harts,
+            slice: cut.slice,
         })
     }
 

@@ -33,6 +33,10 @@ struct Cli {
 enum Command {
     /// Measure the runtime against the CPU interpreter and print a table.
     Bench(gpu_runtime::bench::BenchArgs),
+    /// Run a llama2.c model in pixels (examples/ai.pxs) with run.c's options.
+    Ai(gpu_runtime::ai::AiArgs),
+    /// Measure `ai` (tokens/s) and `matvec` against references and print tables.
+    BenchAi(gpu_runtime::bench_ai::BenchAiArgs),
 }
 
 #[derive(Args)]
@@ -64,6 +68,11 @@ struct RunArgs {
     no_counts: bool,
     #[command(flatten)]
     disk: DiskArgs,
+    /// Link this user program (`.pxi` or `.pxs`, named by its file stem) into
+    /// the OS image: the pxOS shell's `programs` lists it and `run NAME` starts
+    /// it. Repeatable.
+    #[arg(long = "program", value_name = "PATH")]
+    programs: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +80,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Bench(args)) => gpu_runtime::bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Ai(args)) => gpu_runtime::ai::run(&args),
+        Some(Command::BenchAi(args)) => {
+            gpu_runtime::bench_ai::run(&args).map(|()| ExitCode::SUCCESS)
+        }
         None => run(cli.run),
     };
     result.unwrap_or_else(|e| {
@@ -83,7 +96,8 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let Some(path) = args.program else {
         anyhow::bail!("no program given: try `pxi-run examples/os.pxs` or `pxi-run --help`");
     };
-    let (image, map) = load_program(&path)?;
+    let (mut image, mut map) = load_program(&path)?;
+    pxi_asm::runner::link_programs(&mut image, &mut map, &args.programs)?;
     let limits = Limits {
         slice_steps: args.slice_steps,
         max_steps: args.max_steps,

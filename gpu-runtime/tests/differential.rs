@@ -4,12 +4,11 @@
 mod support;
 
 use gpu_runtime::Gpu;
-use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
-use pxi::Limits;
+use gpu_runtime::testing::{run_cpu, run_gpu};
 use pxi::TrapKind;
 use pxi::state::HART_WORDS;
 use pxi::state::{CAUSE_ECALL, CAUSE_TIMER};
-use support::generator::{Flavour, Rng, generate, user_traps};
+use support::generator::{Flavour, generate, mask_atomic_scratch, run_limits, user_traps};
 
 /// Programs per run; `PXOS_DIFF_PROGRAMS` raises it for longer fuzzing.
 fn program_count() -> u64 {
@@ -17,12 +16,6 @@ fn program_count() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000)
-}
-
-fn mask_atomic_scratch(run: &mut RunRecord) {
-    for hart in run.state.harts.chunks_exact_mut(HART_WORDS) {
-        hart[15] = 0;
-    }
 }
 
 #[test]
@@ -44,22 +37,13 @@ fn generated_programs_match() {
         if only.is_some() {
             eprintln!("{}", pxi_asm::disassemble(&program.image, None));
         }
-        let mut rng = Rng::new(seed ^ 0xD1FF);
-        let limits = Limits {
-            slice_steps: [1, 3, 17, 64, 1000][rng.below(5) as usize],
-            max_steps: if rng.chance(20) {
-                50 + rng.below(500) as u64
-            } else {
-                200_000
-            },
-        };
-        let rounds_per_batch = [1, 2, 8][rng.below(3) as usize];
+        let (limits, rounds_per_batch) = run_limits(seed);
         let mut cpu = run_cpu(&program.image, limits, rounds_per_batch, b"");
         let mut gpu_run = run_gpu(&gpu, &program.image, limits, rounds_per_batch, b"")
             .unwrap_or_else(|e| panic!("seed {seed}: GPU run failed: {e}"));
         if program.uses_atomics {
-            mask_atomic_scratch(&mut cpu);
-            mask_atomic_scratch(&mut gpu_run);
+            mask_atomic_scratch(&mut cpu.state.harts);
+            mask_atomic_scratch(&mut gpu_run.state.harts);
         }
         if cpu != gpu_run {
             if only.is_some() {
@@ -124,6 +108,41 @@ fn generated_programs_match() {
         assert!(
             stops.keys().any(|k| k.starts_with(reason)),
             "no generated program ended with {reason}: {stops:?}"
+        );
+    }
+}
+
+/// The Tensor flavour must reach every tensor trap and also finish cleanly,
+/// or the comparison above proves less than it claims (CPU only: cheap).
+#[test]
+fn tensor_programs_reach_results_and_traps() {
+    use pxi::state::{H_AUX, H_STATUS, HART_TRAPPED, TrapKind};
+    let mut traps = std::collections::BTreeSet::new();
+    let mut exited = 0;
+    for seed in 0..700u64 {
+        let program = generate(seed);
+        if program.flavour != support::generator::Flavour::Tensor {
+            continue;
+        }
+        let limits = pxi::Limits {
+            slice_steps: 1000,
+            max_steps: 200_000,
+        };
+        let run = run_cpu(&program.image, limits, 4, b"");
+        if run.outcome.stop == pxi::run::Stop::AllExited {
+            exited += 1;
+        }
+        for hart in run.state.harts.chunks_exact(HART_WORDS) {
+            if hart[H_STATUS] == HART_TRAPPED {
+                traps.insert(format!("{:?}", TrapKind::from_u32(hart[H_AUX])));
+            }
+        }
+    }
+    assert!(exited >= 20, "only {exited} tensor programs ran to the end");
+    for kind in ["TensorShape", "MemoryOutOfBounds", "VectorOverlap"] {
+        assert!(
+            traps.iter().any(|t| t.contains(kind)),
+            "no tensor program trapped with {kind}: {traps:?}"
         );
     }
 }

@@ -467,3 +467,59 @@ fn measure_os_costs() {
         }
     }
 }
+
+/// `pxi-run --program` links a program built on its own into the OS image:
+/// `programs` lists it and `run` starts it as a user process, on both executors.
+#[test]
+fn programs_from_outside_the_image_run_as_user_processes() {
+    let dir = std::env::temp_dir().join(format!("pxos-program-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("greet.pxs");
+    let osabi = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lib/osabi.pxs");
+    std::fs::write(
+        &source,
+        format!(
+            ".include \"{osabi}\"\n.data\nmsg: .string \"greetings from outside, arg \"\n.code\n\
+             main:\n    mov r5, r1\n    li r1, msg\n    li r2, msg.len\n    call u_puts\n    mov r1, r5\n    call u_putu\n    call u_nl\n    li r0, 7\n    ret\n"
+        ),
+    )
+    .unwrap();
+    for cpu in [true, false] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pxi-run"));
+        command.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/os.pxs"));
+        if cpu {
+            command.arg("--cpu");
+        }
+        let output = command
+            .args(["--program", source.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(b"programs\nrun greet 42\n")?;
+                child.wait_with_output()
+            })
+            .expect("run pxi-run");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(" paint hostile greet\n"),
+            "cpu={cpu}:\n{stdout}"
+        );
+        assert!(
+            stdout.contains("greetings from outside, arg 42\nexit 7\n"),
+            "cpu={cpu}:\n{stdout}"
+        );
+        assert!(
+            output.status.success(),
+            "cpu={cpu}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -20,9 +20,6 @@ const PER_SESSION: usize = 14;
 const KERNEL_STATE_END: usize = 8192;
 const WINDOWS_END: usize = 8192 + 16 * 2048;
 const CANARY_ROUNDS: u32 = 400;
-/// Kernel words for the diagnosis of a stuck session (examples/os.pxs data layout).
-const CON_WAITER: usize = 320 + 7;
-const PROCS: usize = 320 + 9 + 48 + 64 + 128 + 320;
 
 const CANARY: &str = "
 .include \"examples/lib/osabi.pxs\"
@@ -156,11 +153,19 @@ fn random_program(rng: &mut Rng) -> Image {
     }
 }
 
-fn os_with(programs: &[Image]) -> Image {
+/// The kernel's data address of `label` (for diagnosing a stuck session).
+fn kernel_symbol(map: &pxi_asm::SourceMap, label: &str) -> usize {
+    map.symbols
+        .iter()
+        .find(|s| s.name == label)
+        .map_or(0, |s| s.addr as usize)
+}
+
+fn os_with(programs: &[Image]) -> (Image, pxi_asm::SourceMap) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut os = pxi_asm::assemble_file(&std::path::Path::new(root).join("examples/os.pxs"))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .image;
+    let assembly = pxi_asm::assemble_file(&std::path::Path::new(root).join("examples/os.pxs"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut os, map) = (assembly.image, assembly.map);
     let canary_source = CANARY.replace("ROUNDS", &CANARY_ROUNDS.to_string());
     let canary = pxi_asm::assemble_source(&format!("{root}/canary.pxs"), &canary_source)
         .unwrap_or_else(|e| panic!("{e}"))
@@ -169,20 +174,26 @@ fn os_with(programs: &[Image]) -> Image {
     for (i, program) in programs.iter().enumerate() {
         pxi::program::link(&mut os, &format!("f{i}"), program).expect("link a fuzz program");
     }
-    os
+    (os, map)
 }
 
 /// Run `programs` in one session; panic with the seed on any violation.
 fn session(gpu: Option<&Gpu>, seed: u64, programs: &[Image]) {
-    let image = os_with(programs);
+    let (image, map) = os_with(programs);
     let mut script = Script::new().step("run canary &\n", "pxos$ ");
     for i in 0..programs.len() {
-        script = script.step_or_interrupt(&format!("run f{i}\n"), "pxos$ ", 25);
+        // The program may read the console (it is in the foreground): the
+        // marker is typed again after each Ctrl-C until the shell echoes it.
+        script = script.step(&format!("run f{i}\n"), "").step_or_interrupt(
+            &format!("echo mark{i}\n"),
+            &format!("mark{i}\n"),
+            25,
+        );
     }
     let script = script.step("echo alive\n", "alive\n").wait_for("canary: ");
     let limits = Limits {
         slice_steps: 1024,
-        max_steps: 1 << 40,
+        max_steps: 400_000_000,
     };
     let end = run_script(&image, gpu, limits, &script);
     let where_ = format!(
@@ -192,17 +203,17 @@ fn session(gpu: Option<&Gpu>, seed: u64, programs: &[Image]) {
     if let Some(until) = &end.stuck {
         let procs: Vec<String> = (1..16)
             .map(|pid| {
-                let rec = &end.memory[PROCS + pid * 128..][..128];
+                let rec = &end.memory[kernel_symbol(&map, "procs") + pid * 128..][..128];
                 format!(
-                    "pid {pid}: state {} flags {} prog {} wait {}",
-                    rec[51], rec[52], rec[58], rec[56]
+                    "pid {pid}: state {} flags {} prog {} wait {} pc {}",
+                    rec[51], rec[52], rec[58], rec[56], rec[16]
                 )
             })
             .collect();
         panic!(
             "{where_}: stuck waiting for {until:?}; con_waiter {} con_fg {}\n{}\n{}",
-            end.memory[CON_WAITER],
-            end.memory[CON_WAITER + 1],
+            end.memory[kernel_symbol(&map, "con_waiter")],
+            end.memory[kernel_symbol(&map, "con_fg")],
             procs.join("\n"),
             end.output
         );

@@ -4,22 +4,28 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-extern crate alloc;
-
-use alloc::boxed::Box;
 use microkernel::arch::blk::PciVirtioBlk;
 use microkernel::arch::dispatch::{self, CpuExecutor, KernelHost, Screen};
 use microkernel::arch::gpu::Display;
 use microkernel::arch::pci::{ConfigSpace, Function};
 use microkernel::arch::qemu::{self, ExitCode};
 use microkernel::arch::serial::Com1;
+use microkernel::arch::virgl as virgl_executor;
+use microkernel::arch::virtio_gpu::{GpuError, VirtioGpu};
 use microkernel::arch::{heap, interrupts, logger, pvh};
 use microkernel::kprintln;
 use microkernel::pci::PciId;
 use microkernel::screen::ProgramView;
 use microkernel::virtio_caps::VIRTIO_BLK_IDS;
-use pxi::run::Stop;
+use pxi::Trap;
+use pxi::run::{Outcome, Stop};
 use pxi::{Image, Machine};
+use virgl::{VirglError, VirglMachine};
+
+extern crate alloc;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
 /// The program the kernel runs (chosen by build.rs).
 static OS_IMAGE: &[u8] = include_bytes!(env!("PXOS_IMAGE_PATH"));
@@ -98,16 +104,31 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         }
     });
 
-    kprintln!(
-        "dispatch: running os.pxi on the pxi CPU interpreter (no GPU compute path on metal yet)"
-    );
-    let started = interrupts::uptime_micros();
-    let mut executor = CpuExecutor(Machine::new(&image, dispatch::limits()));
     let mut host = KernelHost::new(serial);
-    if let Some(disk) = disk {
-        offer_disk(&mut host, &executor, disk);
-    }
-    let outcome = dispatch::run(&mut executor, &mut host, screen.as_mut());
+    let started = interrupts::uptime_micros();
+    let device = screen.as_ref().map(|s| s.display.device());
+    let (outcome, traps) = match device.filter(|d| d.borrow().has_3d()) {
+        Some(device) => match run_on_virgl(device, &image, &mut host, screen.as_mut()) {
+            Ok(done) => done,
+            Err(error) => {
+                kprintln!("dispatch: virgl executor failed: {error}");
+                kprintln!("dispatch: falling back to the pxi CPU interpreter");
+                run_on_cpu(&image, &mut host, screen.as_mut(), disk.as_ref())
+            }
+        },
+        None => {
+            kprintln!(
+                "dispatch: no GPU compute: {} (boot with -device virtio-gpu-gl-pci, \
+                 microkernel/boot.sh --gpu)",
+                if device.is_some() {
+                    "the virtio-gpu has no 3D (VIRTIO_GPU_F_VIRGL)"
+                } else {
+                    "no virtio-gpu"
+                }
+            );
+            run_on_cpu(&image, &mut host, screen.as_mut(), disk.as_ref())
+        }
+    };
     let elapsed_ms = (interrupts::uptime_micros() - started) / 1000;
     kprintln!(
         "dispatch: stopped ({:?}) after {} rounds, {} steps, {} batches, {} ms",
@@ -117,7 +138,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         outcome.batches,
         elapsed_ms
     );
-    for trap in executor.0.traps(&image) {
+    for trap in traps {
         kprintln!("dispatch: trap: {trap}");
     }
     let code = match outcome.stop {
@@ -131,6 +152,69 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         "kernel: idle (the screen stays up; pass `-append {EXIT_ON_STOP}` to exit QEMU instead)"
     );
     qemu::halt_forever()
+}
+
+/// Runs the image on the pxi CPU interpreter; returns the outcome and the traps.
+fn run_on_cpu(
+    image: &Image,
+    host: &mut KernelHost,
+    screen: Option<&mut Screen>,
+    disk: Option<&Function>,
+) -> (Outcome, Vec<Trap>) {
+    kprintln!("dispatch: running os.pxi on the pxi CPU interpreter");
+    let mut executor = CpuExecutor(Machine::new(image, dispatch::limits()));
+    if let Some(disk) = disk {
+        offer_disk(host, &executor, disk);
+    }
+    // The interpreter's error type is `Infallible`.
+    let Ok(outcome) = dispatch::run(&mut executor, host, screen);
+    (outcome, executor.0.traps(image))
+}
+
+/// Runs the image on the host GPU through virgl; an error means nothing ran yet or the
+/// context died (the caller falls back to the CPU).
+fn run_on_virgl(
+    device: &'static RefCell<VirtioGpu>,
+    image: &Image,
+    host: &mut KernelHost,
+    screen: Option<&mut Screen>,
+) -> Result<(Outcome, Vec<Trap>), VirglError<GpuError>> {
+    let shaders = virgl_executor::shaders();
+    kprintln!(
+        "dispatch: virtio-gpu 3D (virgl): creating the runtime's shaders ({} + {} + {} bytes of TGSI)",
+        shaders.run_slice.text.len(),
+        shaders.resolve.text.len(),
+        shaders.run_vector.text.len()
+    );
+    let started = interrupts::uptime_micros();
+    let mut context = virgl::Context::new(virgl_executor::Device(device), &shaders)?;
+    let ready_ms = (interrupts::uptime_micros() - started) / 1000;
+    measure_round_trip(&mut context)?;
+    kprintln!(
+        "dispatch: running os.pxi on the host GPU through virgl (shaders ready in {ready_ms} ms)"
+    );
+    let mut executor = VirglMachine::new(&mut context, image, dispatch::limits(), true)?;
+    let outcome = dispatch::run(&mut executor, host, screen)?;
+    let harts = executor.read_harts()?;
+    Ok((outcome, pxi::machine::traps(image, &harts)))
+}
+
+/// Logs the cost of an empty fenced submission (submit → fence → answer), for
+/// docs/benchmarks.md: the floor under every batch of rounds on virgl.
+fn measure_round_trip(
+    context: &mut virgl::Context<virgl_executor::Device>,
+) -> Result<(), VirglError<GpuError>> {
+    const ROUND_TRIPS: u64 = 100;
+    kprintln!("dispatch: virgl: timing {ROUND_TRIPS} empty fenced submissions");
+    let started = interrupts::uptime_micros();
+    for _ in 0..ROUND_TRIPS {
+        virgl::Transport::wait(context.transport()).map_err(VirglError::Transport)?;
+    }
+    kprintln!(
+        "dispatch: virgl submit -> fence round trip {} us (mean of {ROUND_TRIPS}, guest clock)",
+        (interrupts::uptime_micros() - started) / ROUND_TRIPS
+    );
+    Ok(())
 }
 
 /// Draws the program and an empty heatmap, and says where they are (tests read this line).
@@ -156,8 +240,9 @@ fn open_screen(mut display: Display, image: &Image) -> Screen {
 
 /// Puts the virtio-blk disk in the device table, for the pixel driver. DMA addresses are the
 /// physical addresses of the machine's data memory (identity mapped, so its pointer), which
-/// must lie below 4 GiB: `SYS_DMA` hands out 32-bit addresses.
-fn offer_disk(host: &mut KernelHost, executor: &CpuExecutor, disk: Function) {
+/// must lie below 4 GiB: `SYS_DMA` hands out 32-bit addresses. (Only the CPU interpreter's
+/// memory is in RAM; the virgl executor runs without the disk.)
+fn offer_disk(host: &mut KernelHost, executor: &CpuExecutor, disk: &Function) {
     let memory = &executor.0.memory;
     let base = memory.as_ptr() as u64;
     if base + 4 * memory.len() as u64 > u64::from(u32::MAX) {
@@ -167,7 +252,7 @@ fn offer_disk(host: &mut KernelHost, executor: &CpuExecutor, disk: Function) {
         );
         return;
     }
-    match PciVirtioBlk::new(ConfigSpace, &disk) {
+    match PciVirtioBlk::new(ConfigSpace, disk) {
         Some(device) => {
             host.devices.dma_base = base;
             host.devices.add(Box::new(device));

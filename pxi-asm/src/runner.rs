@@ -120,6 +120,33 @@ pub fn load_program(path: &Path) -> Result<(Image, Option<SourceMap>)> {
     load_image(path, true)
 }
 
+/// Link user programs (`.pxi` images or `.pxs` sources, named by file stem)
+/// into an OS image, keeping the source map in step when there is one
+/// (`pxi::program::link`; docs/abi.md, "Programs").
+pub fn link_programs(
+    image: &mut Image,
+    map: &mut Option<SourceMap>,
+    programs: &[std::path::PathBuf],
+) -> Result<()> {
+    for path in programs {
+        let (program, program_map) = load_program(path)?;
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let entry = pxi::program::link(image, &name, &program)
+            .map_err(|e| anyhow::anyhow!("{}: cannot link it: {e}", path.display()))?;
+        match (map.as_mut(), program_map) {
+            (Some(map), Some(program_map)) => map.link(&name, &program_map, entry.code, entry.data),
+            // Without the program's map, the OS map no longer describes every pixel.
+            (Some(_), None) => *map = None,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A `.pxi` image, and its sidecar source map when `with_map` and it matches.
 pub fn load_image(path: &Path, with_map: bool) -> Result<(Image, Option<SourceMap>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

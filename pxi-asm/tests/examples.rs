@@ -14,7 +14,7 @@ fn example(name: &str) -> PathBuf {
     Path::new("../examples").join(format!("{name}.pxs"))
 }
 
-const EXAMPLES: [&str; 5] = ["hello", "fib", "parallel_sum", "vector", "os"];
+const EXAMPLES: [&str; 6] = ["hello", "fib", "parallel_sum", "vector", "ai", "os"];
 
 fn check_output(name: &str, expected: &str) {
     let assembly = assemble_file(&example(name)).unwrap_or_else(|e| panic!("{e}"));
@@ -60,7 +60,7 @@ fn os_output() {
     // halts; full shell sessions run on both executors in gpu-runtime/tests/os.rs.
     check_output(
         "os",
-        "pxOS 0.2: a multi-process OS in pixels (4 harts, preemptive, type help)\n\
+        "pxOS 0.3: protected processes in pixels (4 harts + console, type help)\n\
          pxos$ bye\n",
     );
 }

@@ -161,6 +161,34 @@ fn vector_overlap() {
     );
 }
 
+#[test]
+fn tensor_shape() {
+    // A Q8 group size that is not a multiple of 4.
+    let source = ".memory 64\nli r1, 0\nli r2, 32\nli r3, 8\nli r4, 6\nquant r1, r2, r3, r4";
+    expect(
+        source,
+        0,
+        TrapKind::TensorShape,
+        8,
+        0,
+        Some(Instruction::new(Op::Quant, 1, 2, 3, 4)),
+    );
+}
+
+#[test]
+fn tensor_range_outside_memory() {
+    // 100 output rows at address 0 in 16 words of memory.
+    let source = ".memory 16\nli r1, 0\nli r2, 4\nli r3, 8\nli r4, 4\nli r5, 100\nli r6, 4\nmatvec r1, r2, r3, r4";
+    expect(
+        source,
+        0,
+        TrapKind::MemoryOutOfBounds,
+        12,
+        0,
+        Some(Instruction::new(Op::Matvec, 1, 2, 3, 4)),
+    );
+}
+
 /// A user-mode fault is no machine trap: the kernel gets it at its trap vector.
 #[test]
 fn privileged_instruction_in_user_mode() {
@@ -212,6 +240,7 @@ fn every_trap_kind_has_a_test() {
         TrapKind::DivisionByZero,
         TrapKind::VectorOverlap,
         TrapKind::Privileged,
+        TrapKind::TensorShape,
     ];
     assert_eq!(tested, TrapKind::ALL);
 }

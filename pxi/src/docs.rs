@@ -16,9 +16,17 @@ pub fn isa_markdown() -> String {
         Class::Control,
         Class::Atomic,
         Class::Vector,
+        Class::Float,
+        Class::Tensor,
     ];
     for class in classes {
-        s.push_str(&format!("\n### {}\n\n| R byte | mnemonic | operands | pixels | semantics |\n|---|---|---|---|---|\n", class.title()));
+        s.push_str(&format!("\n### {}\n\n", class.title()));
+        if matches!(class, Class::Float | Class::Tensor) {
+            s.push_str("Values are f32 bits in registers and memory words; the exact arithmetic (canonical NaN, flushed subnormals, reduction orders, the exp/sin/cos algorithms) and the operand rules are in [tensor.md](tensor.md).\n\n");
+        }
+        s.push_str(
+            "| R byte | mnemonic | operands | pixels | semantics |\n|---|---|---|---|---|\n",
+        );
         for row in TABLE.iter().filter(|r| r.class == class) {
             s.push_str(&format!(
                 "| `0x{:02x}` | `{}` | {} | {} | {} |\n",

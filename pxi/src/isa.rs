@@ -129,6 +129,10 @@ pub enum Class {
     Atomic,
     /// Coarse vector instructions over memory ranges; each ends the hart's slice.
     Vector,
+    /// f32 arithmetic on register bits (`docs/tensor.md`).
+    Float,
+    /// Coarse f32/Q8 tensor instructions over memory ranges; each ends the hart's slice (`docs/tensor.md`).
+    Tensor,
 }
 
 impl Class {
@@ -141,6 +145,8 @@ impl Class {
             Class::Control => "Compare and control flow",
             Class::Atomic => "Atomics",
             Class::Vector => "Vector (coarse) instructions",
+            Class::Float => "Float (f32) instructions",
+            Class::Tensor => "Tensor (coarse f32/Q8) instructions",
         }
     }
 }
@@ -280,6 +286,38 @@ isa! {
     Vsum    = 0x6A, "vsum",    ABC,  Vector,  "`ra` = Σ mem[`rb` + i] for i < `rc` (wrapping).";
     Vdot    = 0x6B, "vdot",    ABCD, Vector,  "`ra` = Σ mem[`rb` + i] × mem[`rc` + i] for i < `rd` (wrapping).";
     Vfind   = 0x6C, "vfind",   ABCD, Vector,  "`ra` = the least i < `rc` with mem[`rb` + i] = `rd`, or 0xFFFFFFFF.";
+    Fadd    = 0x70, "fadd",    ABC,  Float,   "`ra` = `rb` + `rc` (f32, canonical: see docs/tensor.md).";
+    Fsub    = 0x71, "fsub",    ABC,  Float,   "`ra` = `rb` - `rc` (f32).";
+    Fmul    = 0x72, "fmul",    ABC,  Float,   "`ra` = `rb` × `rc` (f32).";
+    Fdiv    = 0x73, "fdiv",    ABC,  Float,   "`ra` = `rb` ÷ `rc` (f32, correctly rounded in software).";
+    Fmin    = 0x74, "fmin",    ABC,  Float,   "`ra` = min(`rb`, `rc`) (f32; -0 < +0; NaN if either is).";
+    Fmax    = 0x75, "fmax",    ABC,  Float,   "`ra` = max(`rb`, `rc`) (f32; -0 < +0; NaN if either is).";
+    Fneg    = 0x76, "fneg",    AB,   Float,   "`ra` = -`rb` (f32).";
+    Fabs    = 0x77, "fabs",    AB,   Float,   "`ra` = |`rb`| (f32).";
+    Fsqrt   = 0x78, "fsqrt",   AB,   Float,   "`ra` = √`rb` (f32, correctly rounded in software).";
+    Fexp    = 0x79, "fexp",    AB,   Float,   "`ra` = e^`rb` (f32, the algorithm of docs/tensor.md).";
+    Fsin    = 0x7A, "fsin",    AB,   Float,   "`ra` = sin `rb` (f32, the algorithm of docs/tensor.md).";
+    Fcos    = 0x7B, "fcos",    AB,   Float,   "`ra` = cos `rb` (f32, the algorithm of docs/tensor.md).";
+    Fcmp    = 0x7C, "fcmp",    AB,   Float,   "Set flags from f32 `ra` vs `rb`: Z (equal, -0 = +0), LT (less), LTU (unordered: a NaN).";
+    Itof    = 0x7D, "itof",    AB,   Float,   "`ra` = signed `rb` as the nearest f32 (ties to even).";
+    Ftoi    = 0x7E, "ftoi",    AB,   Float,   "`ra` = f32 `rb` truncated to i32 (saturating; NaN gives 0).";
+    Fround  = 0x7F, "fround",  AB,   Float,   "`ra` = f32 `rb` rounded to i32, halves away from zero (saturating; NaN gives 0).";
+    Matvec  = 0x80, "matvec",  ABCD, Tensor,  "mem[`ra` + i] = Σ_j mem[`rb` + i·r(d+2) + j] × mem[`rc` + j], j < `rd` in order, for i < r(d+1) (f32).";
+    Matvect = 0x81, "matvect", ABCD, Tensor,  "mem[`ra` + i] = Σ_t mem[`rc` + t] × mem[`rb` + t·r(d+2) + i], t < r(d+1) in order, for i < `rd` (f32).";
+    Qmatvec = 0x82, "qmatvec", ABCD, Tensor,  "Q8 matrix (`rb`) × Q8 vector (`rc`) → f32 mem[`ra` + i], n = `rd`, rows = r(d+1), group size = r(d+2) (runq.c order).";
+    Quant   = 0x83, "quant",   ABCD, Tensor,  "Quantize f32 mem[`rb`..+`rc`] into a Q8 tensor at `ra` with group size `rd` (runq.c `quantize`).";
+    Dequant = 0x84, "dequant", ABCD, Tensor,  "mem[`ra` + i] = q8[`rb`][i] × mem[`rc` + i / r(d+1)] for i < `rd` (f32).";
+    Rmsnorm = 0x85, "rmsnorm", ABCD, Tensor,  "RMS-normalise f32 mem[`rb`..+`rd`] with weights at `rc` into mem[`ra`..] (llama2.c `rmsnorm`).";
+    Softmax = 0x86, "softmax", AB,   Tensor,  "Softmax of f32 mem[`ra`..+`rb`] in place (llama2.c `softmax`).";
+    Rope    = 0x87, "rope",    ABCD, Tensor,  "Rotate the f32 pairs of mem[`ra`..+`rb`] by RoPE for head size `rc` at position `rd`.";
+    Swiglu  = 0x88, "swiglu",  ABCD, Tensor,  "mem[`ra` + i] = silu(mem[`rb` + i]) × mem[`rc` + i] for i < `rd` (f32).";
+    Vfadd   = 0x89, "vfadd",   ABCD, Tensor,  "mem[`ra` + i] = mem[`rb` + i] + mem[`rc` + i] for i < `rd` (f32).";
+    Vfmul   = 0x8A, "vfmul",   ABCD, Tensor,  "mem[`ra` + i] = mem[`rb` + i] × mem[`rc` + i] for i < `rd` (f32).";
+    Vfmuls  = 0x8B, "vfmuls",  ABCD, Tensor,  "mem[`ra` + i] = mem[`rb` + i] × `rc` for i < `rd` (f32).";
+    Vfdivs  = 0x8C, "vfdivs",  ABCD, Tensor,  "mem[`ra` + i] = mem[`rb` + i] ÷ `rc` for i < `rd` (f32).";
+    Argmax  = 0x8D, "argmax",  ABC,  Tensor,  "`ra` = index of the first maximum of f32 mem[`rb`..+`rc`], 0xFFFFFFFF if empty.";
+    Sample  = 0x8E, "sample",  ABCD, Tensor,  "`ra` = first i < `rc` with Σ_{j≤i} mem[`rb` + j] > f32 `rd`, else `rc` - 1 (llama2.c `sample_mult`).";
+    Attn    = 0x8F, "attn",    A,    Tensor,  "Multi-head attention of one position for every head, as llama2.c; operands in the 11-word descriptor at mem[`ra`] (docs/tensor.md).";
 }
 
 impl Op {
@@ -317,7 +355,7 @@ impl Op {
             Class::Memory => matches!(self, Op::Li | Op::Mov | Op::Ld | Op::St),
             Class::Control => !matches!(self, Op::Call | Op::Ret | Op::Jr | Op::Callr),
             Class::System => matches!(self, Op::Nop | Op::HartId),
-            Class::Atomic | Class::Vector => false,
+            Class::Atomic | Class::Vector | Class::Float | Class::Tensor => false,
         }
     }
 
@@ -332,7 +370,7 @@ impl Op {
 
     /// Whether executing this opcode ends the hart's slice for the round.
     pub const fn ends_slice(self) -> bool {
-        matches!(self.info().class, Class::Vector)
+        matches!(self.info().class, Class::Vector | Class::Tensor)
             || matches!(self, Op::Exit | Op::Yield | Op::Syscall | Op::Spawn)
     }
 }

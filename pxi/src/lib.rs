@@ -13,6 +13,7 @@ extern crate std;
 pub mod counts;
 pub mod devices;
 pub mod docs;
+pub mod float;
 #[cfg(feature = "std")]
 pub mod host;
 pub mod image;
@@ -24,6 +25,7 @@ pub mod png;
 pub mod program;
 pub mod run;
 pub mod state;
+pub mod tensor;
 pub mod virtio_blk;
 pub mod wgsl;
 

@@ -15,6 +15,7 @@ use crate::image::Image;
 use crate::isa::{Class, DecodeError, Instruction, Op, REGISTERS};
 use crate::mailbox::{self, MAILBOX_WORDS, SLOT_WORDS, SLOTS};
 use crate::state::*;
+use crate::tensor;
 
 /// Limits of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -462,6 +463,14 @@ impl Exec<'_> {
                 self.vector(inst)?;
                 after
             }
+            Class::Float => {
+                self.float(inst);
+                after
+            }
+            Class::Tensor => {
+                self.tensor(inst)?;
+                after
+            }
             _ => {
                 self.data(inst)?;
                 after
@@ -691,6 +700,30 @@ impl Exec<'_> {
                         f(self.memory[x.start + i], self.memory[y.start + i]);
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl Exec<'_> {
+    /// f32 instructions on register bits (`fcmp` sets the flags).
+    fn float(&mut self, inst: Instruction) {
+        let (rb, rc) = (self.reg(inst.b), self.reg(inst.c & 15));
+        if inst.op == Op::Fcmp {
+            self.hart[H_FLAGS] = tensor::scalar(inst.op, self.reg(inst.a), rb);
+        } else {
+            self.set(inst.a, tensor::scalar(inst.op, rb, rc));
+        }
+    }
+
+    /// Tensor instructions over the data window (`crate::tensor`).
+    fn tensor(&mut self, inst: Instruction) -> Result<(), Fault> {
+        let w = tensor::operands(&self.hart[H_REGS..H_REGS + REGISTERS], &inst);
+        let (base, len) = self.windows().data;
+        let window = &mut self.memory[base as usize..(base + len) as usize];
+        tensor::check(inst.op, &w, window)?;
+        if let Some(value) = tensor::run(inst.op, &w, window) {
+            self.set(inst.a, value);
         }
         Ok(())
     }

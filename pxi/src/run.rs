@@ -82,6 +82,35 @@ fn run_devices<X: Executor>(executor: &mut X, host: &mut impl Host) -> Result<()
     memory.error.map_or(Ok(()), Err)
 }
 
+/// Every word of a machine's state, as the CPU interpreter keeps it: what executors read back
+/// to compare with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineState {
+    /// Data memory.
+    pub memory: Vec<u32>,
+    /// Hart words.
+    pub harts: Vec<u32>,
+    /// Mailbox words.
+    pub mailbox: Vec<u32>,
+    /// Control block.
+    pub control: Vec<u32>,
+    /// Executions per code pixel.
+    pub counts: Vec<u32>,
+}
+
+impl MachineState {
+    /// The state of a CPU interpreter machine.
+    pub fn of(machine: &Machine) -> MachineState {
+        MachineState {
+            memory: machine.memory.clone(),
+            harts: machine.harts.clone(),
+            mailbox: machine.mailbox.clone(),
+            control: machine.control.to_vec(),
+            counts: machine.counts.clone(),
+        }
+    }
+}
+
 /// Where the machine stands after a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchReport {

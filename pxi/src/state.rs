@@ -151,6 +151,8 @@ pub enum TrapKind {
     VectorOverlap = 9,
     /// A privileged instruction in user mode; info = the pixel.
     Privileged = 10,
+    /// A tensor instruction whose lengths, group size or head size do not fit its rules (docs/tensor.md).
+    TensorShape = 11,
 }
 
 impl TrapKind {
@@ -168,12 +170,13 @@ impl TrapKind {
             8 => DivisionByZero,
             9 => VectorOverlap,
             10 => Privileged,
+            11 => TensorShape,
             _ => return None,
         })
     }
 
     /// Every kind, for generated constants and docs.
-    pub const ALL: [TrapKind; 10] = [
+    pub const ALL: [TrapKind; 11] = [
         TrapKind::IllegalInstruction,
         TrapKind::TruncatedInstruction,
         TrapKind::PcOutOfCode,
@@ -184,6 +187,7 @@ impl TrapKind {
         TrapKind::DivisionByZero,
         TrapKind::VectorOverlap,
         TrapKind::Privileged,
+        TrapKind::TensorShape,
     ];
 }
 
@@ -200,6 +204,7 @@ impl fmt::Display for TrapKind {
             TrapKind::DivisionByZero => "division by zero",
             TrapKind::VectorOverlap => "overlapping vector ranges",
             TrapKind::Privileged => "privileged instruction in user mode",
+            TrapKind::TensorShape => "tensor shape outside the instruction's rules",
         })
     }
 }
@@ -355,6 +360,11 @@ pub const CONSTANTS: &[(&str, u32, &str)] = &[
         "TRAP_PRIVILEGED",
         TrapKind::Privileged as u32,
         "fault: privileged instruction in user mode",
+    ),
+    (
+        "TRAP_TENSOR_SHAPE",
+        TrapKind::TensorShape as u32,
+        "fault: tensor shape outside the instruction's rules",
     ),
 ];
 

@@ -136,6 +136,31 @@ pub fn constants() -> String {
     ] {
         line(format!("const {name}: u32 = {value}u;"));
     }
+    line(String::new());
+    line("// f32 constants (pxi::float) and tensor limits (pxi::tensor).".into());
+    for (name, value) in crate::float::CONSTANTS {
+        line(format!("const {name}: u32 = 0x{value:08x}u;"));
+    }
+    for (name, poly) in [
+        ("F_EXP_POLY", &crate::float::EXP_POLY[..]),
+        ("F_SIN_POLY", &crate::float::SIN_POLY[..]),
+        ("F_COS_POLY", &crate::float::COS_POLY[..]),
+    ] {
+        let words: alloc::vec::Vec<String> = poly.iter().map(|w| format!("0x{w:08x}u")).collect();
+        line(format!(
+            "const {name} = array<u32, {}>({});",
+            poly.len(),
+            words.join(", ")
+        ));
+    }
+    for (name, value) in [
+        ("MAX_REDUCE", crate::tensor::MAX_REDUCE),
+        ("ATTN_WORDS", crate::tensor::ATTN_WORDS),
+        ("ATTN_MAX_ROWS", crate::tensor::ATTN_MAX_ROWS),
+        ("ATTN_MAX_HEAD", crate::tensor::ATTN_MAX_HEAD),
+    ] {
+        line(format!("const {name}: u32 = {value}u;"));
+    }
     for kind in state::TrapKind::ALL {
         line(format!(
             "const TRAP_{}: u32 = {}u;",

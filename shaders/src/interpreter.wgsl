@@ -434,9 +434,18 @@ fn step_full(id: u32, base: u32) -> u32 {
                 regs[a] = old;
             }
         }
+        case OP_FCMP: { flags = f_scalar(op, regs[a], rb); }
+        case OP_FADD, OP_FSUB, OP_FMUL, OP_FDIV, OP_FMIN, OP_FMAX, OP_FNEG, OP_FABS, OP_FSQRT,
+            OP_FEXP, OP_FSIN, OP_FCOS, OP_ITOF, OP_FTOI, OP_FROUND: {
+            regs[a] = f_scalar(op, rb, rc);
+        }
         default: {
-            // Vector instructions (the only opcodes left).
-            _ = queue_vector(id, op, a, b, c, word);
+            // Vector and tensor instructions (the only opcodes left).
+            if (is_tensor(op)) {
+                _ = queue_tensor(id, op, a, b, c, word);
+            } else {
+                _ = queue_vector(id, op, a, b, c, word);
+            }
         }
     }
     if (jump) {
@@ -774,7 +783,7 @@ fn resolve(@builtin(local_invocation_index) lane: u32) {
         let q = e * Q_ENTRY_WORDS;
         let op_a = atomicLoad(&queue[q + 1u]);
         let op = op_a & 0xffu;
-        if (op == OP_VSUM || op == OP_VDOT || op == OP_VFIND) {
+        if (op == OP_VSUM || op == OP_VDOT || op == OP_VFIND || op == OP_ARGMAX || op == OP_SAMPLE) {
             harts[atomicLoad(&queue[q]) * HART_WORDS + H_REGS + (op_a >> 8u)] = atomicLoad(&queue[q + 7u]);
         }
     }

@@ -5,15 +5,11 @@
 // overlap-checked by run_slice; reductions accumulate atomically and
 // `resolve` copies the result into the hart's register.
 
-@group(0) @binding(0) var<storage, read_write> memory: array<u32>;
-@group(0) @binding(1) var<storage, read_write> queue: array<atomic<u32>>;
+// The bindings and load_entry come from queue_entry.wgsl (prepended).
 
-const Q_ENTRY_WORDS: u32 = 8u;
 const VECTOR_CHUNK: u32 = 4096u;
-const LANES: u32 = 64u;
 
 var<workgroup> wg_acc: atomic<u32>;
-var<workgroup> wg_entry: array<u32, 7>;
 
 @compute @workgroup_size(64)
 fn run_vector(
@@ -21,15 +17,7 @@ fn run_vector(
     @builtin(local_invocation_index) lane: u32,
 ) {
     let q = wid.y * Q_ENTRY_WORDS;
-    // Every lane needs the same entry: lane 0 reads it and shares it through
-    // workgroup memory, which also makes it uniform (measured: a loop bound the
-    // compiler cannot prove uniform costs about 2x on llvmpipe).
-    if (lane == 0u) {
-        for (var w = 0u; w < 7u; w++) {
-            wg_entry[w] = atomicLoad(&queue[q + 1u + w]);
-        }
-    }
-    let entry = workgroupUniformLoad(&wg_entry);
+    let entry = load_entry(wid.y, lane);
     let op = entry[0] & 0xffu;
     let dst = entry[1];
     let x = entry[2];

@@ -42,13 +42,16 @@ fn every_module_validates() {
 #[test]
 fn every_opcode_is_handled_by_the_interpreter() {
     // Adding an opcode to the table without giving it semantics in the shader
-    // must fail here: scalar opcodes need a `case`, vector ones a vector.wgsl case.
+    // must fail here: scalar opcodes need a `case`, vector ones a vector.wgsl
+    // case, float ones a float.wgsl case, tensor ones a tensor.wgsl case.
     for row in pxi::isa::TABLE {
         let name = format!("OP_{}", row.mnemonic.to_ascii_uppercase());
         let in_interpreter = shaders::INTERPRETER.contains(&name);
         let in_vector = shaders::VECTOR.contains(&name);
         let handled = match row.class {
             pxi::isa::Class::Vector => in_vector,
+            pxi::isa::Class::Float => shaders::FLOAT.contains(&name),
+            pxi::isa::Class::Tensor => shaders::TENSOR.contains(&name),
             _ => in_interpreter,
         };
         assert!(handled, "{name} has no semantics in the WGSL runtime");

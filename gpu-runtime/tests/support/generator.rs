@@ -18,7 +18,8 @@
 //! logs every trap in the region and resumes the body, or restarts it after
 //! a fault, until `MAX_FAULTS` faults end the worker.
 
-use pxi::isa::{Instruction as I, Op, TABLE};
+use pxi::image::Segment;
+use pxi::isa::{Class, Instruction as I, Op, TABLE};
 use pxi::mailbox::Call;
 use pxi::state::{CAUSE_ECALL, CAUSE_TIMER, CTX_PC, CTX_WORDS};
 use pxi::{Image, Op as O};
@@ -34,6 +35,29 @@ pub const USER_WORDS: u32 = 160;
 pub const MAX_FAULTS: u32 = 3;
 /// User flavour: the `ecall` number that asks the kernel to end the worker.
 const ECALL_EXIT: u32 = 0xE0;
+
+/// The limits and rounds per batch a differential test runs `seed`'s program with: slices from
+/// 1 step up, sometimes a small step budget.
+pub fn run_limits(seed: u64) -> (pxi::Limits, u32) {
+    let mut rng = Rng::new(seed ^ 0xD1FF);
+    let limits = pxi::Limits {
+        slice_steps: [1, 3, 17, 64, 1000][rng.below(5) as usize],
+        max_steps: if rng.chance(20) {
+            50 + rng.below(500) as u64
+        } else {
+            200_000
+        },
+    };
+    (limits, [1, 2, 8][rng.below(3) as usize])
+}
+
+/// Clears every hart's `r15`, the unread old value of shared `aadd`s (see the module doc),
+/// before comparing the final states of a program that uses atomics.
+pub fn mask_atomic_scratch(harts: &mut [u32]) {
+    for hart in harts.chunks_exact_mut(pxi::state::HART_WORDS) {
+        hart[15] = 0;
+    }
+}
 
 /// SplitMix64: small, seedable, good enough for test programs.
 pub struct Rng(u64);
@@ -70,15 +94,17 @@ pub enum Flavour {
     Atomic,
     Syscall,
     User,
+    Tensor,
 }
 
-pub const FLAVOURS: [Flavour; 6] = [
+pub const FLAVOURS: [Flavour; 7] = [
     Flavour::Scalar,
     Flavour::MultiHart,
     Flavour::Vector,
     Flavour::Atomic,
     Flavour::Syscall,
     Flavour::User,
+    Flavour::Tensor,
 ];
 
 /// A generated program and whether `r15` must be masked when comparing.
@@ -201,7 +227,7 @@ pub fn generate(seed: u64) -> Program {
             code,
             memory_words,
             harts,
-            segments: vec![],
+            segments: float_data(&mut rng, flavour, memory_words),
         },
         uses_atomics,
         flavour,
@@ -352,14 +378,15 @@ fn alu(b: &mut Builder, rng: &mut Rng) {
 }
 
 fn body_instruction(b: &mut Builder, rng: &mut Rng, body: &Body, uses_atomics: &mut bool) {
-    let weights: [u32; 6] = match body.flavour {
-        // alu, memory, vector, atomic, syscall, control
-        Flavour::Scalar => [60, 20, 0, 0, 5, 15],
-        Flavour::MultiHart => [45, 20, 10, 10, 5, 10],
-        Flavour::Vector => [30, 10, 45, 0, 5, 10],
-        Flavour::Atomic => [35, 15, 5, 35, 5, 5],
-        Flavour::Syscall => [30, 10, 5, 5, 45, 5],
-        Flavour::User => [40, 15, 10, 5, 15, 15],
+    let weights: [u32; 7] = match body.flavour {
+        // alu, memory, vector, atomic, syscall, control, float/tensor
+        Flavour::Scalar => [60, 20, 0, 0, 5, 15, 0],
+        Flavour::MultiHart => [45, 20, 10, 10, 5, 10, 0],
+        Flavour::Vector => [30, 10, 45, 0, 5, 10, 0],
+        Flavour::Atomic => [35, 15, 5, 35, 5, 5, 0],
+        Flavour::Syscall => [30, 10, 5, 5, 45, 5, 0],
+        Flavour::User => [40, 15, 10, 5, 15, 15, 5],
+        Flavour::Tensor => [10, 10, 5, 0, 5, 5, 65],
     };
     let mut pick = rng.below(weights.iter().sum());
     let kind = weights.iter().position(|&w| {
@@ -399,6 +426,7 @@ fn body_instruction(b: &mut Builder, rng: &mut Rng, body: &Body, uses_atomics: &
             b.emit(I::new(Op::Ecall, 0, 0, 0, 0));
         }
         Some(4) => syscall(b, rng),
+        Some(6) => float_or_tensor(b, rng, body),
         _ => control(b, rng, body),
     }
 }
@@ -525,4 +553,164 @@ fn control(b: &mut Builder, rng: &mut Rng, body: &Body) {
         }
         _ => b.emit(I::new(Op::HartId, r, 0, 0, 0)),
     }
+}
+
+/// f32 bits for test data: mostly ordinary values, sometimes the special ones
+/// (NaN, ±∞, ±0, subnormals) or raw bits.
+fn float_bits(rng: &mut Rng) -> u32 {
+    match rng.below(20) {
+        0 => [
+            0x7FC0_0000,
+            0xFFC0_1234,
+            0x7F80_0000,
+            0xFF80_0000,
+            0x8000_0000,
+            0,
+            1,
+            0x8000_0003,
+        ][rng.below(8) as usize],
+        1 => rng.next() as u32,
+        2 => (rng.below(200) as f32 * 0.5).to_bits(),
+        _ => ((rng.below(2001) as f32 - 1000.0) / 250.0).to_bits(),
+    }
+}
+
+/// Random float data in every worker region of tensor programs.
+fn float_data(rng: &mut Rng, flavour: Flavour, memory_words: u32) -> Vec<Segment> {
+    if !matches!(flavour, Flavour::Tensor) {
+        return vec![];
+    }
+    vec![Segment {
+        addr: 0,
+        words: (0..memory_words - SHARED_WORDS)
+            .map(|_| float_bits(rng))
+            .collect(),
+    }]
+}
+
+/// A scalar float instruction on the body's data, or a tensor instruction
+/// whose ranges stay inside one quarter of the body's memory (or trap on
+/// purpose: bad shapes, a range past memory or the window, overlaps).
+fn float_or_tensor(b: &mut Builder, rng: &mut Rng, body: &Body) {
+    let mut ops = ops_of(Class::Float);
+    ops.extend(ops_of(Class::Tensor));
+    let op = ops[rng.below(ops.len() as u32) as usize];
+    if op.info().class == Class::Float {
+        let (d, x, y) = (rng.reg(), rng.reg(), rng.reg());
+        b.emit(I::new(
+            Op::Ld,
+            x,
+            13,
+            rng.below(body.words.min(256)) as u8,
+            0,
+        ));
+        if rng.chance(50) {
+            b.li(y, float_bits(rng));
+        }
+        let c = if op.form() == pxi::isa::Form::ABC {
+            y
+        } else {
+            0
+        };
+        b.emit(I::new(op, d, x, c, 0));
+        return;
+    }
+    // r10, r11, r12 = addresses (quarters of the region); r4, r5, r6 = rd, r(d+1), r(d+2).
+    let quarter = body.words / 4;
+    // Distinct quarters, except sometimes (overlap traps).
+    let first = rng.below(4);
+    for (i, r) in (10..13).enumerate() {
+        let q = if rng.chance(8) {
+            rng.below(4)
+        } else {
+            (first + i as u32) % 4
+        };
+        b.li(9, q * quarter + rng.below(8));
+        b.emit(I::new(Op::Add, r, 13, 9, 0));
+    }
+    if rng.chance(2) {
+        let outside = if body.user { body.words } else { u32::MAX - 3 };
+        b.li(10 + rng.below(3) as u8, outside);
+    }
+    // Spans stay within quarter - 8 words in the Tensor flavour: (7-1)·7+7 = 49;
+    // Q8 rows·(n/4 + n/gs) ≤ 7·8 = 56.
+    let small = |rng: &mut Rng| [0, 1, 2, 3, 4, 5, 7][rng.below(7) as usize];
+    let gs = |rng: &mut Rng| [4, 4, 8, 8, 4, 8, 4, 8, 0, 6][rng.below(10) as usize];
+    let (d, e, f) = match op {
+        O::Matvec | O::Matvect => (small(rng), small(rng), small(rng)),
+        O::Qmatvec => ([4, 8, 16, 12][rng.below(4) as usize], small(rng), gs(rng)),
+        O::Dequant => ([4, 8, 16, 32, 12][rng.below(5) as usize], gs(rng), 0),
+        O::Rope => (rng.below(400), 0, 0),
+        O::Sample => ((rng.below(1000) as f32 / 1000.0).to_bits(), 0, 0),
+        _ => (rng.below(quarter - 8), 0, 0),
+    };
+    let (d, e, f) = if rng.chance(2) {
+        // A length past the longest reduction: TensorShape (or a range trap) everywhere.
+        (pxi::tensor::MAX_REDUCE + 1, e, f)
+    } else {
+        (d, e, f)
+    };
+    b.li(4, d);
+    b.li(5, e);
+    b.li(6, f);
+    match op {
+        O::Quant => {
+            b.li(7, [4, 8, 16, 32, 12][rng.below(5) as usize]);
+            b.li(4, gs(rng));
+            b.emit(I::new(op, 10, 11, 7, 4));
+        }
+        O::Softmax => b.emit(I::new(op, 10, 4, 0, 0)),
+        O::Rope => {
+            b.li(7, rng.below(quarter - 8) & !1);
+            b.li(8, [2, 4, 8, 16, 2, 4, 8, 16, 0, 3][rng.below(10) as usize]);
+            b.emit(I::new(op, 10, 7, 8, 4));
+        }
+        O::Argmax => b.emit(I::new(op, rng.reg(), 11, 4, 0)),
+        O::Sample => {
+            b.li(7, rng.below(quarter - 8));
+            b.emit(I::new(op, rng.reg(), 11, 7, 4));
+        }
+        O::Attn => attn_descriptor(b, rng),
+        O::Vfmuls | O::Vfdivs => {
+            b.li(12, float_bits(rng));
+            b.emit(I::new(op, 10, 11, 12, 4));
+        }
+        _ => b.emit(I::new(op, 10, 11, 12, 4)),
+    }
+}
+
+/// An `attn` descriptor at the body's word 0 (r10): out +16, q +32, keys +48,
+/// values +96, scores +136 — all inside a 160-word window — and sometimes one
+/// bad field (a shape, range or overlap trap on every executor).
+fn attn_descriptor(b: &mut Builder, rng: &mut Rng) {
+    let heads = 1 + rng.below(2);
+    let rows = 1 + rng.below(4);
+    let mut words = [
+        16,
+        32,
+        48,
+        96,
+        136,
+        heads,
+        [2, 4][rng.below(2) as usize],
+        1 + rng.below(2),
+        4 + rng.below(5),
+        rows,
+        rows + rng.below(4),
+    ];
+    if rng.chance(15) {
+        words[rng.below(11) as usize] = [0, 1, 40, 5000][rng.below(4) as usize];
+    }
+    b.emit(I::new(Op::Addi, 10, 13, 0, 0));
+    for (k, &w) in words.iter().enumerate() {
+        // Addresses are relative to the body's base, like every other operand here.
+        if k < 5 {
+            b.li(9, w);
+            b.emit(I::new(Op::Add, 9, 13, 9, 0));
+        } else {
+            b.li(9, w);
+        }
+        b.emit(I::new(Op::St, 9, 10, k as u8, 0));
+    }
+    b.emit(I::new(Op::Attn, 10, 0, 0, 0));
 }

@@ -8,7 +8,7 @@ use pxi::run::drive;
 use pxi::{Image, Limits, Machine};
 
 /// Console polls without progress after which a session is declared stuck.
-const PATIENCE: u32 = 100_000;
+const PATIENCE: u32 = 5_000;
 
 /// One step: input to type, the output to wait for, and after how many polls
 /// without it to type Ctrl-C.
@@ -37,7 +37,8 @@ impl Script {
         self.push(input, until, None)
     }
 
-    /// Like [`Script::step`], but type Ctrl-C when `until` has not shown after `polls` polls.
+    /// Like [`Script::step`], but every `polls` polls without `until` type
+    /// Ctrl-C and then the input again (the foreground program may have read it).
     pub fn step_or_interrupt(self, input: &str, until: &str, polls: u32) -> Self {
         self.push(input, until, Some(polls))
     }
@@ -103,7 +104,11 @@ impl Host for ScriptHost<'_> {
             return self.read_byte();
         }
         self.polls += 1;
-        if step.interrupt_after == Some(self.polls) {
+        if step
+            .interrupt_after
+            .is_some_and(|n| self.polls.is_multiple_of(n))
+        {
+            self.typed = 0;
             return Input::Byte(3);
         }
         if self.polls >= PATIENCE {

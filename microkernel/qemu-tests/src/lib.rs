@@ -2,12 +2,12 @@
 //! boots them in QEMU (TCG, headless, always under a timeout) and collects the serial log with
 //! the time each line arrived.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// QEMU's binary name; CI installs it with `apt-get install qemu-system-x86`.
@@ -20,6 +20,10 @@ pub const EXIT_FAILURE: i32 = 35;
 pub const EXIT_ON_STOP: &str = "exit-on-stop";
 /// Serial line the kernel prints right before the program starts.
 pub const DISPATCH_START: &str = "dispatch: running os.pxi on the pxi CPU interpreter";
+/// Serial line the kernel prints right before the program starts on the host GPU (virgl).
+pub const DISPATCH_START_VIRGL: &str = "dispatch: running os.pxi on the host GPU through virgl";
+/// Serial line the kernel prints when it has no GPU compute and falls back to the CPU.
+pub const NO_GPU_COMPUTE: &str = "dispatch: no GPU compute: the virtio-gpu has no 3D";
 /// Prefix of the serial line the kernel prints when the program stopped.
 pub const DISPATCH_STOPPED: &str = "dispatch: stopped";
 
@@ -145,6 +149,7 @@ pub fn require_qemu() {
 #[derive(Debug, Clone)]
 pub struct Qemu {
     args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Qemu {
@@ -172,7 +177,26 @@ impl Qemu {
         ];
         let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         args.push(kernel.display().to_string());
-        Self { args }
+        Self {
+            args,
+            env: Vec::new(),
+        }
+    }
+
+    /// The GL device instead: `virtio-gpu-gl-pci` (3D through virgl on the host's GL, llvmpipe
+    /// here) with an SDL GL display rendered offscreen, so it runs without a screen. Needs
+    /// `qemu-system-gui` and Mesa's GL (`libgl1-mesa-dri`, `libegl-mesa0`).
+    pub fn with_virgl(mut self) -> Self {
+        for i in 1..self.args.len() {
+            match (self.args[i - 1].as_str(), self.args[i].as_str()) {
+                ("-display", _) => self.args[i] = "sdl,gl=on".to_string(),
+                ("-device", "virtio-gpu-pci") => self.args[i] = "virtio-gpu-gl-pci".to_string(),
+                _ => {}
+            }
+        }
+        self.env
+            .push(("SDL_VIDEODRIVER".to_string(), "offscreen".to_string()));
+        self
     }
 
     /// Adds raw QEMU arguments.
@@ -194,7 +218,7 @@ impl Qemu {
     /// Starts QEMU. Serial output is collected line by line with arrival times.
     pub fn spawn(&self) -> Running {
         let mut command = Command::new(QEMU);
-        command.args(&self.args);
+        command.args(&self.args).envs(self.env.iter().cloned());
         Running::spawn(command, self.describe())
     }
 
@@ -219,17 +243,28 @@ impl Running {
             .unwrap_or_else(|error| panic!("cannot start {description}: {error}"));
         let stdout = child.stdout.take().expect("stdout is piped");
         let (sender, lines) = mpsc::channel();
+        let partial = Arc::new(Mutex::new(Vec::new()));
+        let tail = Arc::clone(&partial);
         std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                let text = String::from_utf8_lossy(&line)
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string();
-                if sender.send((started.elapsed(), text)).is_err() {
+            // Complete lines go to the channel; the unfinished last line (a prompt waiting for
+            // input) stays readable in `partial`.
+            let mut stdout = stdout;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 {
                     break;
                 }
-                line.clear();
+                let mut pending = tail.lock().expect("reader lock");
+                pending.extend_from_slice(&chunk[..n]);
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    let text = String::from_utf8_lossy(&line)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string();
+                    if sender.send((started.elapsed(), text)).is_err() {
+                        return;
+                    }
+                }
             }
         });
         let stdin = child.stdin.take();
@@ -237,10 +272,77 @@ impl Running {
             child,
             stdin,
             lines,
+            partial,
             log: Vec::new(),
             command: description,
         }
     }
+}
+
+/// The shell's prompt.
+pub const SHELL_PROMPT: &str = "pxos$ ";
+/// Start of the os banner (any version).
+pub const OS_BANNER: &str = "pxOS 0.";
+
+/// The scripted shell session: what is typed (Enter as CR, as a terminal on a raw line sends
+/// it, or LF) and a line the reply must contain.
+pub const SHELL_SCRIPT: &[(&str, &str)] = &[
+    ("echo typed over serial\r", "typed over serial"),
+    ("run hello\r", "hello from pid 2"),
+    ("run pingpong\n", "ping got 30"),
+    ("run sneaky\n", "exit 138"),
+    ("audit\n", "fault 10 at pc"),
+    ("run ipctest\n", "none lost, duplicated or reordered"),
+    ("run preempt\n", "all made progress"),
+    ("ps\n", "shell"),
+    ("uptime\n", "uptime: "),
+];
+
+/// Console byte that closes the kernel's serial input (the shell then halts the machine).
+pub const END_OF_INPUT: &[u8] = b"\x04";
+
+/// Types [`SHELL_SCRIPT`] into a running os after its banner, one command at a time, then
+/// closes the input and waits for QEMU to exit.
+pub fn run_shell_session(mut running: Running, timeout: Duration) -> Finished {
+    running.wait_for_line(OS_BANNER, timeout);
+    // The kernel echoes what is typed (the serial line is raw), so each command shows up after
+    // its prompt before the reply.
+    for (command, reply) in SHELL_SCRIPT {
+        running.wait_for_prompt(SHELL_PROMPT, timeout);
+        running.send(command.as_bytes());
+        let echoed = format!("pxos$ {}", command.trim_end());
+        running.wait_for_line(&echoed, timeout);
+        running.wait_for_line(reply, timeout);
+    }
+    running.send(END_OF_INPUT);
+    running.wait(timeout)
+}
+
+/// The shell's part of a serial log: from the os banner to its farewell, with what depends on
+/// time or scheduling left out: the `uptime` reply, and the numbers of the `ps` table (which
+/// hart ran a process, how many slices it got).
+pub fn shell_transcript(run: &Finished) -> Vec<String> {
+    let mut in_ps_table = false;
+    run.serial
+        .iter()
+        .map(|(_, line)| line.as_str())
+        .skip_while(|line| !line.starts_with(OS_BANNER))
+        .take_while(|line| !line.starts_with(DISPATCH_STOPPED))
+        .filter(|line| !line.starts_with("uptime: "))
+        .map(|line| {
+            if line.starts_with(SHELL_PROMPT) || line.starts_with("PID ") {
+                in_ps_table = line.starts_with("PID ");
+                return line.to_string();
+            }
+            if in_ps_table {
+                line.chars()
+                    .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                    .collect()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A serial line and when it arrived, measured from QEMU's start.
@@ -251,6 +353,8 @@ pub struct Running {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<SerialLine>,
+    /// The serial output after the last newline.
+    partial: Arc<Mutex<Vec<u8>>>,
     log: Vec<SerialLine>,
     command: String,
 }
@@ -296,6 +400,30 @@ fn find_line<'a>(lines: &'a [SerialLine], needle: &str) -> Option<&'a str> {
 }
 
 impl Running {
+    /// Waits until the unfinished last serial line ends with `prompt` (a shell waiting for
+    /// input), so that what is typed next is echoed after it.
+    pub fn wait_for_prompt(&mut self, prompt: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.log.extend(self.lines.try_iter());
+            if self
+                .partial
+                .lock()
+                .expect("reader lock")
+                .ends_with(prompt.as_bytes())
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for the prompt {prompt:?}\ncommand: {}\nserial log:\n{}",
+                self.command,
+                serial_text(&self.log)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until a serial line contains `needle` and returns it with its arrival time.
     pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> SerialLine {
         let deadline = Instant::now() + timeout;

@@ -1,6 +1,6 @@
-//! The dispatch loop: runs the PXI image on the `pxi` CPU interpreter through the same driver
-//! loop (`pxi::run::drive`) and mailbox protocol (`pxi::mailbox::service`) that the host
-//! runtime uses. The kernel's part is only [`KernelHost`], the devices behind the mailbox, and
+//! The dispatch loop: runs the PXI image on an executor (the `pxi` CPU interpreter, or the
+//! virgl executor on the host GPU) through the same driver loop (`pxi::run::drive`) and mailbox
+//! protocol (`pxi::mailbox::service`) that the host runtime uses. The kernel's part is only [`KernelHost`], the devices behind the mailbox, and
 //! the periodic heatmap refresh.
 
 use core::cell::RefCell;
@@ -181,20 +181,21 @@ impl Host for ScreenHost<'_, '_, '_> {
     }
 }
 
-/// Runs `machine` until it halts, exits, traps or runs out of budget, servicing the mailbox
+/// Runs `executor` until it halts, exits, traps or runs out of budget, servicing the mailbox
 /// after every batch and refreshing the heatmap every [`HEATMAP_REFRESH_MICROS`].
 #[inline(never)]
-pub fn run(
-    executor: &mut CpuExecutor,
+pub fn run<X: Executor>(
+    executor: &mut X,
     host: &mut KernelHost,
     screen: Option<&mut Screen>,
-) -> Outcome {
+) -> Result<Outcome, X::Error> {
     let screen = RefCell::new(screen);
     let mut host = ScreenHost {
         host,
         screen: &screen,
     };
     let mut next_refresh = interrupts::uptime_micros() + HEATMAP_REFRESH_MICROS;
+    // A failed counts read-back only costs the heatmap a frame; the run goes on.
     let outcome = run::drive(
         executor,
         &mut host,
@@ -204,17 +205,19 @@ pub fn run(
             if let Some(screen) = screen.borrow_mut().as_deref_mut()
                 && now >= next_refresh
             {
-                screen.show_counts(&executor.0.counts);
+                if let Ok(counts) = executor.counts() {
+                    screen.show_counts(&counts);
+                }
                 next_refresh = now + HEATMAP_REFRESH_MICROS;
             }
         },
-    );
-    // The interpreter's error type is `Infallible`.
-    let Ok(outcome) = outcome;
-    if let Some(screen) = screen.into_inner() {
-        screen.show_counts(&executor.0.counts);
+    )?;
+    if let Some(screen) = screen.into_inner()
+        && let Ok(counts) = executor.counts()
+    {
+        screen.show_counts(&counts);
     }
-    outcome
+    Ok(outcome)
 }
 
 /// Limits for the os: no step budget (it is the operating system), default slices.

@@ -1,12 +1,14 @@
-//! virtio-gpu 2D through `virtio-drivers`: the DMA glue (`KernelHal`) and a [`Display`] that
-//! owns the device and hands out its framebuffer as a [`Canvas`].
+//! The virtio-gpu screen: the DMA glue for `virtio-drivers` (`KernelHal`) and a [`Display`] that
+//! owns the device (see [`super::virtio_gpu`]) and hands out its framebuffer as a [`Canvas`].
 
 use super::pci::{ConfigSpace, Function, IDENTITY_MAPPED_END};
+use super::virtio_gpu::{GpuError, VirtioGpu};
 use crate::draw::Canvas;
 use alloc::alloc::{alloc_zeroed, dealloc};
+use alloc::boxed::Box;
 use core::alloc::Layout;
+use core::cell::RefCell;
 use core::ptr::NonNull;
-use virtio_drivers::device::gpu::VirtIOGpu;
 use virtio_drivers::transport::pci::bus::{DeviceFunction, PciRoot};
 use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
@@ -57,15 +59,14 @@ unsafe impl Hal for KernelHal {
 #[derive(Debug)]
 pub enum DisplayError {
     Transport(VirtioPciError),
-    Device(virtio_drivers::Error),
+    Device(GpuError),
 }
 
-/// The virtio-gpu scanout. Keep it alive: dropping the driver resets the device and blanks the
-/// screen.
+/// The virtio-gpu scanout. The device lives for the rest of the kernel's life (dropping it
+/// would reset it and blank the screen); the 3D executor shares it through [`Display::device`].
 pub struct Display {
-    gpu: VirtIOGpu<KernelHal, PciTransport>,
-    /// The framebuffer, DMA memory owned by `gpu`. Stored as a pointer because the driver hands
-    /// it out as a borrow of itself, and we need the device again to flush.
+    gpu: &'static RefCell<VirtioGpu>,
+    /// The framebuffer: DMA memory owned by the device driver, which lives forever.
     framebuffer: NonNull<[u8]>,
     width: usize,
     height: usize,
@@ -73,7 +74,7 @@ pub struct Display {
 
 impl Display {
     /// Initialises the device at `function` (already enabled) with a framebuffer at its default
-    /// resolution.
+    /// resolution, and with a 3D context when the device offers virgl.
     pub fn new(function: &Function) -> Result<Self, DisplayError> {
         let address = function.address;
         let device_function = DeviceFunction {
@@ -84,11 +85,10 @@ impl Display {
         let mut root = PciRoot::new(ConfigSpace);
         let transport = PciTransport::new::<KernelHal, _>(&mut root, device_function)
             .map_err(DisplayError::Transport)?;
-        let mut gpu = VirtIOGpu::<KernelHal, _>::new(transport).map_err(DisplayError::Device)?;
-        let (width, height) = gpu.resolution().map_err(DisplayError::Device)?;
-        let framebuffer = NonNull::from(gpu.setup_framebuffer().map_err(DisplayError::Device)?);
+        let mut gpu = VirtioGpu::new(transport).map_err(DisplayError::Device)?;
+        let (framebuffer, width, height) = gpu.setup_framebuffer().map_err(DisplayError::Device)?;
         Ok(Self {
-            gpu,
+            gpu: Box::leak(Box::new(RefCell::new(gpu))),
             framebuffer,
             width: width as usize,
             height: height as usize,
@@ -99,11 +99,16 @@ impl Display {
         (self.width, self.height)
     }
 
+    /// The device, for the 3D executor.
+    pub fn device(&self) -> &'static RefCell<VirtioGpu> {
+        self.gpu
+    }
+
     /// The framebuffer for drawing; [`Display::flush`] shows it.
     pub fn canvas(&mut self) -> Canvas<'_> {
-        // SAFETY: the framebuffer is DMA memory owned by `self.gpu`, which lives as long as
-        // `self`; borrowing `self` mutably for the canvas' lifetime keeps it the only reference,
-        // and the device only reads it during `flush`, which needs `&mut self` too.
+        // SAFETY: the framebuffer is DMA memory owned by the (leaked, never freed) driver;
+        // borrowing `self` mutably for the canvas' lifetime keeps it the only reference, and
+        // the device only reads it during `flush`, which needs `&mut self` too.
         let bytes = unsafe { self.framebuffer.as_mut() };
         Canvas::new(bytes, self.width, self.height)
             .expect("virtio-gpu framebuffer holds width * height pixels")
@@ -111,6 +116,6 @@ impl Display {
 
     /// Copies the framebuffer to the host and shows it.
     pub fn flush(&mut self) -> Result<(), DisplayError> {
-        self.gpu.flush().map_err(DisplayError::Device)
+        self.gpu.borrow_mut().flush().map_err(DisplayError::Device)
     }
 }

@@ -12,6 +12,8 @@ pub mod port;
 pub mod pvh;
 pub mod qemu;
 pub mod serial;
+pub mod virgl;
+pub mod virtio_gpu;
 
 /// Panics print where they happened and exit QEMU with a failure code.
 #[panic_handler]

@@ -1,0 +1,227 @@
+//! The pixel `ai` program (examples/ai.pxs) against the Rust reference
+//! (`llama`, exact arithmetic): the same token ids (the prompt's, encoded in
+//! pixels, and the generated ones) and the same printed text
+//! for fp32 and Q8_0 checkpoints of several shapes (shared and unshared
+//! classifier, grouped-query attention), greedy, seeded and top-p sampling, on the
+//! CPU interpreter and the GPU runtime (identical final state).
+
+use gpu_runtime::Gpu;
+use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
+use llama::{Config, Exact, Model, Options, Tokenizer, boot};
+use pxi::Limits;
+
+fn program() -> pxi::Image {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ai.pxs");
+    pxi_asm::assemble_file(std::path::Path::new(path))
+        .unwrap_or_else(|e| panic!("ai.pxs does not assemble: {e:?}"))
+        .image
+}
+
+const LIMITS: Limits = Limits {
+    slice_steps: 4096,
+    max_steps: 1 << 40,
+};
+
+struct Case {
+    config: Config,
+    shared: bool,
+    group_size: Option<usize>,
+    options: Options,
+    prompt: &'static [u8],
+}
+
+fn small(n_kv_heads: usize) -> Config {
+    Config {
+        dim: 32,
+        hidden_dim: 48,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads,
+        vocab_size: 512,
+        seq_len: 24,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let greedy = Options {
+        steps: 10,
+        temperature: 0.0,
+        topp: 1.0,
+        seed: 7,
+    };
+    let sampled = Options {
+        steps: 12,
+        temperature: 0.9,
+        topp: 1.0,
+        seed: 1234,
+    };
+    let nucleus = Options {
+        steps: 12,
+        temperature: 0.6,
+        topp: 0.9,
+        seed: 99,
+    };
+    vec![
+        Case {
+            config: small(2),
+            shared: true,
+            group_size: None,
+            options: greedy,
+            prompt: b"lily saw",
+        },
+        Case {
+            config: small(4),
+            shared: false,
+            group_size: None,
+            options: sampled,
+            prompt: b"once upon",
+        },
+        Case {
+            config: small(1),
+            shared: true,
+            group_size: Some(8),
+            options: sampled,
+            prompt: "the big red ball é".as_bytes(),
+        },
+        Case {
+            config: small(2),
+            shared: false,
+            group_size: Some(16),
+            options: greedy,
+            prompt: b"",
+        },
+        Case {
+            config: small(2),
+            shared: true,
+            group_size: None,
+            options: nucleus,
+            prompt: b"tom",
+        },
+        Case {
+            config: small(4),
+            shared: true,
+            group_size: Some(8),
+            options: Options {
+                steps: 6,
+                ..nucleus
+            },
+            prompt: b"a dog",
+        },
+    ]
+}
+
+/// The image for `case` and what the reference prints and generates.
+fn prepare(case: &Case, seed: u64) -> (pxi::Image, llama::Generation) {
+    let model = Model::random(case.config, case.shared, case.group_size, seed);
+    let tokenizer = Tokenizer::generate(case.config.vocab_size, 5);
+    let expected = llama::generate(&Exact, &model, &tokenizer, case.prompt, &case.options);
+    let image = boot::load(
+        &program(),
+        &model.to_bytes(),
+        &tokenizer.to_bytes(),
+        case.prompt,
+        &case.options,
+        &case.config,
+    );
+    (image, expected)
+}
+
+fn check(image: &pxi::Image, run: &RunRecord, expected: &llama::Generation, what: &str) {
+    assert_eq!(
+        run.outcome.stop,
+        pxi::run::Stop::AllExited,
+        "{what}: {:?} {:?}\n{}",
+        run.outcome,
+        pxi::machine::traps(image, &run.state.harts)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&run.output)
+    );
+    assert_eq!(
+        boot::output_tokens(&run.state.memory),
+        expected.tokens,
+        "{what}: token ids"
+    );
+    let text = String::from_utf8_lossy(&run.output);
+    let (body, rate) = text.split_at(text.find("achieved tok/s: ").expect("a tok/s line"));
+    assert_eq!(body.as_bytes(), &expected.text[..], "{what}: printed text");
+    assert!(rate.ends_with('\n') && rate.len() > 18, "{what}: {rate:?}");
+}
+
+#[test]
+fn pixels_match_the_reference_on_the_cpu_interpreter() {
+    for (i, case) in cases().iter().enumerate() {
+        let (image, expected) = prepare(case, 100 + i as u64);
+        let run = run_cpu(&image, LIMITS, 8, b"");
+        check(&image, &run, &expected, &format!("case {i} (cpu)"));
+    }
+}
+
+#[test]
+fn gpu_runtime_matches_the_cpu_interpreter_word_for_word() {
+    let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
+    eprintln!("adapter: {}", gpu.adapter_name());
+    for (i, case) in cases().iter().enumerate().skip(1).step_by(2) {
+        let (image, expected) = prepare(case, 100 + i as u64);
+        let cpu = run_cpu(&image, LIMITS, 8, b"");
+        let gpu_run = run_gpu(&gpu, &image, LIMITS, 8, b"").expect("GPU run");
+        check(&image, &gpu_run, &expected, &format!("case {i} (gpu)"));
+        assert!(cpu == gpu_run, "case {i}: CPU and GPU final states differ");
+    }
+}
+
+/// `pxi-run ai` on files: the reference's text for a model of one's own, and
+/// clear errors for bad files.
+#[test]
+fn pxi_run_ai_runs_model_files() {
+    let dir = std::env::temp_dir().join(format!("pxos-ai-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = small(2);
+    let model = Model::random(config, false, Some(8), 77);
+    let tokenizer = Tokenizer::generate(config.vocab_size, 5);
+    let (model_path, tok_path) = (dir.join("model.bin"), dir.join("tokenizer.bin"));
+    std::fs::write(&model_path, model.to_bytes()).unwrap();
+    std::fs::write(&tok_path, tokenizer.to_bytes()).unwrap();
+    let options = Options {
+        steps: 8,
+        temperature: 0.8,
+        topp: 0.9,
+        seed: 5,
+    };
+    let expected = llama::generate(&Exact, &model, &tokenizer, b"lily", &options);
+    let run = |model: &std::path::Path, extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pxi-run"))
+            .args([
+                "ai", "--cpu", "-n", "8", "-t", "0.8", "-p", "0.9", "-s", "5", "-i", "lily", "-z",
+            ])
+            .arg(&tok_path)
+            .arg(model)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&model_path, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(std::str::from_utf8(&expected.text).unwrap()),
+        "{text}"
+    );
+    // A truncated file: a clear message, exit status 1.
+    let bytes = model.to_bytes();
+    let short = dir.join("short.bin");
+    std::fs::write(&short, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run(&short, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the model file is truncated"));
+    std::fs::write(&short, &bytes[..10]).unwrap();
+    let out = run(&short, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
