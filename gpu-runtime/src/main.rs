@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use gpu_runtime::{Gpu, GpuMachine, GpuOptions, MAX_SAFE_SLICE};
-use pxi::host::StdioHost;
 use pxi::{Limits, Machine};
-use pxi_asm::runner::{RunOptions, load_program, run_to_end};
+use pxi_asm::runner::{DiskArgs, RunOptions, load_program, run_to_end};
 
 #[derive(Parser)]
 #[command(
@@ -67,6 +66,8 @@ struct RunArgs {
     /// Do not count executions per pixel on the GPU (faster; no heatmap).
     #[arg(long, conflicts_with = "counts")]
     no_counts: bool,
+    #[command(flatten)]
+    disk: DiskArgs,
     /// Link this user program (`.pxi` or `.pxs`, named by its file stem) into
     /// the OS image: the pxOS shell's `programs` lists it and `run NAME` starts
     /// it. Repeatable.
@@ -107,7 +108,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         counts: args.counts,
         snapshot_rounds: args.snapshot_rounds,
     };
-    let mut host = StdioHost::default();
+    let mut host = args.disk.host()?;
     let (summary, on) = if args.cpu {
         eprintln!(
             "pxi-run: running {} on the CPU reference interpreter",

@@ -6,10 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use pxi::host::StdioHost;
 use pxi::{Limits, Machine};
 use pxi_asm::assemble::set_width;
-use pxi_asm::runner::{RunOptions, load_image, load_program, run_to_end};
+use pxi_asm::runner::{DiskArgs, RunOptions, load_image, load_program, run_to_end};
 use pxi_asm::{SourceMap, assemble_file, cli, disassemble};
 
 #[derive(Parser)]
@@ -80,6 +79,8 @@ enum Command {
         /// With `--counts`: also snapshot the counts every this many rounds (0 = final only).
         #[arg(long, default_value_t = 0)]
         snapshot_rounds: u32,
+        #[command(flatten)]
+        disk: DiskArgs,
     },
 }
 
@@ -139,7 +140,9 @@ fn execute(command: Command) -> Result<ExitCode> {
             rounds_per_batch,
             counts,
             snapshot_rounds,
+            disk,
         } => {
+            let mut host = disk.host()?;
             let (image, map) = load_program(&input)?;
             let mut machine = Machine::new(
                 &image,
@@ -154,13 +157,7 @@ fn execute(command: Command) -> Result<ExitCode> {
                 counts,
                 snapshot_rounds,
             };
-            let summary = run_to_end(
-                &mut machine,
-                &image,
-                map.as_ref(),
-                &mut StdioHost::default(),
-                &options,
-            )?;
+            let summary = run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?;
             summary.print("pxi-asm", "");
             return Ok(ExitCode::from(summary.exit_status));
         }
