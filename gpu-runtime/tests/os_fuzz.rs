@@ -272,12 +272,12 @@ fn cpu_programs() -> u64 {
 
 #[test]
 fn random_programs_cannot_hurt_the_kernel_cpu() {
-    run(None, cpu_programs(), 0x05F0_22)
+    run(None, cpu_programs(), 0x0005_F022)
 }
 
 #[test]
 fn random_programs_cannot_hurt_the_kernel_gpu() {
     let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
     eprintln!("adapter: {}", gpu.adapter_name());
-    run(Some(&gpu), cpu_programs() / 20, 0x6B0_22)
+    run(Some(&gpu), cpu_programs() / 20, 0x0006_B022)
 }
