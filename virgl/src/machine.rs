@@ -56,12 +56,23 @@ pub enum VirglError<E> {
     },
     /// A slice ended before its budget without a reason: the driver cut it off.
     SliceCutOff(CutOff),
+    /// The image has a tensor instruction; this executor has no tensor pass
+    /// yet, so it refuses rather than return wrong state.
+    Tensor {
+        /// Code address of the first one.
+        pc: u32,
+    },
 }
 
 impl<E: core::fmt::Display> core::fmt::Display for VirglError<E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             VirglError::Transport(e) => write!(f, "virgl transport: {e}"),
+            VirglError::Tensor { pc } => write!(
+                f,
+                "the image has a tensor instruction at pc {pc}; the virgl executor has no tensor \
+                 pass yet: run it on the CPU interpreter"
+            ),
             VirglError::TooManyHarts { harts } => write!(
                 f,
                 "the image asks for {harts} harts; the virgl executor runs at most {MAX_HARTS}"
@@ -203,6 +214,13 @@ impl<'c, T: Transport> VirglMachine<'c, T> {
     ) -> Result<Self, VirglError<T::Error>> {
         if image.harts > MAX_HARTS {
             return Err(VirglError::TooManyHarts { harts: image.harts });
+        }
+        let tensor = (0..image.code.len()).find(|&pc| {
+            pxi::Instruction::decode(&image.code, pc)
+                .is_ok_and(|i| i.op.info().class == pxi::isa::Class::Tensor)
+        });
+        if let Some(pc) = tensor {
+            return Err(VirglError::Tensor { pc: pc as u32 });
         }
         let (memory, harts, control_block) = pxi::machine::initial_state(image, limits);
         let mut code = image.code.clone();
