@@ -41,6 +41,22 @@ enum Command {
         #[arg(long)]
         no_map: bool,
     },
+    /// Link user programs into a pxOS image (docs/abi.md, "Programs").
+    ///
+    /// Each program (`.pxi` or `.pxs`, named by its file stem) gets its code
+    /// appended and an entry in the program directory; the shell's `programs`
+    /// lists it. Use the result as `pxi-run` input, or embed it in the
+    /// microkernel with `PXOS_IMAGE=out.pxi`.
+    Link {
+        /// The OS image or source (e.g. examples/os.pxs).
+        os: PathBuf,
+        /// The programs to link.
+        #[arg(required = true)]
+        programs: Vec<PathBuf>,
+        /// The linked image (its `.map` is written next to it when every input has one).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Turn a `.pxi` image back into source that reassembles to the identical image.
     ///
     /// Uses `<input>.map` for label names and source lines when it exists.
@@ -116,6 +132,21 @@ fn execute(command: Command) -> Result<ExitCode> {
                 assembly
                     .map
                     .write(&map_path)
+                    .with_context(|| format!("writing {}", map_path.display()))?;
+            }
+        }
+        Command::Link {
+            os,
+            programs,
+            output,
+        } => {
+            let (mut image, mut map) = load_program(&os)?;
+            pxi_asm::runner::link_programs(&mut image, &mut map, &programs)?;
+            fs::write(&output, image.encode_png())
+                .with_context(|| format!("writing {}", output.display()))?;
+            if let Some(map) = map {
+                let map_path = SourceMap::sidecar(&output);
+                map.write(&map_path)
                     .with_context(|| format!("writing {}", map_path.display()))?;
             }
         }
