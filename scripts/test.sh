@@ -6,7 +6,7 @@
 # build. A missing GPU adapter, QEMU or browser fails the run; nothing is skipped.
 source "$(dirname "$0")/setup.sh"
 pxos_apt mesa-vulkan-drivers libvulkan1 qemu-system-x86 chromium \
-    qemu-system-gui virgl-server libgl1-mesa-dri libegl-mesa0
+    qemu-system-gui virgl-server libgl1-mesa-dri libegl-mesa0 dosfstools mtools
 pxos_rust clippy rustfmt target:x86_64-unknown-none
 cd "$PXOS_ROOT"
 step() { printf '\n== %s\n' "$*" >&2; }

@@ -750,12 +750,6 @@ impl<'g> GpuMachine<'g> {
         let b = &self.buffers.harts;
         self.gpu.read_words(b, 0, (b.size() / 4) as usize)
     }
-
-    /// `count` words of data memory from word `at` (without reading the rest back).
-    pub fn read_memory(&self, at: u32, count: usize) -> Result<Vec<u32>, GpuError> {
-        self.gpu
-            .read_words(&self.buffers.memory, at as u64 * 4, count)
-    }
 }
 
 impl Executor for GpuMachine<'_> {
@@ -841,6 +835,31 @@ impl Executor for GpuMachine<'_> {
 
     fn counts(&mut self) -> Result<Vec<u32>, GpuError> {
         self.read_counts()
+    }
+
+    fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, GpuError> {
+        if addr as u64 + out.len() as u64 > self.memory_words as u64 {
+            return Ok(false);
+        }
+        if !out.is_empty() {
+            let words = self
+                .gpu
+                .read_words(&self.buffers.memory, addr as u64 * 4, out.len())?;
+            out.copy_from_slice(&words);
+        }
+        Ok(true)
+    }
+
+    fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, GpuError> {
+        if addr as u64 + words.len() as u64 > self.memory_words as u64 {
+            return Ok(false);
+        }
+        self.gpu.queue().write_buffer(
+            &self.buffers.memory,
+            addr as u64 * 4,
+            bytemuck::cast_slice(words),
+        );
+        Ok(true)
     }
 
     fn harts(&mut self) -> Result<Vec<u32>, GpuError> {

@@ -20,8 +20,22 @@ pub struct RunRecord {
 
 /// Run on the CPU reference interpreter.
 pub fn run_cpu(image: &Image, limits: Limits, rounds_per_batch: u32, input: &[u8]) -> RunRecord {
+    run_cpu_with(
+        image,
+        limits,
+        rounds_per_batch,
+        CaptureHost::with_input(input),
+    )
+}
+
+/// Run on the CPU reference interpreter with `host` (its input, its devices).
+pub fn run_cpu_with(
+    image: &Image,
+    limits: Limits,
+    rounds_per_batch: u32,
+    mut host: CaptureHost,
+) -> RunRecord {
     let mut machine = Machine::new(image, limits);
-    let mut host = CaptureHost::with_input(input);
     let outcome = match drive(&mut machine, &mut host, rounds_per_batch, |_, _| {}) {
         Ok(outcome) => outcome,
         Err(never) => match never {},
@@ -41,8 +55,19 @@ pub fn run_gpu(
     rounds_per_batch: u32,
     input: &[u8],
 ) -> Result<RunRecord, GpuError> {
+    let host = CaptureHost::with_input(input);
+    run_gpu_with(gpu, image, limits, rounds_per_batch, host)
+}
+
+/// Run on the GPU runtime with `host` (its input, its devices).
+pub fn run_gpu_with(
+    gpu: &Gpu,
+    image: &Image,
+    limits: Limits,
+    rounds_per_batch: u32,
+    mut host: CaptureHost,
+) -> Result<RunRecord, GpuError> {
     let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions::default())?;
-    let mut host = CaptureHost::with_input(input);
     let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})?;
     Ok(RunRecord {
         outcome,

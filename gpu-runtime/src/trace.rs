@@ -353,4 +353,12 @@ impl<X: Phases> Executor for Traced<'_, X> {
     fn harts(&mut self) -> Result<Vec<u32>, X::Error> {
         self.inner.harts()
     }
+
+    fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, X::Error> {
+        self.inner.read_memory(addr, out)
+    }
+
+    fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, X::Error> {
+        self.inner.write_memory(addr, words)
+    }
 }

@@ -114,6 +114,7 @@ fn shell_commands_and_user_programs() {
         "help\necho hello,   pixels\nrun hello\nrun counter\nrun primes 30\nuptime\nps\nfrobnicate\nrun nothing\nrun\nrun paint\nprograms\n",
         &[
             "commands: help, echo <text>, ps, mem, programs, run <program> [arg] [&], kill <pid>, uptime, audit, heat\n\
+             files: ls [-l] [path], cat, write <path> <text>, append, cp, mv, rm, mkdir, rmdir, stat, df, sync, time <command>\n\
              keys: backspace, Ctrl-U (erase line), Ctrl-C (kill the foreground program), Ctrl-D (end: halt)\n",
             "hello,   pixels\n",
             "hello from pid 2\n",
@@ -351,6 +352,12 @@ fn measure_os_costs() {
         }
         fn harts(&mut self) -> Result<Vec<u32>, X::Error> {
             self.inner.harts()
+        }
+        fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, X::Error> {
+            self.inner.read_memory(addr, out)
+        }
+        fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, X::Error> {
+            self.inner.write_memory(addr, words)
         }
     }
 

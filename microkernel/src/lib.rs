@@ -13,6 +13,7 @@ pub mod draw;
 pub mod memory;
 pub mod pci;
 pub mod screen;
+pub mod virtio_caps;
 pub mod virtio_gpu;
 
 #[cfg(target_os = "none")]

@@ -4,6 +4,7 @@
 #![no_main]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+use microkernel::arch::blk::PciVirtioBlk;
 use microkernel::arch::dispatch::{self, CpuExecutor, KernelHost, Screen};
 use microkernel::arch::gpu::Display;
 use microkernel::arch::pci::{ConfigSpace, Function};
@@ -15,12 +16,14 @@ use microkernel::arch::{heap, interrupts, logger, pvh};
 use microkernel::kprintln;
 use microkernel::pci::PciId;
 use microkernel::screen::ProgramView;
+use microkernel::virtio_caps::VIRTIO_BLK_IDS;
 use pxi::Trap;
 use pxi::run::{Outcome, Stop};
 use pxi::{Image, Machine};
 use virgl::{VirglError, VirglMachine};
 
 extern crate alloc;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
@@ -92,7 +95,8 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         image.memory_words
     );
 
-    let mut screen = enumerate_pci().and_then(|gpu| match Display::new(&gpu) {
+    let (gpu, disk) = enumerate_pci();
+    let mut screen = gpu.and_then(|gpu| match Display::new(&gpu) {
         Ok(display) => Some(open_screen(display, &image)),
         Err(error) => {
             kprintln!("display: virtio-gpu init failed ({error:?}); running without a screen");
@@ -109,7 +113,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
             Err(error) => {
                 kprintln!("dispatch: virgl executor failed: {error}");
                 kprintln!("dispatch: falling back to the pxi CPU interpreter");
-                run_on_cpu(&image, &mut host, screen.as_mut())
+                run_on_cpu(&image, &mut host, screen.as_mut(), disk.as_ref())
             }
         },
         None => {
@@ -122,7 +126,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
                     "no virtio-gpu"
                 }
             );
-            run_on_cpu(&image, &mut host, screen.as_mut())
+            run_on_cpu(&image, &mut host, screen.as_mut(), disk.as_ref())
         }
     };
     let elapsed_ms = (interrupts::uptime_micros() - started) / 1000;
@@ -155,9 +159,13 @@ fn run_on_cpu(
     image: &Image,
     host: &mut KernelHost,
     screen: Option<&mut Screen>,
+    disk: Option<&Function>,
 ) -> (Outcome, Vec<Trap>) {
     kprintln!("dispatch: running os.pxi on the pxi CPU interpreter");
     let mut executor = CpuExecutor(Machine::new(image, dispatch::limits()));
+    if let Some(disk) = disk {
+        offer_disk(host, &executor, disk);
+    }
     // The interpreter's error type is `Infallible`.
     let Ok(outcome) = dispatch::run(&mut executor, host, screen);
     (outcome, executor.0.traps(image))
@@ -231,10 +239,41 @@ fn open_screen(mut display: Display, image: &Image) -> Screen {
     Screen { display, view }
 }
 
-/// Lists every PCI function and returns the virtio-gpu, enabled.
-fn enumerate_pci() -> Option<Function> {
+/// Puts the virtio-blk disk in the device table, for the pixel driver. DMA addresses are the
+/// physical addresses of the machine's data memory (identity mapped, so its pointer), which
+/// must lie below 4 GiB: `SYS_DMA` hands out 32-bit addresses. (Only the CPU interpreter's
+/// memory is in RAM; the virgl executor runs without the disk.)
+fn offer_disk(host: &mut KernelHost, executor: &CpuExecutor, disk: &Function) {
+    let memory = &executor.0.memory;
+    let base = memory.as_ptr() as u64;
+    if base + 4 * memory.len() as u64 > u64::from(u32::MAX) {
+        kprintln!(
+            "pci {}: virtio-blk: data memory above 4 GiB; no disk",
+            disk.address
+        );
+        return;
+    }
+    match PciVirtioBlk::new(ConfigSpace, disk) {
+        Some(device) => {
+            host.devices.dma_base = base;
+            host.devices.add(Box::new(device));
+            kprintln!(
+                "pci {}: virtio-blk offered to pixel drivers (device 0, DMA base {base:#x})",
+                disk.address
+            );
+        }
+        None => kprintln!(
+            "pci {}: virtio-blk without usable virtio 1.x capabilities; no disk",
+            disk.address
+        ),
+    }
+}
+
+/// Lists every PCI function; returns the virtio-gpu (enabled) and the first virtio-blk.
+fn enumerate_pci() -> (Option<Function>, Option<Function>) {
     let config = ConfigSpace;
     let mut gpu = None;
+    let mut disk = None;
     kprintln!("pci: scanning buses 00..ff");
     config.enumerate(|function| {
         kprintln!(
@@ -252,7 +291,15 @@ fn enumerate_pci() -> Option<Function> {
         if function.id == PciId::VIRTIO_GPU && gpu.is_none() {
             gpu = Some(function.clone());
         }
+        if VIRTIO_BLK_IDS.contains(&function.id) && disk.is_none() {
+            disk = Some(function.clone());
+        }
     });
+    (enable_gpu(config, gpu), disk)
+}
+
+/// The virtio-gpu, enabled, if it is there and its BARs are mapped.
+fn enable_gpu(config: ConfigSpace, gpu: Option<Function>) -> Option<Function> {
     let Some(gpu) = gpu else {
         kprintln!("pci: no virtio-gpu (1af4:1050); running without a screen");
         return None;

@@ -8,7 +8,7 @@ use pxi::image::{
     DEFAULT_WIDTH, HEADER_PIXELS, MAX_DIMENSION, MAX_HARTS, MAX_MEMORY_WORDS, MAX_PIXELS, Segment,
 };
 use pxi::isa::{Form, OperandKind};
-use pxi::mailbox::CALLS;
+use pxi::mailbox::{CALLS, DEVICE_CONSTANTS};
 use pxi::state::CONSTANTS;
 use pxi::{Image, Instruction, Op};
 
@@ -243,7 +243,8 @@ impl<'s> Assembler<'_, 's> {
 
     /// Pass 0: every name, so that later passes can tell forward references from typos.
     fn define_symbols(&mut self, statements: &'s [Statement]) {
-        let constants = CONSTANTS.iter().map(|&(name, value, _)| (value, name, ""));
+        let constants = CONSTANTS.iter().chain(DEVICE_CONSTANTS);
+        let constants = constants.map(|&(name, value, _)| (value, name, ""));
         for (number, name, _) in CALLS.iter().copied().chain(constants) {
             self.symbols.insert(
                 name,

@@ -6,10 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use pxi::host::StdioHost;
 use pxi::{Limits, Machine};
 use pxi_asm::assemble::set_width;
-use pxi_asm::runner::{RunOptions, load_image, load_program, run_to_end};
+use pxi_asm::runner::{DiskArgs, RunOptions, load_image, load_program, run_to_end};
 use pxi_asm::{SourceMap, assemble_file, cli, disassemble};
 
 #[derive(Parser)]
@@ -41,6 +40,22 @@ enum Command {
         /// Do not write the `<output>.map` source map.
         #[arg(long)]
         no_map: bool,
+    },
+    /// Link user programs into a pxOS image (docs/abi.md, "Programs").
+    ///
+    /// Each program (`.pxi` or `.pxs`, named by its file stem) gets its code
+    /// appended and an entry in the program directory; the shell's `programs`
+    /// lists it. Use the result as `pxi-run` input, or embed it in the
+    /// microkernel with `PXOS_IMAGE=out.pxi`.
+    Link {
+        /// The OS image or source (e.g. examples/os.pxs).
+        os: PathBuf,
+        /// The programs to link.
+        #[arg(required = true)]
+        programs: Vec<PathBuf>,
+        /// The linked image (its `.map` is written next to it when every input has one).
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// Turn a `.pxi` image back into source that reassembles to the identical image.
     ///
@@ -80,6 +95,8 @@ enum Command {
         /// With `--counts`: also snapshot the counts every this many rounds (0 = final only).
         #[arg(long, default_value_t = 0)]
         snapshot_rounds: u32,
+        #[command(flatten)]
+        disk: DiskArgs,
     },
 }
 
@@ -118,6 +135,21 @@ fn execute(command: Command) -> Result<ExitCode> {
                     .with_context(|| format!("writing {}", map_path.display()))?;
             }
         }
+        Command::Link {
+            os,
+            programs,
+            output,
+        } => {
+            let (mut image, mut map) = load_program(&os)?;
+            pxi_asm::runner::link_programs(&mut image, &mut map, &programs)?;
+            fs::write(&output, image.encode_png())
+                .with_context(|| format!("writing {}", output.display()))?;
+            if let Some(map) = map {
+                let map_path = SourceMap::sidecar(&output);
+                map.write(&map_path)
+                    .with_context(|| format!("writing {}", map_path.display()))?;
+            }
+        }
         Command::Disassemble {
             input,
             output,
@@ -139,7 +171,9 @@ fn execute(command: Command) -> Result<ExitCode> {
             rounds_per_batch,
             counts,
             snapshot_rounds,
+            disk,
         } => {
+            let mut host = disk.host()?;
             let (image, map) = load_program(&input)?;
             let mut machine = Machine::new(
                 &image,
@@ -154,13 +188,7 @@ fn execute(command: Command) -> Result<ExitCode> {
                 counts,
                 snapshot_rounds,
             };
-            let summary = run_to_end(
-                &mut machine,
-                &image,
-                map.as_ref(),
-                &mut StdioHost::default(),
-                &options,
-            )?;
+            let summary = run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?;
             summary.print("pxi-asm", "");
             return Ok(ExitCode::from(summary.exit_status));
         }

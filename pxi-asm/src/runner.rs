@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use pxi::Image;
 use pxi::counts::Counts;
+use pxi::host::StdioHost;
 use pxi::mailbox::Host;
 use pxi::run::{Executor, Outcome, Stop, drive};
 use pxi::state::{H_AUX, H_STATUS, HART_EXITED, HART_WORDS};
+use pxi::virtio_blk::Fault;
 
 use crate::assemble_file;
 use crate::source_map::{MapStatus, SourceMap};
@@ -23,6 +25,33 @@ use crate::trap::render_trap;
 pub const EXIT_TRAPPED: u8 = 125;
 /// Exit status when the step budget ran out.
 pub const EXIT_BUDGET: u8 = 124;
+
+/// The disk options of the run tools (`--disk IMAGE [--read-only]`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct DiskArgs {
+    /// Offer the program a virtio-blk device backed by this disk image (see docs/mailbox.md).
+    #[arg(long)]
+    pub disk: Option<PathBuf>,
+    /// Open the disk image read-only: the device offers VIRTIO_BLK_F_RO, refuses writes,
+    /// and the file is opened without write access.
+    #[arg(long, requires = "disk")]
+    pub read_only: bool,
+    /// Make the disk misbehave, to test drivers: none, bad-status, wrong-used-id, no-completion.
+    #[arg(long, requires = "disk", default_value = "none", value_parser = pxi::host::parse_fault)]
+    pub disk_fault: Fault,
+}
+
+impl DiskArgs {
+    /// The console host with the disk attached.
+    pub fn host(&self) -> Result<StdioHost> {
+        let mut host = StdioHost::default();
+        if let Some(path) = &self.disk {
+            pxi::host::attach_disk(&mut host.devices, path, self.read_only, self.disk_fault)
+                .map_err(|e| anyhow::anyhow!(e))?;
+        }
+        Ok(host)
+    }
+}
 
 /// What to do besides running.
 #[derive(Clone, Debug, Default)]

@@ -255,3 +255,63 @@ fn errors_are_not_prefixed_twice() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `link` adds a program to the OS image: the linked image lists and runs it,
+/// and its map names the program's pixels `greet.main` and so on.
+#[test]
+fn link_adds_programs_to_an_os_image() {
+    let dir = scratch("link");
+    let source = dir.join("greet.pxs");
+    let osabi = std::path::Path::new("../examples/lib/osabi.pxs")
+        .canonicalize()
+        .unwrap();
+    std::fs::write(
+        &source,
+        format!(
+            ".include \"{}\"\n.data\nmsg: .string \"linked in\\n\"\n.code\nmain:\n    li r1, msg\n    li r2, msg.len\n    call u_puts\n    li r0, 0\n    ret\n",
+            osabi.display()
+        ),
+    )
+    .unwrap();
+    let linked = dir.join("os.pxi");
+    let out = pxi_asm(&[
+        "link",
+        "../examples/os.pxs",
+        source.to_str().unwrap(),
+        "-o",
+        linked.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let map = std::fs::read_to_string(dir.join("os.pxi.map")).unwrap();
+    assert!(
+        map.contains(" greet.main"),
+        "the map names the linked program's labels"
+    );
+    let run = Command::new(env!("CARGO_BIN_EXE_pxi-asm"))
+        .args(["run", linked.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"run greet\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        stdout(&run).contains("pxos$ linked in\n"),
+        "{}",
+        stdout(&run)
+    );
+    let bad = pxi_asm(&[
+        "link",
+        "../examples/os.pxs",
+        source.to_str().unwrap(),
+        source.to_str().unwrap(),
+        "-o",
+        linked.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("already linked"), "{}", stderr(&bad));
+}

@@ -38,8 +38,9 @@ pub fn isa_markdown() -> String {
             ));
         }
     }
-    s.push_str("\n## Machine constants\n\nPredefined by the assembler, from `pxi::state::CONSTANTS`.\n\n| name | value | meaning |\n|---|---|---|\n");
-    for (name, value, doc) in crate::state::CONSTANTS {
+    s.push_str("\n## Machine constants\n\nPredefined by the assembler, from `pxi::state::CONSTANTS` and `pxi::mailbox::DEVICE_CONSTANTS`.\n\n| name | value | meaning |\n|---|---|---|\n");
+    let device = crate::mailbox::DEVICE_CONSTANTS;
+    for (name, value, doc) in crate::state::CONSTANTS.iter().chain(device) {
         s.push_str(&format!("| `{name}` | {value} | {doc} |\n"));
     }
     s.push_str("\n## System calls\n\n`syscall` with the call number in `r0` and arguments in `r1`..`r3`; the result comes back in `r0`. The assembler predefines each name as a constant.\n\n| number | name | semantics |\n|---|---|---|\n");

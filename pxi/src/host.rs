@@ -1,17 +1,25 @@
 //! Hosts for std processes: the real console, and a deterministic capture
 //! used by tests to compare executors.
 
-use std::io::{Read, Write};
+use std::boxed::Box;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::string::{String, ToString};
 use std::time::Instant;
 use std::vec::Vec;
 
+use crate::devices::Devices;
 use crate::mailbox::{Host, Input};
+use crate::virtio_blk::{BlockStore, Fault, IoError, SECTOR, VirtioBlk};
 
 /// The process's stdout and stdin, and a real clock.
 pub struct StdioHost {
     start: Instant,
     /// Bytes written so far (for summaries).
     pub written: u64,
+    /// Devices offered to pixel drivers (`--disk`).
+    pub devices: Devices,
 }
 
 impl Default for StdioHost {
@@ -19,7 +27,97 @@ impl Default for StdioHost {
         StdioHost {
             start: Instant::now(),
             written: 0,
+            devices: Devices::default(),
         }
+    }
+}
+
+/// A disk image file as a block store. A read-only disk opens the file
+/// read-only, so nothing the device or a driver does can modify it.
+pub struct FileDisk {
+    file: File,
+    sectors: u64,
+    read_only: bool,
+}
+
+impl FileDisk {
+    /// Open `path`; its size must be a whole number of 512-byte sectors.
+    pub fn open(path: &Path, read_only: bool) -> Result<FileDisk, String> {
+        let name = path.display();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(!read_only)
+            .open(path)
+            .map_err(|e| std::format!("disk image {name}: {e}"))?;
+        let len = file
+            .metadata()
+            .map_err(|e| std::format!("disk image {name}: {e}"))?
+            .len();
+        if len == 0 || len % SECTOR as u64 != 0 {
+            return Err(std::format!(
+                "disk image {name}: size {len} is not a positive multiple of {SECTOR} bytes"
+            ));
+        }
+        Ok(FileDisk {
+            file,
+            sectors: len / SECTOR as u64,
+            read_only,
+        })
+    }
+
+    fn at(&mut self, sector: u64) -> Result<&mut File, IoError> {
+        self.file
+            .seek(SeekFrom::Start(sector * SECTOR as u64))
+            .map_err(|_| IoError)?;
+        Ok(&mut self.file)
+    }
+}
+
+impl BlockStore for FileDisk {
+    fn sectors(&self) -> u64 {
+        self.sectors
+    }
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        self.at(sector)?.read_exact(buf).map_err(|_| IoError)
+    }
+    fn write(&mut self, sector: u64, buf: &[u8]) -> Result<(), IoError> {
+        if self.read_only {
+            return Err(IoError);
+        }
+        self.at(sector)?.write_all(buf).map_err(|_| IoError)
+    }
+    fn flush(&mut self) -> Result<(), IoError> {
+        if self.read_only {
+            return Ok(());
+        }
+        self.file.sync_data().map_err(|_| IoError)
+    }
+}
+
+/// Add a virtio-blk device backed by the image at `path` to `devices`
+/// (`pxi-run --disk`), misbehaving as `fault` says.
+pub fn attach_disk(
+    devices: &mut Devices,
+    path: &Path,
+    read_only: bool,
+    fault: Fault,
+) -> Result<u32, String> {
+    let mut device = VirtioBlk::new(FileDisk::open(path, read_only)?);
+    device.fault = fault;
+    Ok(devices.add(Box::new(device)))
+}
+
+/// Parse a `--disk-fault` name.
+pub fn parse_fault(name: &str) -> Result<Fault, String> {
+    match name {
+        "none" => Ok(Fault::None),
+        "bad-status" => Ok(Fault::BadStatus),
+        "wrong-used-id" => Ok(Fault::WrongUsedId),
+        "no-completion" => Ok(Fault::NoCompletion),
+        _ => Err("unknown disk fault (none, bad-status, wrong-used-id, no-completion)".to_string()),
     }
 }
 
@@ -43,18 +141,24 @@ impl Host for StdioHost {
             _ => Input::Eof,
         }
     }
+
+    fn devices(&mut self) -> Option<&mut Devices> {
+        Some(&mut self.devices)
+    }
 }
 
 /// Captures output, plays scripted input, and has a deterministic clock
 /// (each reading advances it by 1000 µs), so two executors servicing the same
 /// requests in the same order see exactly the same answers.
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct CaptureHost {
     /// Everything written.
     pub output: Vec<u8>,
     /// Remaining input.
     pub input: std::collections::VecDeque<u8>,
     clock: u64,
+    /// Devices offered to pixel drivers.
+    pub devices: Devices,
 }
 
 impl CaptureHost {
@@ -79,5 +183,9 @@ impl Host for CaptureHost {
 
     fn read_byte(&mut self) -> Input {
         self.input.pop_front().map_or(Input::Eof, Input::Byte)
+    }
+
+    fn devices(&mut self) -> Option<&mut Devices> {
+        Some(&mut self.devices)
     }
 }

@@ -11,6 +11,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod counts;
+pub mod devices;
 pub mod docs;
 pub mod float;
 #[cfg(feature = "std")]
@@ -25,6 +26,7 @@ pub mod program;
 pub mod run;
 pub mod state;
 pub mod tensor;
+pub mod virtio_blk;
 pub mod wgsl;
 
 pub use image::{Image, ImageError};

@@ -77,6 +77,67 @@ pub const ERR_NOSYS: u32 = 0xFFFF_FFFE;
 pub const ERR_FAULT: u32 = 0xFFFF_FFFD;
 /// Result of `getc` at end of input.
 pub const EOF: u32 = 0xFFFF_FFFF;
+/// Result: no such device (or device-table field).
+pub const ERR_NODEV: u32 = 0xFFFF_FFFC;
+/// Result: a register access outside the regions the device was granted
+/// (or a bad width or alignment).
+pub const ERR_DENIED: u32 = 0xFFFF_FFFB;
+/// Result of `SYS_DEVWAIT` when the device did not complete in time.
+pub const ERR_TIMEOUT: u32 = 0xFFFF_FFFA;
+
+/// Result values and device-table constants, predefined by the assembler
+/// (`MB_` keeps them apart from the OS's own error names).
+pub const DEVICE_CONSTANTS: &[(&str, u32, &str)] = &[
+    ("MB_EOF", EOF, "result: end of input (SYS_GETC)"),
+    (
+        "MB_NOSYS",
+        ERR_NOSYS,
+        "result: unknown call, or no such device on this host",
+    ),
+    (
+        "MB_FAULT",
+        ERR_FAULT,
+        "result: an argument points outside data memory",
+    ),
+    (
+        "MB_NODEV",
+        ERR_NODEV,
+        "result: no such device or device-table field",
+    ),
+    (
+        "MB_DENIED",
+        ERR_DENIED,
+        "result: register access outside the granted region, or bad width/alignment",
+    ),
+    ("MB_TIMEOUT", ERR_TIMEOUT, "result: SYS_DEVWAIT timed out"),
+    (
+        "DEV_VIRTIO_BLK",
+        crate::devices::KIND_VIRTIO_BLK,
+        "device kind: virtio block device",
+    ),
+    (
+        "DEV_KIND",
+        crate::devices::INFO_KIND,
+        "SYS_DEVINFO field: device kind",
+    ),
+    (
+        "DEV_IRQ",
+        crate::devices::INFO_IRQ,
+        "SYS_DEVINFO field: interrupt line",
+    ),
+    (
+        "DEV_REGIONS",
+        crate::devices::INFO_REGIONS,
+        "SYS_DEVINFO field: number of register regions",
+    ),
+    (
+        "DEV_REGION_LEN",
+        crate::devices::INFO_REGION_LEN,
+        "SYS_DEVINFO field: + i = length of region i in bytes",
+    ),
+];
+
+use crate::devices::{DeviceError, Devices, DmaMap, Wait};
 
 macro_rules! syscalls {
     ($( $variant:ident = $num:literal, $name:literal, $doc:literal; )*) => {
@@ -108,6 +169,11 @@ syscalls! {
     Getc  = 5, "SYS_GETC",  "Read one byte of console input; waits until one arrives. Returns it, or EOF (0xFFFFFFFF) at end of input.";
     Heat  = 7, "SYS_HEAT",  "Profiling: returns the code address (`r2` = 0) or the execution count (`r2` = 1) of the `r1`-th most executed code pixel so far (0 = hottest; ties go to the lower address), or EOF when fewer pixels have run. Counts are taken at the end of the batch.";
     Blit  = 6, "SYS_BLIT",  "Draw `r2` (at most 64) 0xAARRGGBB pixels from word address `r1` in a row on the screen, starting at x = `r3` & 0xFFFF, y = `r3` >> 16. Returns the pixels drawn, ERR_FAULT, or ERR_NOSYS when the host has no screen.";
+    DevInfo  = 16, "SYS_DEVINFO",  "Device table: field `r2` (DEV_KIND, DEV_IRQ, DEV_REGIONS, DEV_REGION_LEN + i) of device `r1`. Returns the value, or ERR_NODEV past the table.";
+    DevRead  = 17, "SYS_DEVREAD",  "Read a device register: `r1` = device | region << 8 | width << 16 (width 1, 2 or 4 bytes), `r2` = byte offset in the region. Returns the value, ERR_NODEV, or ERR_DENIED outside the granted region or misaligned.";
+    DevWrite = 18, "SYS_DEVWRITE", "Write `r3` to a device register: `r1` and `r2` as for SYS_DEVREAD. Returns 0, ERR_NODEV or ERR_DENIED.";
+    Dma      = 19, "SYS_DMA",      "Device-visible (bus) address of the `r2` data words at word address `r1` (low 32 bits; the high half is 0), or ERR_FAULT when the range is outside data memory.";
+    DevWait  = 20, "SYS_DEVWAIT",  "Wait up to `r2` microseconds for device `r1` to signal completion; returns its interrupt status (non-zero, now acknowledged), ERR_TIMEOUT or ERR_NODEV.";
 }
 
 /// One console-input poll.
@@ -136,6 +202,10 @@ pub trait Host {
     fn blit(&mut self, x: u32, y: u32, pixels: &[u32]) -> bool {
         let _ = (x, y, pixels);
         false
+    }
+    /// The devices granted to pixel drivers; `None` when there are none.
+    fn devices(&mut self) -> Option<&mut Devices> {
+        None
     }
 }
 
@@ -227,6 +297,9 @@ pub fn service(
                 Input::NotYet => None,
             },
             Some(Call::Heat) => Some(counts.map_or(ERR_NOSYS, |c| hottest(c, arg0, arg1))),
+            Some(
+                call @ (Call::DevInfo | Call::DevRead | Call::DevWrite | Call::Dma | Call::DevWait),
+            ) => device_call(call, slot, memory_words, host),
             None => Some(ERR_NOSYS),
         };
         match result {
@@ -243,6 +316,41 @@ pub fn service(
         }
     }
     done
+}
+
+/// The device calls; `None` keeps a `SYS_DEVWAIT` waiting.
+fn device_call(call: Call, slot: &[u32], memory_words: u32, host: &mut impl Host) -> Option<u32> {
+    let (arg0, arg1, arg2, seq) = (slot[W_ARG0], slot[W_ARG1], slot[W_ARG2], slot[W_SEQ]);
+    let now = if call == Call::DevWait {
+        host.clock_us()
+    } else {
+        0
+    };
+    let Some(devices) = host.devices() else {
+        return Some(ERR_NODEV);
+    };
+    let error = |e| match e {
+        DeviceError::NoDevice => ERR_NODEV,
+        DeviceError::Denied => ERR_DENIED,
+    };
+    match call {
+        Call::DevInfo => Some(devices.info(arg0, arg1).unwrap_or_else(error)),
+        Call::DevRead => Some(devices.read(arg0, arg1).unwrap_or_else(error)),
+        Call::DevWrite => Some(devices.write(arg0, arg1, arg2).map_or_else(error, |()| 0)),
+        Call::Dma => {
+            let map = DmaMap {
+                base: devices.dma_base,
+                memory_words,
+            };
+            Some(map.bus_address(arg0, arg1).map_or(ERR_FAULT, |a| a as u32))
+        }
+        _ => match devices.wait(seq, arg0, arg1, now) {
+            Wait::Done(status) => Some(status),
+            Wait::Pending => None,
+            Wait::TimedOut => Some(ERR_TIMEOUT),
+            Wait::NoDevice => Some(ERR_NODEV),
+        },
+    }
 }
 
 fn write_payload(

@@ -21,18 +21,51 @@ pub const CAPS: &[(&str, u32, &str)] = &[
         "kernel tables (ps, mem, audit, heat, programs)",
     ),
     ("CAP_SCREEN", 128, "drawing on the screen"),
+    ("CAP_FILE", 256, "files on the disk"),
 ];
 
 /// Every capability.
-pub const CAP_ALL: u32 = 255;
+pub const CAP_ALL: u32 = 511;
 
 /// Error results: every result `>= ERR_MIN` is an error, nothing else is.
 pub const ERRORS: &[(&str, u32, &str)] = &[
     (
         "ERR_MIN",
-        0xFFFF_FFF0,
+        0xFFFF_FFE0,
         "every result at or above this is an error",
     ),
+    (
+        "ERR_BUSY",
+        0xFFFF_FFE0,
+        "the file is open (remove or rename refused)",
+    ),
+    ("ERR_IO", 0xFFFF_FFE1, "the disk failed"),
+    (
+        "ERR_NODISK",
+        0xFFFF_FFE2,
+        "no disk, or it holds no FAT32 volume",
+    ),
+    ("ERR_NOFILE", 0xFFFF_FFE3, "no such file or directory"),
+    ("ERR_EXIST", 0xFFFF_FFE4, "the name exists"),
+    ("ERR_NOSPC", 0xFFFF_FFE5, "no space left on the disk"),
+    (
+        "ERR_NOTDIR",
+        0xFFFF_FFE6,
+        "a path component is not a directory",
+    ),
+    (
+        "ERR_ISDIR",
+        0xFFFF_FFE7,
+        "a directory where a file is needed",
+    ),
+    ("ERR_NOTEMPTY", 0xFFFF_FFE8, "the directory is not empty"),
+    ("ERR_CORRUPT", 0xFFFF_FFE9, "the file system is corrupt"),
+    ("ERR_BADNAME", 0xFFFF_FFEA, "bad name or file argument"),
+    ("ERR_ROFS", 0xFFFF_FFEB, "the disk is read-only"),
+    ("ERR_BADFS", 0xFFFF_FFEC, "not a FAT32 file system"),
+    ("ERR_MFILE", 0xFFFF_FFED, "too many open files"),
+    ("ERR_TOOLONG", 0xFFFF_FFEE, "a name or path is too long"),
+    ("ERR_BADF", 0xFFFF_FFEF, "not a file handle of this process"),
     ("ERR_BADCALL", 0xFFFF_FFF1, "unknown call number"),
     (
         "ERR_DENIED",
@@ -98,6 +131,19 @@ oscalls! {
     Info   = 16, "INFO",   "CAP_INFO";
     Blit   = 17, "BLIT",   "CAP_SCREEN";
     Fg     = 18, "FG",     "CAP_PROC";
+    Fopen  = 19, "FOPEN",  "CAP_FILE";
+    Fclose = 20, "FCLOSE", "CAP_FILE";
+    Fread  = 21, "FREAD",  "CAP_FILE";
+    Fwrite = 22, "FWRITE", "CAP_FILE";
+    Fseek  = 23, "FSEEK",  "CAP_FILE";
+    Fstat  = 24, "FSTAT",  "CAP_FILE";
+    Readdir = 25, "READDIR", "CAP_FILE";
+    Mkdir  = 26, "MKDIR",  "CAP_FILE";
+    Rmdir  = 27, "RMDIR",  "CAP_FILE";
+    Unlink = 28, "UNLINK", "CAP_FILE";
+    Rename = 29, "RENAME", "CAP_FILE";
+    Fsync  = 30, "FSYNC",  "CAP_FILE";
+    Df     = 31, "DF",     "CAP_FILE";
 }
 
 /// The value of capability `name` (0 for "").
@@ -164,6 +210,6 @@ mod tests {
         );
         assert_eq!(CAPS.iter().map(|c| c.1).sum::<u32>(), CAP_ALL);
         assert!(ERRORS.iter().all(|e| e.1 >= ERRORS[0].1));
-        assert_eq!(OsCall::Fg as usize, OS_CALLS.len() - 1);
+        assert_eq!(OsCall::Df as usize, OS_CALLS.len() - 1);
     }
 }

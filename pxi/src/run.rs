@@ -3,6 +3,7 @@
 
 use alloc::vec::Vec;
 
+use crate::devices::DmaMemory;
 use crate::machine::Machine;
 use crate::mailbox::{self, Host};
 use crate::state::MachineStatus;
@@ -31,6 +32,57 @@ pub trait Executor {
 
     /// Every hart's words (`pxi::state` layout), for trap reports and exit codes.
     fn harts(&mut self) -> Result<Vec<u32>, Self::Error>;
+
+    /// Copy data words at word `addr` into `out` (device DMA, between batches).
+    /// False when the range is outside data memory.
+    fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, Self::Error>;
+
+    /// Write `words` to data memory at word `addr` (device DMA, between
+    /// batches). False when the range is outside data memory.
+    fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, Self::Error>;
+}
+
+/// An executor's data memory as devices see it; the first executor error is
+/// kept for the driver loop to return.
+struct ExecutorMemory<'x, X: Executor> {
+    executor: &'x mut X,
+    error: Option<X::Error>,
+}
+
+impl<X: Executor> DmaMemory for ExecutorMemory<'_, X> {
+    fn read(&mut self, addr: u32, out: &mut [u32]) -> bool {
+        match self.executor.read_memory(addr, out) {
+            Ok(inside) => inside,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    fn write(&mut self, addr: u32, words: &[u32]) -> bool {
+        match self.executor.write_memory(addr, words) {
+            Ok(inside) => inside,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                false
+            }
+        }
+    }
+}
+
+/// Let devices notified during the last service do their DMA.
+fn run_devices<X: Executor>(executor: &mut X, host: &mut impl Host) -> Result<(), X::Error> {
+    let memory_words = executor.memory_words();
+    let Some(devices) = host.devices().filter(|d| d.wants_dma()) else {
+        return Ok(());
+    };
+    let mut memory = ExecutorMemory {
+        executor,
+        error: None,
+    };
+    devices.run_dma(&mut memory, memory_words);
+    memory.error.map_or(Ok(()), Err)
 }
 
 /// Every word of a machine's state, as the CPU interpreter keeps it: what executors read back
@@ -120,6 +172,7 @@ pub fn drive<X: Executor>(
             None
         };
         let done = mailbox::service(executor.mailbox(), memory_words, counts.as_deref(), host);
+        run_devices(executor, host)?;
         if done.replied + done.freed > 0 {
             executor.commit_mailbox()?;
         }
@@ -174,5 +227,13 @@ impl Executor for Machine {
 
     fn harts(&mut self) -> Result<Vec<u32>, Self::Error> {
         Ok(self.harts.clone())
+    }
+
+    fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, Self::Error> {
+        Ok(self.memory.read(addr, out))
+    }
+
+    fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, Self::Error> {
+        Ok(self.memory.write(addr, words))
     }
 }

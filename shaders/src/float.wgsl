@@ -154,7 +154,7 @@ fn f_from_int(v: u32) -> u32 {
     if (sign != 0u) {
         magnitude = 0u - v;
     }
-    let lz = countLeadingZeros(magnitude);
+    let lz = f_clz(magnitude);
     let n = magnitude << lz;
     return f_round_pack(sign, i32(31u - lz) + 127, n >> 7u, (n & 0x7fu) != 0u);
 }
@@ -302,4 +302,20 @@ fn f_scalar(op: u32, x: u32, y: u32) -> u32 {
         case OP_FROUND: { return f_round_int(x); }
         default: { return F_NAN; }
     }
+}
+
+// Leading zero bits of v (32 for 0), from shifts and compares only: the
+// metal path's TGSI has no count-leading-zeros the host parser accepts.
+fn f_clz(v: u32) -> u32 {
+    if (v == 0u) {
+        return 32u;
+    }
+    var x = v;
+    var n = 0u;
+    if (x <= 0x0000ffffu) { n += 16u; x = x << 16u; }
+    if (x <= 0x00ffffffu) { n += 8u; x = x << 8u; }
+    if (x <= 0x0fffffffu) { n += 4u; x = x << 4u; }
+    if (x <= 0x3fffffffu) { n += 2u; x = x << 2u; }
+    if (x <= 0x7fffffffu) { n += 1u; }
+    return n;
 }

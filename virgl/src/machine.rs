@@ -343,6 +343,30 @@ impl<T: Transport> Executor for VirglMachine<'_, T> {
     fn harts(&mut self) -> Result<Vec<u32>, Self::Error> {
         self.read_harts()
     }
+
+    fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, Self::Error> {
+        if addr as u64 + out.len() as u64 > self.memory_words as u64 {
+            return Ok(false);
+        }
+        let handle = self.buffers.memory.handle;
+        self.ctx
+            .transport
+            .read(handle, addr * 4, out)
+            .map_err(VirglError::Transport)?;
+        Ok(true)
+    }
+
+    fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, Self::Error> {
+        if addr as u64 + words.len() as u64 > self.memory_words as u64 {
+            return Ok(false);
+        }
+        let handle = self.buffers.memory.handle;
+        self.ctx
+            .transport
+            .write(handle, addr * 4, words)
+            .map_err(VirglError::Transport)?;
+        Ok(true)
+    }
 }
 
 impl<T: Transport> Drop for VirglMachine<'_, T> {

@@ -319,3 +319,79 @@ fn the_scripts_find_the_kernel_under_cargo_target_dir() {
         );
     }
 }
+
+fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (scripts/test.sh installs dosfstools, mtools)"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Files on QEMU's `virtio-blk-pci`: the microkernel resolves the virtio PCI capabilities into
+/// device-table regions, and the same pixel driver and FAT32 that the host tests run
+/// (examples/lib/virtio_blk.pxs, fat32.pxs, inside os.pxs) serve the shell's file commands on
+/// metal; `fsck.fat -n` and mtools check the disk afterwards.
+#[test]
+fn files_on_a_virtio_blk_disk() {
+    require_qemu();
+    let dir = std::env::temp_dir().join(format!("pxos-qemu-disk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("disk.img");
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    let hello = dir.join("hello.txt");
+    std::fs::write(&hello, "hello from mtools\n").unwrap();
+    let _ = std::fs::remove_file(&image);
+    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
+    run_tool("mcopy", &["-i", image_arg, hello.to_str().unwrap(), "::/"]);
+    let drive = format!("file={image_arg},if=none,format=raw,id=disk");
+    let qemu = Qemu::new(&kernels().kernel)
+        .args(["-drive", &drive, "-device", "virtio-blk-pci,drive=disk"])
+        .append(EXIT_ON_STOP);
+    let mut running = qemu.spawn();
+    running.wait_for_line("virtio-blk offered to pixel drivers", BOOT_TIMEOUT);
+    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
+    // Typed ahead (the console hart buffers it) and answered in order. Each step waits for a
+    // line only that step prints; a silent command waits for the end of its own echo (a
+    // typed-ahead byte may be echoed before the prompt, so never for the start of a line).
+    let script: &[(&str, &str)] = &[
+        ("ls -l\r", "- 18 hello.txt"),
+        ("cat hello.txt\r", "hello from mtools"),
+        ("mkdir \"From QEMU\"\r", "dir \"From QEMU\""),
+        (
+            "write \"From QEMU/A long name.txt\" written on metal\r",
+            "name.txt\" written on metal",
+        ),
+        ("cat \"from qemu/a LONG name.TXT\"\r", "written on metal"),
+        ("stat hello.txt\r", "hello.txt: file, 18 bytes"),
+        ("sync\r", "ync"),
+    ];
+    for (command, reply) in script {
+        running.send(command.as_bytes());
+        running.wait_for_line(reply, BOOT_TIMEOUT);
+    }
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    run.expect_line("bye");
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+    let fsck = std::process::Command::new("fsck.fat")
+        .args(["-n", image_arg])
+        .output()
+        .expect("fsck.fat");
+    let report = String::from_utf8_lossy(&fsck.stdout);
+    assert!(
+        fsck.status.success() && report.lines().count() <= 2,
+        "fsck.fat -n: {report}"
+    );
+    let notes = run_tool(
+        "mcopy",
+        &["-n", "-i", image_arg, "::/From QEMU/A long name.txt", "-"],
+    );
+    assert_eq!(notes.stdout, b"written on metal\n");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -9,6 +9,7 @@ use super::gpu::Display;
 use super::interrupts;
 use super::serial::Com1;
 use crate::screen::ProgramView;
+use pxi::devices::Devices;
 use pxi::mailbox::{Host, Input};
 use pxi::run::{self, BatchReport, Executor, Outcome};
 use pxi::{Limits, Machine};
@@ -20,11 +21,13 @@ pub const HEATMAP_REFRESH_MICROS: u64 = 250_000;
 /// Console byte that closes input (Ctrl-D), as on a terminal.
 pub const END_OF_INPUT: u8 = 0x04;
 
-/// The mailbox devices on metal: COM1 for the console, the PIT for the clock, `hlt` to wait.
-#[derive(Debug)]
+/// The mailbox devices on metal: COM1 for the console, the PIT for the clock, `hlt` to wait,
+/// and the devices granted to pixel drivers (a virtio-blk disk).
 pub struct KernelHost {
     serial: Com1,
     input_closed: bool,
+    /// The device table; its DMA base is the physical address of the machine's data memory.
+    pub devices: Devices,
 }
 
 impl KernelHost {
@@ -32,6 +35,7 @@ impl KernelHost {
         Self {
             serial,
             input_closed: false,
+            devices: Devices::new(0),
         }
     }
 }
@@ -73,6 +77,10 @@ impl Host for KernelHost {
     fn idle(&mut self) {
         interrupts::wait_for_interrupt();
     }
+
+    fn devices(&mut self) -> Option<&mut Devices> {
+        Some(&mut self.devices)
+    }
 }
 
 /// The pxi CPU interpreter as the kernel's executor. It only delegates to `Machine`; it exists
@@ -106,6 +114,14 @@ impl Executor for CpuExecutor {
 
     fn harts(&mut self) -> Result<alloc::vec::Vec<u32>, Self::Error> {
         self.0.harts()
+    }
+
+    fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, Self::Error> {
+        self.0.read_memory(addr, out)
+    }
+
+    fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, Self::Error> {
+        self.0.write_memory(addr, words)
     }
 }
 
@@ -148,6 +164,10 @@ impl Host for ScreenHost<'_, '_, '_> {
 
     fn idle(&mut self) {
         self.host.idle();
+    }
+
+    fn devices(&mut self) -> Option<&mut Devices> {
+        self.host.devices()
     }
 
     /// Draws into the framebuffer; it reaches the screen with the next refresh (≤ 250 ms).

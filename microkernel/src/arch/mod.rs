@@ -1,5 +1,6 @@
 //! Bare-metal glue for x86_64 under QEMU: boot, ports, serial, interrupts, heap, devices.
 
+pub mod blk;
 pub mod boot;
 pub mod dispatch;
 pub mod gpu;

@@ -548,13 +548,13 @@ impl<'a> Translator<'a> {
             (MathFunction::Abs, None, None) if kind != Some(Float) => Ok(x.clone()),
             (MathFunction::CountOneBits, None, None) => unary(self, "POPC"),
             (MathFunction::ReverseBits, None, None) => unary(self, "BREV"),
-            (MathFunction::CountLeadingZeros, None, None) if kind == Some(ScalarKind::Uint) => {
-                // 31 - UMSB(x): UMSB gives -1 for 0, whose count is 32.
-                let bits = self.asm.imm(31);
+            // clz(x) = 31 - findMSB(x); findMSB(0) = -1 gives 32, as WGSL says.
+            (MathFunction::CountLeadingZeros, None, None) if kind != Some(Float) => {
                 self.map1(&x, &mut |t, v| {
                     let msb = t.asm.value("UMSB", &[v]);
                     let neg = t.asm.value("INEG", &[msb]);
-                    Ok(t.asm.value("UADD", &[neg, bits]))
+                    let thirty_one = t.asm.imm(31);
+                    Ok(t.asm.value("UADD", &[thirty_one, neg]))
                 })
             }
             (MathFunction::Sqrt, None, None) if kind == Some(Float) => unary(self, "SQRT"),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use llama::{Config, Libm, Model, Options, Tokenizer, boot};
 use pxi::host::CaptureHost;
-use pxi::run::{Stop, drive};
+use pxi::run::{Executor, Stop, drive};
 use pxi::{Image, Limits, Machine};
 
 use gpu_runtime::native::Shader;
@@ -96,7 +96,8 @@ fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<(Duration, usize)> {
                 GpuMachine::new(gpu, image, limits, GpuOptions { count_exec: false })?;
             let outcome = drive(&mut machine, &mut host, 16, |_, _| {})?;
             let elapsed = start.elapsed();
-            let nout = machine.read_memory(boot::B_NOUT as u32, 1)?;
+            let mut nout = [0];
+            machine.read_memory(boot::B_NOUT as u32, &mut nout)?;
             (outcome, elapsed, nout[0])
         }
     };

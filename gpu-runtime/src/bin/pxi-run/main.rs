@@ -14,7 +14,7 @@ use gpu_runtime::{Gpu, GpuMachine, GpuOptions, MAX_SAFE_SLICE};
 use pxi::host::StdioHost;
 use pxi::{Image, Limits, Machine};
 use pxi_asm::SourceMap;
-use pxi_asm::runner::{RunOptions, Summary, load_program, run_to_end};
+use pxi_asm::runner::{DiskArgs, RunOptions, Summary, load_program, run_to_end};
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +81,8 @@ struct RunArgs {
     /// With `--trace`: how many harts (0, 1, …) get a track of their own.
     #[arg(long, default_value_t = 8, requires = "trace")]
     trace_harts: u32,
+    #[command(flatten)]
+    disk: DiskArgs,
     /// Link this user program (`.pxi` or `.pxs`, named by its file stem) into
     /// the OS image: the pxOS shell's `programs` lists it and `run NAME` starts
     /// it. Repeatable.
@@ -123,6 +125,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         path,
         harts: args.trace_harts,
     });
+    let mut host = args.disk.host()?;
     let (summary, on) = if args.cpu {
         eprintln!(
             "pxi-run: running {} on the CPU reference interpreter",
@@ -130,7 +133,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         );
         let machine = Machine::new(&image, limits);
         (
-            run_program(machine, trace, &image, map.as_ref(), &options)?,
+            run_program(machine, trace, &image, map.as_ref(), &mut host, &options)?,
             "the CPU interpreter".to_string(),
         )
     } else {
@@ -154,7 +157,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             }
         }
         (
-            run_program(machine, trace, &image, map.as_ref(), &options)?,
+            run_program(machine, trace, &image, map.as_ref(), &mut host, &options)?,
             gpu.adapter_name(),
         )
     };
@@ -174,18 +177,18 @@ fn run_program<X: Phases>(
     trace: Option<TraceTo>,
     image: &Image,
     map: Option<&SourceMap>,
+    host: &mut StdioHost,
     options: &RunOptions,
 ) -> Result<Summary>
 where
     X::Error: std::fmt::Display,
 {
-    let mut host = StdioHost::default();
     let Some(to) = trace else {
-        return run_to_end(&mut executor, image, map, &mut host, options);
+        return run_to_end(&mut executor, image, map, host, options);
     };
     let mut trace = Trace::new();
     let mut traced = Traced::new(executor, &mut trace, to.harts);
-    let summary = run_to_end(&mut traced, image, map, &mut host, options)?;
+    let summary = run_to_end(&mut traced, image, map, host, options)?;
     traced.finish();
     trace
         .write(to.path)

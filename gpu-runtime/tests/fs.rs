@@ -1,0 +1,690 @@
+//! The virtio-blk driver and FAT32 file system written in pixels
+//! (examples/lib/{virtio_blk,fat32,fs_shell}.pxs, driven by the file shell
+//! examples/fsh.pxs) against the real tools: disk images are made with
+//! `mkfs.fat -F 32` and `mcopy`, shell sessions run on the CPU interpreter and the
+//! GPU runtime with `pxi-run --disk`'s device model, then `fsck.fat -n` must find
+//! nothing and mtools must read every file back byte for byte.
+//!
+//! The big cases (1,000 files in one directory, 300 KiB files, a full disk) run on
+//! the CPU interpreter only (they take hundreds of millions of instructions); the
+//! GPU runtime runs a smaller session that must print exactly what the CPU
+//! interpreter prints and leave an identical disk image.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use gpu_runtime::Gpu;
+use gpu_runtime::testing::{RunRecord, run_cpu_with, run_gpu_with};
+use pxi::host::{CaptureHost, attach_disk};
+use pxi::run::Stop;
+use pxi::virtio_blk::Fault;
+use pxi::{Image, Limits};
+
+/// 40 MiB: the smallest comfortable FAT32 volume with 512-byte clusters.
+const DISK_KIB: u32 = 40 * 1024;
+const BIG: usize = 300 * 1024;
+
+fn shell() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fsh.pxs");
+        pxi_asm::assemble_file(Path::new(path))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .image
+    })
+}
+
+fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
+        eprintln!("adapter: {}", gpu.adapter_name());
+        gpu
+    })
+}
+
+fn limits() -> Limits {
+    Limits {
+        slice_steps: 16_384,
+        max_steps: 4_000_000_000,
+    }
+}
+
+/// The shell's test pattern: byte i = (i * 7 + i / 256) mod 256.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + (i >> 8)) as u8).collect()
+}
+
+/// A host directory of `count` files `file-NNNN.txt`, each holding "file NNNN\n" (what the
+/// shell's `mkfiles` writes).
+fn numbered_files(name: &str, count: usize) -> PathBuf {
+    let dir = temp(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..count {
+        let text = format!("file {i:04}\n");
+        std::fs::write(dir.join(format!("file-{i:04}.txt")), text).unwrap();
+    }
+    dir
+}
+
+/// A disk image file in the temporary directory, removed when dropped.
+struct Disk {
+    path: PathBuf,
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn tool(program: &str, args: &[&str]) -> std::process::Output {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program}: {e} (scripts/setup.sh installs dosfstools, mtools)")
+        });
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("pxos-fs-{}-{name}", std::process::id()))
+}
+
+impl Disk {
+    /// A fresh FAT32 volume.
+    fn new(name: &str) -> Disk {
+        let disk = Disk {
+            path: temp(&format!("{name}.img")),
+        };
+        let _ = std::fs::remove_file(&disk.path);
+        tool(
+            "mkfs.fat",
+            &[
+                "-C",
+                "-F",
+                "32",
+                "-n",
+                "PXOS",
+                disk.arg(),
+                &DISK_KIB.to_string(),
+            ],
+        );
+        disk
+    }
+
+    fn arg(&self) -> &str {
+        self.path.to_str().expect("temporary paths are UTF-8")
+    }
+
+    fn mkdir(&self, dir: &str) {
+        tool("mmd", &["-i", self.arg(), &format!("::{dir}")]);
+    }
+
+    /// Put `bytes` at `path` on the volume with mcopy.
+    fn put(&self, path: &str, bytes: &[u8]) {
+        let host = self.path.with_extension("put");
+        std::fs::write(&host, bytes).expect("temporary file");
+        tool(
+            "mcopy",
+            &[
+                "-i",
+                self.arg(),
+                host.to_str().unwrap(),
+                &format!("::{path}"),
+            ],
+        );
+        let _ = std::fs::remove_file(host);
+    }
+
+    /// Put every file of the host directory `dir` into `dest` with one mcopy.
+    fn put_dir(&self, dir: &Path, dest: &str) {
+        let mut args = vec!["-i".to_string(), self.arg().to_string()];
+        for entry in std::fs::read_dir(dir).expect("host directory") {
+            args.push(entry.unwrap().path().to_str().unwrap().to_string());
+        }
+        args.push(format!("::{dest}"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tool("mcopy", &args);
+    }
+
+    /// The bytes of `path` as mtools reads them.
+    fn get(&self, path: &str) -> Vec<u8> {
+        tool(
+            "mcopy",
+            &["-n", "-i", self.arg(), &format!("::{path}"), "-"],
+        )
+        .stdout
+    }
+
+    /// Every path on the volume (mdir -/ -b), directories with a trailing '/'.
+    fn tree(&self) -> BTreeSet<String> {
+        let out = tool("mdir", &["-i", self.arg(), "-/", "-b", "::/"]).stdout;
+        String::from_utf8_lossy(&out)
+            .lines()
+            .map(|l| l.trim_start_matches("::").to_string())
+            .collect()
+    }
+
+    /// `fsck.fat -n` must exit 0 and report nothing wrong.
+    fn fsck(&self) {
+        let out = Command::new("fsck.fat")
+            .args(["-n", self.arg()])
+            .output()
+            .expect("fsck.fat (dosfstools)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let lines = text.lines().count();
+        assert!(
+            out.status.success() && lines <= 2,
+            "fsck.fat -n found problems:\n{text}"
+        );
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.path).expect("disk image")
+    }
+
+    fn patch(&self, offset: usize, bytes: &[u8]) {
+        let mut image = self.bytes();
+        image[offset..offset + bytes.len()].copy_from_slice(bytes);
+        std::fs::write(&self.path, image).expect("disk image");
+    }
+}
+
+/// Boot-sector geometry, to corrupt images on purpose.
+struct Geometry {
+    fat: usize,
+    fat_bytes: usize,
+    data: usize,
+    cluster: usize,
+    root: u32,
+}
+
+impl Geometry {
+    fn of(image: &[u8]) -> Geometry {
+        let u16_at = |o: usize| u16::from_le_bytes([image[o], image[o + 1]]) as usize;
+        let u32_at = |o: usize| u32::from_le_bytes(image[o..o + 4].try_into().unwrap());
+        let reserved = u16_at(14);
+        let fats = image[16] as usize;
+        let fat_sectors = u32_at(36) as usize;
+        Geometry {
+            fat: reserved * 512,
+            fat_bytes: fat_sectors * 512,
+            data: (reserved + fats * fat_sectors) * 512,
+            cluster: image[13] as usize * 512,
+            root: u32_at(44),
+        }
+    }
+
+    fn cluster_offset(&self, cluster: u32) -> usize {
+        self.data + (cluster as usize - 2) * self.cluster
+    }
+
+    /// Offset of the root-directory entry with this 11-byte short name.
+    fn root_entry(&self, image: &[u8], name83: &[u8; 11]) -> usize {
+        let start = self.cluster_offset(self.root);
+        (start..start + self.cluster)
+            .step_by(32)
+            .find(|&o| &image[o..o + 11] == name83)
+            .unwrap_or_else(|| panic!("no entry {:?}", String::from_utf8_lossy(name83)))
+    }
+
+    /// Set FAT entry `cluster` to `value` in both FATs.
+    fn set_fat(&self, disk: &Disk, cluster: u32, value: u32) {
+        for copy in 0..2 {
+            disk.patch(
+                self.fat + copy * self.fat_bytes + 4 * cluster as usize,
+                &value.to_le_bytes(),
+            );
+        }
+    }
+}
+
+/// Run the file shell on `disk` with `script` as console input.
+fn session(disk: &Disk, script: &str, gpu_run: bool, read_only: bool, fault: Fault) -> RunRecord {
+    let mut host = CaptureHost::with_input(script.as_bytes());
+    attach_disk(&mut host.devices, &disk.path, read_only, fault).expect("disk image");
+    if gpu_run {
+        run_gpu_with(gpu(), shell(), limits(), 4, host).expect("GPU run")
+    } else {
+        run_cpu_with(shell(), limits(), 1, host)
+    }
+}
+
+fn text(run: &RunRecord) -> String {
+    String::from_utf8_lossy(&run.output).to_string()
+}
+
+fn ok_session(disk: &Disk, script: &str, gpu_run: bool, read_only: bool) -> String {
+    let run = session(disk, script, gpu_run, read_only, Fault::None);
+    assert_eq!(run.outcome.stop, Stop::Halted(0), "{}", text(&run));
+    text(&run)
+}
+
+#[test]
+fn pxos_reads_what_mtools_wrote_on_a_read_only_disk() {
+    let disk = Disk::new("read");
+    disk.put("/hello.txt", b"hello from mtools\n");
+    disk.mkdir("/docs");
+    disk.mkdir("/docs/deep");
+    disk.mkdir("/docs/deep/deeper");
+    disk.put("/docs/A Long File Name.text", b"a long name\n");
+    disk.put("/docs/deep/deeper/x.txt", b"deep\n");
+    disk.put("/big.bin", &pattern(BIG));
+    disk.mkdir("/many");
+    let host = numbered_files("many", 1000);
+    disk.put_dir(&host, "/many");
+    std::fs::remove_dir_all(&host).unwrap();
+    let before = disk.bytes();
+
+    let out = ok_session(
+        &disk,
+        "ls -l\ncat \"DOCS/a long file name.TEXT\"\ncat docs/deep/deeper/x.txt\n\
+         check big.bin 307200\nstatall many 1000\nls -l many\n\
+         write new.txt no\nmkdir newdir\nrm hello.txt\n",
+        false,
+        true,
+    );
+    let mut lines = out.lines();
+    let root: BTreeSet<&str> = lines.by_ref().take(4).collect();
+    let expected: BTreeSet<&str> =
+        ["- 18 hello.txt", "d 0 docs", "- 307200 big.bin", "d 0 many"].into();
+    assert_eq!(root, expected, "{out}");
+    let rest: Vec<&str> = lines.collect();
+    assert_eq!(
+        rest[..4],
+        ["a long name", "deep", "ok", "10000"],
+        "long names, nested directories, a 300 KiB file, 1,000 stats"
+    );
+    let listed: BTreeSet<&str> = rest[4..1004].iter().copied().collect();
+    let names: Vec<String> = (0..1000).map(|i| format!("- 10 file-{i:04}.txt")).collect();
+    assert_eq!(listed, names.iter().map(String::as_str).collect());
+    assert_eq!(rest[1004..], ["error: read-only file system"; 3]);
+    assert!(disk.bytes() == before, "a read-only disk must not change");
+    disk.fsck();
+}
+
+#[test]
+fn mtools_reads_what_pxos_wrote() {
+    let disk = Disk::new("write");
+    let long_dir = "docs/deep/A Directory With A Long Name";
+    let notes = format!("{long_dir}/Notes for the Reader.txt");
+    let script = format!(
+        "mkdir docs\nmkdir docs/deep\nmkdir \"{long_dir}\"\n\
+         write \"{notes}\" first line\nappend \"{notes}\" second line\n\
+         fill big.bin 307200\ncheck big.bin 307200\ncp big.bin docs/copy.bin\n\
+         mkdir many\nmkfiles many 1000\nstatall many 1000\n\
+         write tmp.txt gone soon\nrm tmp.txt\nmkdir emptydir\nrmdir emptydir\n\
+         mv docs/copy.bin docs/deep/moved.bin\nwrite trunc.txt 0123456789abcdef\n\
+         truncate trunc.txt 4\nmkdir x\nmv x docs/x\nmv docs docs/deep/inside\n\
+         rmdir docs\nwrite hello.txt hello\nwrite HELLO.TXT again\nmv hello.txt trunc.txt\n\
+         rm many\nrmdir big.bin\ncat nothing\n"
+    );
+    let out = ok_session(&disk, &script, false, false);
+    assert_eq!(
+        out,
+        "ok\n10000\nerror: invalid argument\nerror: directory not empty\n\
+         error: file exists\nerror: is a directory\nerror: not a directory\n\
+         error: no such file or directory\n"
+    );
+    disk.fsck();
+    assert_eq!(disk.get(&format!("/{notes}")), b"first line\nsecond line\n");
+    assert_eq!(disk.get("/big.bin"), pattern(BIG));
+    assert_eq!(disk.get("/docs/deep/moved.bin"), pattern(BIG));
+    assert_eq!(disk.get("/trunc.txt"), b"0123");
+    assert_eq!(disk.get("/hello.txt"), b"again\n");
+    for i in (0..1000).step_by(37).chain([999]) {
+        let name = format!("/many/file-{i:04}.txt");
+        assert_eq!(disk.get(&name), format!("file {i:04}\n").as_bytes());
+    }
+    let tree = disk.tree();
+    for path in [
+        "/docs/",
+        "/docs/x/",
+        &format!("/{long_dir}/"),
+        "/many/file-0000.txt",
+        "/many/file-0999.txt",
+    ] {
+        assert!(tree.contains(path), "{path} missing from {tree:?}");
+    }
+    for gone in ["/tmp.txt", "/emptydir/", "/docs/copy.bin", "/x/"] {
+        assert!(!tree.contains(gone), "{gone} should be gone");
+    }
+    let many = tree.iter().filter(|p| p.starts_with("/many/file-"));
+    assert_eq!(many.count(), 1000);
+}
+
+#[test]
+fn a_full_disk_is_enospc_and_loses_nothing() {
+    let disk = Disk::new("full");
+    let df = ok_session(&disk, "df\n", false, false);
+    let free: usize = df.split(' ').next().unwrap().parse().expect(&df);
+    let filler = pattern(free * 512 - 16 * 512);
+    disk.put("/filler.bin", &filler);
+    let out = ok_session(
+        &disk,
+        "fill more.bin 100000\nstat more.bin\ndf\n",
+        false,
+        false,
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "error: no space left on device");
+    assert!(lines[1].starts_with("more.bin: file, 8192 bytes"), "{out}");
+    assert!(lines[2].starts_with("0 clusters free of "), "{out}");
+    disk.fsck();
+    assert_eq!(disk.get("/more.bin"), pattern(8192));
+    assert!(disk.get("/filler.bin") == filler, "the filler must survive");
+}
+
+#[test]
+fn corrupt_images_are_errors() {
+    let disk = Disk::new("corrupt");
+    disk.mkdir("/d");
+    disk.put("/f.bin", &pattern(2000));
+    disk.put("/g.bin", &pattern(2000));
+    let image = disk.bytes();
+    let geometry = Geometry::of(&image);
+    let f = geometry.root_entry(&image, b"F       BIN");
+    let g = geometry.root_entry(&image, b"G       BIN");
+    let d = geometry.root_entry(&image, b"D          ");
+    let cluster = |o: usize| u16::from_le_bytes([image[o + 26], image[o + 27]]) as u32;
+    geometry.set_fat(&disk, cluster(d), cluster(d)); // a directory chain that loops
+    geometry.set_fat(&disk, cluster(g), cluster(g)); // a file chain that loops
+    disk.patch(f + 28, &100_000u32.to_le_bytes()); // a size the chain cannot hold
+    let script = "ls d\ncat f.bin\ncat g.bin\nls -l\n";
+    let out = ok_session(&disk, script, false, false);
+    assert_eq!(
+        out,
+        "error: file system is corrupt\nerror: file system is corrupt\n\
+         error: file system is corrupt\nd 0 d\n- 100000 f.bin\n- 2000 g.bin\n"
+    );
+    disk.patch(f + 20, &0x0FFFu16.to_le_bytes()); // a first cluster past the volume
+    let out = ok_session(&disk, "cat f.bin\n", false, false);
+    assert_eq!(out, "error: file system is corrupt\n");
+
+    disk.patch(510, &[0, 0]);
+    let run = session(&disk, "ls\n", false, false, Fault::None);
+    assert_eq!(
+        (text(&run).as_str(), run.outcome.stop),
+        (
+            "error: not a FAT32 file system (bad boot sector)\n",
+            Stop::Halted(1)
+        )
+    );
+}
+
+#[test]
+fn a_misbehaving_disk_is_an_io_error() {
+    let disk = Disk::new("faults");
+    for fault in [Fault::BadStatus, Fault::WrongUsedId, Fault::NoCompletion] {
+        let run = session(&disk, "ls\n", false, false, fault);
+        assert_eq!(
+            (text(&run).as_str(), run.outcome.stop),
+            ("error: I/O error\n", Stop::Halted(1)),
+            "{fault:?}"
+        );
+    }
+}
+
+#[test]
+fn the_gpu_runtime_runs_the_same_session() {
+    let cpu_disk = Disk::new("gpu-a");
+    cpu_disk.mkdir("/docs");
+    cpu_disk.put("/docs/A Long File Name.text", b"a long name\n");
+    cpu_disk.put("/hello.txt", b"hello\n");
+    let gpu_disk = Disk {
+        path: temp("gpu-b.img"),
+    };
+    std::fs::copy(&cpu_disk.path, &gpu_disk.path).unwrap();
+    let script = "ls -l\ncat \"docs/a long file name.text\"\nmkdir \"docs/New Directory\"\n\
+                  write \"docs/New Directory/Some Notes.txt\" written on the GPU\n\
+                  append \"docs/New Directory/Some Notes.txt\" and more\n\
+                  fill data.bin 20000\ncheck data.bin 20000\nmkfiles docs 12\nstatall docs 12\n\
+                  mv hello.txt docs/hello.txt\nrm docs/file-0003.txt\ntruncate data.bin 1000\n\
+                  ls -l docs\n";
+    let cpu = ok_session(&cpu_disk, script, false, false);
+    let gpu = ok_session(&gpu_disk, script, true, false);
+    assert_eq!(gpu, cpu, "GPU and CPU sessions differ");
+    assert!(cpu.contains("ok\n120\n"), "{cpu}");
+    assert!(gpu_disk.bytes() == cpu_disk.bytes(), "the two disks differ");
+    gpu_disk.fsck();
+    assert_eq!(
+        gpu_disk.get("/docs/New Directory/Some Notes.txt"),
+        b"written on the GPU\nand more\n"
+    );
+    assert_eq!(gpu_disk.get("/data.bin"), pattern(1000));
+    let before = gpu_disk.bytes();
+    let out = ok_session(&gpu_disk, "cat docs/hello.txt\nwrite x y\n", true, true);
+    assert_eq!(out, "hello\nerror: read-only file system\n");
+    assert!(
+        gpu_disk.bytes() == before,
+        "a read-only disk must not change"
+    );
+}
+
+/// A benchmark row: name, pxOS script, the reference's wall time, whether the GPU runs it.
+type Case<'a> = (&'a str, &'a str, Box<dyn Fn() -> f64 + 'a>, bool);
+
+/// One measured shell session: instructions, rounds and wall time.
+struct Measure {
+    steps: u64,
+    rounds: u32,
+    seconds: f64,
+}
+
+/// The fastest of `runs` sessions (the machine is shared: take the least disturbed).
+/// `reset` runs before each session (outside the timing).
+fn measure(disk: &Disk, script: &str, gpu_run: bool, runs: u32, reset: &dyn Fn()) -> Measure {
+    let mut best: Option<Measure> = None;
+    for _ in 0..runs {
+        reset();
+        let start = std::time::Instant::now();
+        let run = session(disk, script, gpu_run, false, Fault::None);
+        let seconds = start.elapsed().as_secs_f64();
+        assert_eq!(run.outcome.stop, Stop::Halted(0), "{}", text(&run));
+        if best.as_ref().is_none_or(|b| seconds < b.seconds) {
+            best = Some(Measure {
+                steps: run.outcome.steps,
+                rounds: run.outcome.rounds,
+                seconds,
+            });
+        }
+    }
+    best.expect("at least one run")
+}
+
+fn wall_once(program: &str, args: &[&str]) -> f64 {
+    let start = std::time::Instant::now();
+    tool(program, args);
+    start.elapsed().as_secs_f64()
+}
+
+/// The fastest of three runs of a tool.
+fn wall(program: &str, args: &[&str]) -> f64 {
+    (0..3)
+        .map(|_| wall_once(program, args))
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// pxOS against mtools on the same image (and `stat` against Linux on tmpfs):
+/// `cargo test --release -p gpu-runtime --test fs -- --ignored --nocapture`.
+/// Each pxOS figure is a session with the operation minus the same session
+/// without it (mount, sync), so it is the operation alone. Results: docs/benchmarks.md.
+#[test]
+#[ignore = "benchmark: run by hand, numbers go to docs/benchmarks.md"]
+fn bench_against_mtools() {
+    let disk = Disk::new("bench");
+    disk.mkdir("/many");
+    let host = numbered_files("bench-many", 1000);
+    disk.put_dir(&host, "/many");
+    disk.put("/big.bin", &pattern(1 << 20));
+    disk.mkdir("/new");
+    let hundred = numbered_files("bench-100", 100);
+    let img = disk.arg().to_string();
+    let mut paths: Vec<String> = vec!["-i".into(), img.clone()];
+    paths.extend(
+        std::fs::read_dir(&hundred)
+            .unwrap()
+            .map(|e| e.unwrap().path().to_str().unwrap().to_string()),
+    );
+    paths.push("::/mt100".into());
+    disk.mkdir("/mt100");
+    let mcopy_100: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let linux_stat = {
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.join(format!("pxos-stat-{}", std::process::id()))
+        } else {
+            host.clone()
+        };
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..1000 {
+            std::fs::write(dir.join(format!("file-{i:04}.txt")), b"file\n").unwrap();
+        }
+        let start = std::time::Instant::now();
+        let mut total = 0;
+        for i in 0..1000 {
+            total += std::fs::metadata(dir.join(format!("file-{i:04}.txt")))
+                .unwrap()
+                .len();
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        assert_eq!(total, 5000);
+        let _ = std::fs::remove_dir_all(&dir);
+        seconds
+    };
+    let cases: [Case; 4] = [
+        (
+            "ls -l, 1,000 files (mdir)",
+            "ls -l many\n",
+            Box::new(|| wall("mdir", &["-i", &img, "::/many"])),
+            true,
+        ),
+        (
+            "read 1 MiB (mcopy to stdout)",
+            "cat big.bin\n",
+            Box::new(|| wall("mcopy", &["-n", "-i", &img, "::/big.bin", "-"])),
+            true,
+        ),
+        (
+            "create 100 files (one mcopy)",
+            "mkfiles new 100\n",
+            Box::new(|| {
+                (0..3)
+                    .map(|_| {
+                        tool("mdeltree", &["-i", &img, "::/mt100"]);
+                        disk.mkdir("/mt100");
+                        wall_once("mcopy", &mcopy_100)
+                    })
+                    .fold(f64::INFINITY, f64::min)
+            }),
+            true,
+        ),
+        (
+            "stat 1,000 files (Linux stat, tmpfs)",
+            "statall many 1000\n",
+            Box::new(move || linux_stat),
+            false,
+        ),
+    ];
+    let fresh_new = || {
+        tool("mdeltree", &["-i", &img, "::/new"]);
+        disk.mkdir("/new");
+    };
+    let base_cpu = measure(&disk, "df\n", false, 5, &|| {});
+    let base_gpu = measure(&disk, "df\n", true, 3, &|| {});
+    println!(
+        "| operation | pxOS CPU interpreter: instructions, rounds, ms | pxOS GPU runtime (lavapipe): ms | reference: ms |"
+    );
+    println!("|---|---|---|---|");
+    for (name, script, reference, on_gpu) in &cases {
+        let reset: &dyn Fn() = if script.starts_with("mkfiles") {
+            &fresh_new
+        } else {
+            &|| {}
+        };
+        let cpu = measure(&disk, script, false, if *on_gpu { 3 } else { 1 }, reset);
+        let gpu_ms = if *on_gpu {
+            let gpu = measure(&disk, script, true, 1, reset);
+            format!("{:.0}", (gpu.seconds - base_gpu.seconds) * 1e3)
+        } else {
+            "not run (hours)".to_string()
+        };
+        let reference_ms = reference() * 1e3;
+        println!(
+            "| {name} | {}, {}, {:.1} | {gpu_ms} | {reference_ms:.2} |",
+            cpu.steps - base_cpu.steps,
+            cpu.rounds - base_cpu.rounds,
+            (cpu.seconds - base_cpu.seconds) * 1e3,
+        );
+    }
+    std::fs::remove_dir_all(&host).unwrap();
+    std::fs::remove_dir_all(&hundred).unwrap();
+    disk.fsck();
+}
+
+/// The file commands of the pxOS shell (examples/os.pxs: user-mode shell,
+/// file OS calls in the kernel) on a disk, on both executors.
+#[test]
+fn the_os_shell_uses_files_on_both_executors() {
+    let os = pxi_asm::assemble_file(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/os.pxs"
+    )))
+    .unwrap_or_else(|e| panic!("{e}"))
+    .image;
+    let script = "ls -l\ncat hello.txt\nmkdir \"My Documents\"\n\
+                  write \"My Documents/A long file name.txt\" written by the OS\n\
+                  append \"My Documents/A long file name.txt\" more\n\
+                  cat \"my documents/a LONG file name.TXT\"\n\
+                  cp \"My Documents/A long file name.txt\" copy.txt\nstat copy.txt\n\
+                  mv copy.txt \"My Documents/moved.txt\"\nrm hello.txt\ncat hello.txt\n\
+                  rmdir \"My Documents\"\nls -l \"My Documents\"\ndf\nsync\n";
+    let limits = Limits {
+        slice_steps: 4096,
+        max_steps: 200_000_000,
+    };
+    let mut outputs = Vec::new();
+    for gpu_run in [false, true] {
+        let disk = Disk::new(if gpu_run { "os-gpu" } else { "os-cpu" });
+        disk.put("/hello.txt", b"hello\n");
+        let mut host = CaptureHost::with_input(script.as_bytes());
+        attach_disk(&mut host.devices, &disk.path, false, Fault::None).unwrap();
+        let run = if gpu_run {
+            run_gpu_with(gpu(), &os, limits, 4, host).expect("GPU run")
+        } else {
+            run_cpu_with(&os, limits, 4, host)
+        };
+        let out = text(&run);
+        assert_eq!(run.outcome.stop, Stop::Halted(0), "{out}");
+        for expected in [
+            "pxos$ - 6 hello.txt\npxos$ hello\n",
+            "pxos$ written by the OS\nmore\n",
+            "pxos$ copy.txt: file, 23 bytes\n",
+            "pxos$ error: no such file or directory\npxos$ error: directory not empty\n",
+            "pxos$ - 23 A long file name.txt\n- 23 moved.txt\n",
+            "pxos$ 80624 clusters free of 80628, 512 bytes each\n",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+        disk.fsck();
+        assert_eq!(
+            disk.get("/My Documents/moved.txt"),
+            b"written by the OS\nmore\n"
+        );
+        assert!(!disk.tree().contains("/hello.txt"));
+        outputs.push(out);
+    }
+    assert_eq!(outputs[0], outputs[1], "CPU and GPU sessions differ");
+}
