@@ -526,3 +526,18 @@ fn programs_from_outside_the_image_run_as_user_processes() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Up and down arrows (ESC [ A / ESC [ B) bring back earlier lines: the
+/// shell redraws the line (CR, clear, prompt, text) and Enter runs it.
+#[test]
+fn arrow_keys_walk_the_line_history() {
+    session(
+        "echo one\necho two\n\x1b[A\x1b[A\n\x1b[A\x1b[A\x1b[B\n",
+        &[
+            "one\n",
+            "two\n",
+            "\r\x1b[Kpxos$ echo two\r\x1b[Kpxos$ echo oneone\n",
+            "\r\x1b[Kpxos$ echo one\r\x1b[Kpxos$ echo two\r\x1b[Kpxos$ echo oneone\n",
+        ],
+    );
+}

@@ -8,7 +8,9 @@ pub fn input_byte(byte: u8) -> u8 {
 }
 
 /// What to echo back for an input byte (after [`input_byte`]): printable
-/// characters as they are, a newline as CR LF, nothing for control bytes.
+/// characters as they are, a newline as CR LF, backspace (DEL or BS) as
+/// "back, blank, back" so the erased byte disappears from the terminal as it
+/// does from the shell's line, nothing for other control bytes.
 pub fn echo(byte: u8) -> &'static [u8] {
     const PRINTABLE: [u8; 95] = {
         let mut table = [0u8; 95];
@@ -21,6 +23,7 @@ pub fn echo(byte: u8) -> &'static [u8] {
     };
     match byte {
         b'\n' => b"\r\n",
+        0x7f | 0x08 => b"\x08 \x08",
         b' '..=b'~' => {
             let i = (byte - b' ') as usize;
             &PRINTABLE[i..i + 1]
@@ -47,6 +50,12 @@ mod tests {
         assert_eq!(echo(b'~'), b"~");
         assert_eq!(echo(b' '), b" ");
         assert_eq!(echo(0x1b), b"");
-        assert_eq!(echo(0x7f), b"");
+        assert_eq!(echo(0x15), b"");
+    }
+
+    #[test]
+    fn backspace_erases_on_the_terminal() {
+        assert_eq!(echo(0x7f), b"\x08 \x08");
+        assert_eq!(echo(0x08), b"\x08 \x08");
     }
 }
