@@ -3,6 +3,7 @@
 //! Ctrl-C reaches a program that is already running), on either executor.
 
 use gpu_runtime::{Gpu, GpuMachine, GpuOptions};
+use pxi::host::CaptureHost;
 use pxi::mailbox::{Host, Input};
 use pxi::run::drive;
 use pxi::{Image, Limits, Machine};
@@ -66,20 +67,19 @@ struct ScriptHost<'s> {
     step: usize,
     typed: usize,
     step_output_start: usize,
-    output: Vec<u8>,
-    clock: u64,
+    /// Output and clock: the project's capturing host (its input stays empty).
+    capture: CaptureHost,
     polls: u32,
     stuck: Option<String>,
 }
 
 impl Host for ScriptHost<'_> {
     fn write(&mut self, bytes: &[u8]) {
-        self.output.extend_from_slice(bytes);
+        self.capture.write(bytes);
     }
 
     fn clock_us(&mut self) -> u64 {
-        self.clock += 1000;
-        self.clock
+        self.capture.clock_us()
     }
 
     fn read_byte(&mut self) -> Input {
@@ -95,11 +95,11 @@ impl Host for ScriptHost<'_> {
         } else {
             self.step_output_start
         };
-        let seen = String::from_utf8_lossy(&self.output[from..]);
+        let seen = String::from_utf8_lossy(&self.capture.output[from..]);
         if seen.contains(step.until.as_str()) {
             self.step += 1;
             self.typed = 0;
-            self.step_output_start = self.output.len();
+            self.step_output_start = self.capture.output.len();
             self.polls = 0;
             return self.read_byte();
         }
@@ -140,8 +140,7 @@ pub fn run_script(image: &Image, gpu: Option<&Gpu>, limits: Limits, script: &Scr
         step: 0,
         typed: 0,
         step_output_start: 0,
-        output: Vec::new(),
-        clock: 0,
+        capture: CaptureHost::default(),
         polls: 0,
         stuck: None,
     };
@@ -162,7 +161,7 @@ pub fn run_script(image: &Image, gpu: Option<&Gpu>, limits: Limits, script: &Scr
         }
     };
     Ended {
-        output: String::from_utf8_lossy(&host.output).into_owned(),
+        output: String::from_utf8_lossy(&host.capture.output).into_owned(),
         memory,
         stop,
         stuck: host.stuck,
