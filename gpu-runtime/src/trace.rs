@@ -361,4 +361,8 @@ impl<X: Phases> Executor for Traced<'_, X> {
     fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, X::Error> {
         self.inner.write_memory(addr, words)
     }
+
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, X::Error> {
+        self.inner.write_code(addr, pixels)
+    }
 }

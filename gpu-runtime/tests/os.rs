@@ -400,6 +400,10 @@ fn measure_os_costs() {
         fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, X::Error> {
             self.inner.write_memory(addr, words)
         }
+
+        fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, X::Error> {
+            self.inner.write_code(addr, pixels)
+        }
     }
 
     const N: u64 = 200;

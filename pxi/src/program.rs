@@ -264,7 +264,7 @@ impl Directory {
 /// The program's initial data as one block, up to its last initialised word
 /// (a program with a large `.memory` does not bloat the OS image: the
 /// kernel zeroes the rest of its window).
-fn flatten(program: &Image) -> Vec<u32> {
+pub fn initial_data(program: &Image) -> Vec<u32> {
     let end = program
         .segments
         .iter()
@@ -312,7 +312,7 @@ pub fn link(os: &mut Image, name: &str, program: &Image) -> Result<Entry, LinkEr
         return Err(LinkError::TooMany);
     }
     let data_at = os.memory_words;
-    let init = flatten(program);
+    let init = initial_data(program);
     let total = data_at as u64 + init.len() as u64;
     if total > MAX_MEMORY_WORDS as u64 {
         return Err(LinkError::TooLarge(total));
