@@ -9,7 +9,8 @@ mod support;
 use std::sync::OnceLock;
 
 use gpu_runtime::Gpu;
-use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
+use gpu_runtime::testing::{RunRecord, run_cpu, run_cpu_with, run_gpu, run_gpu_with};
+use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::{Image, Limits};
 use support::session::{Script, run_script};
@@ -95,11 +96,28 @@ fn session(input: &str, replies: &[&str]) -> (RunRecord, RunRecord) {
 
 /// [`session`] on `image` (e.g. grown with `pxi::program::reserve`).
 fn session_on(image: &Image, input: &str, replies: &[&str]) -> (RunRecord, RunRecord) {
+    session_with_disk(image, None, input, replies)
+}
+
+/// [`session_on`] with `disk` (a FAT32 image file, read-only) attached.
+fn session_with_disk(
+    image: &Image,
+    disk: Option<&std::path::Path>,
+    input: &str,
+    replies: &[&str],
+) -> (RunRecord, RunRecord) {
     let expected = transcript(replies);
-    let cpu = run_cpu(image, limits(), ROUNDS_PER_BATCH, input.as_bytes());
+    let host = || {
+        let mut host = CaptureHost::with_input(input.as_bytes());
+        if let Some(disk) = disk {
+            attach_disk(&mut host.devices, disk, true, Default::default()).expect("disk image");
+        }
+        host
+    };
+    let cpu = run_cpu_with(image, limits(), ROUNDS_PER_BATCH, host());
     check(&cpu, "CPU", &expected);
-    let gpu_run = run_gpu(gpu(), image, limits(), ROUNDS_PER_BATCH, input.as_bytes())
-        .expect("GPU run");
+    let gpu_run =
+        run_gpu_with(gpu(), image, limits(), ROUNDS_PER_BATCH, host()).expect("GPU run");
     check(&gpu_run, "GPU", &expected);
     (cpu, gpu_run)
 }
@@ -150,7 +168,8 @@ fn ipc_pingpong_and_producers_consumers_lose_nothing() {
 
 /// What `mem` prints first when the run has no large-window arena.
 const MEM_HEAD: &str = "per process: 2048 words of data window, quota 512 words\n\
-                        large windows: 0 words free of 0 (pxi-run --memory)\n";
+                        large windows: 0 free of 0 words (pxi-run --memory)\n\
+                        code load arena: 0 free of 0 pixels (pxi-run --code-arena)\n";
 
 #[test]
 fn allocator_reports_out_of_memory_and_accounts_per_process() {
@@ -182,7 +201,8 @@ fn large_windows_come_from_the_arena_and_are_freed_on_exit() {
     let mem = |free| {
         format!(
             "per process: 2048 words of data window, quota 512 words\n\
-             large windows: {free} words free of 100000 (pxi-run --memory)\n"
+             large windows: {free} free of 100000 words (pxi-run --memory)\n\
+             code load arena: 0 free of 0 pixels (pxi-run --code-arena)\n"
         )
     };
     session_on(
@@ -200,6 +220,90 @@ fn large_windows_come_from_the_arena_and_are_freed_on_exit() {
             &mem(100_000),
         ],
     );
+}
+
+/// A fresh FAT32 volume (`mkfs.fat -F 32`) holding `files` (`mmd`, `mcopy`).
+fn fat_volume(name: &str, dirs: &[&str], files: &[(&str, &[u8])]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pxos-os-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("disk.img");
+    let _ = std::fs::remove_file(&image);
+    let tool = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e} (scripts/setup.sh installs dosfstools, mtools)"));
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let img = image.to_str().unwrap();
+    tool("mkfs.fat", &["-C", "-F", "32", img, "40960"]);
+    for d in dirs {
+        tool("mmd", &["-i", img, &format!("::{d}")]);
+    }
+    for (i, (path, bytes)) in files.iter().enumerate() {
+        let host = dir.join(format!("file{i}"));
+        std::fs::write(&host, bytes).unwrap();
+        tool("mcopy", &["-i", img, host.to_str().unwrap(), &format!("::{path}")]);
+    }
+    image
+}
+
+/// A user program assembled on its own, as a `.pxi` file's bytes.
+fn program_file(source: &str) -> Vec<u8> {
+    let osabi = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lib/osabi.pxs");
+    let source = format!(".include \"{osabi}\"\n{source}");
+    pxi_asm::assemble_source("program.pxs", &source)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .image
+        .encode_png()
+}
+
+const GREET: &str = ".data\nmsg: .string \"greetings from a file, arg \"\n.code\n\
+     main:\n    mov r5, r1\n    li r1, msg\n    li r2, msg.len\n    call u_puts\n    mov r1, r5\n    call u_putu\n    call u_nl\n    li r0, 7\n    ret\n";
+
+/// `run PATH.pxi` reads a program from the FAT32 disk (mkfs.fat + mcopy),
+/// has the host decode it (SYS_LOAD) and starts it from the code load arena
+/// with its data in its own window; a file that is missing, not a PXI image,
+/// corrupt or too large for the arena is refused with a message and the
+/// shell goes on; code and staging memory are given back.
+#[test]
+fn run_starts_programs_from_files_and_refuses_bad_ones() {
+    let greet = program_file(GREET);
+    let mut corrupt = greet.clone();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0x10;
+    let big = program_file(&format!(".code\nmain:\n{}    li r0, 0\n    ret\n", "    nop\n".repeat(300)));
+    let disk = fat_volume(
+        "exec",
+        &["/bin"],
+        &[
+            ("/bin/greet.pxi", &greet),
+            ("/notes.txt", b"not a program\n"),
+            ("/bad.pxi", &corrupt),
+            ("/big.pxi", &big),
+        ],
+    );
+    let mut image = os_image().clone();
+    let memory = image.memory_words + 4096;
+    pxi::program::reserve(&mut image, memory, 256).unwrap();
+    let mem = "per process: 2048 words of data window, quota 512 words\n\
+               large windows: 4096 free of 4096 words (pxi-run --memory)\n\
+               code load arena: 256 free of 256 pixels (pxi-run --code-arena)\n";
+    session_with_disk(
+        &image,
+        Some(&disk),
+        "run /bin/greet.pxi 42\nrun /bin/nope.pxi\nrun /notes.txt\nrun /bad.pxi\nrun /big.pxi\nrun /BIN/GREET.PXI 43\nmem\n",
+        &[
+            "greetings from a file, arg 42\nexit 7\n",
+            "run: /bin/nope.pxi: error: no such file or directory\n",
+            "run: /notes.txt: not a PXI program image\n",
+            "run: /bad.pxi: corrupt PXI image (checksum, zlib stream or header)\n",
+            "run: /big.pxi: too large for the code load arena (pxi-run --code-arena)\n",
+            "greetings from a file, arg 43\nexit 7\n",
+            mem,
+        ],
+    );
+    std::fs::remove_dir_all(disk.parent().unwrap()).ok();
 }
 
 /// Denied OS calls and the privileged instruction sneaky tries next are

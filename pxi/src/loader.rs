@@ -83,6 +83,7 @@ pub fn error_code(bytes: &[u8], error: &ImageError) -> u32 {
     match error {
         _ if !bytes.starts_with(&crate::png::SIGNATURE) => ERR_NOTPXI,
         ImageError::NotRgba8 { .. }
+        | ImageError::TooSmall { .. }
         | ImageError::BadMagic { .. }
         | ImageError::UnsupportedVersion { .. } => ERR_NOTPXI,
         _ => ERR_CORRUPT,
@@ -213,8 +214,10 @@ mod tests {
         corrupt[at] ^= 0x40;
         assert_eq!(load(&mut machine(&corrupt, 8, 64), 0, PROBE), ERR_CORRUPT);
         assert_eq!(load(&mut machine(&png[..png.len() - 5], 8, 64), 0, PROBE), ERR_CORRUPT);
-        let other = crate::png::encode_rgba8(2, &[1, 2, 3, 4]);
-        assert_eq!(load(&mut machine(&other, 8, 64), 0, PROBE), ERR_NOTPXI);
+        for pixels in [&[1, 2, 3, 4][..], &[7; 16]] {
+            let other = crate::png::encode_rgba8(2, pixels);
+            assert_eq!(load(&mut machine(&other, 8, 64), 0, PROBE), ERR_NOTPXI);
+        }
         assert_eq!(load(&mut machine(&png, 2, 64), 0, INSTALL), ERR_TOOBIG);
         assert_eq!(load(&mut machine(&png, 8, 39), 0, INSTALL), ERR_TOOBIG);
         let mut m = machine(&png, 8, 64);

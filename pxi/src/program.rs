@@ -45,6 +45,11 @@ pub const DIRECTORY_WORDS: usize = HEADER_WORDS + MAX_PROGRAMS * ENTRY_WORDS;
 /// Longest program name in bytes.
 pub const NAME_BYTES: usize = 8;
 
+/// Large-window arena words `pxi-run` gives an OS image unless told otherwise (1 MiB).
+pub const DEFAULT_DATA_ARENA: u32 = 1 << 18;
+/// Code load arena pixels `pxi-run` gives an OS image unless told otherwise.
+pub const DEFAULT_CODE_ARENA: u32 = 1 << 14;
+
 /// Header word: number of programs.
 pub const D_COUNT: usize = 1;
 /// Header word: first word of the large-window data arena.
