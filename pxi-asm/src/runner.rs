@@ -74,8 +74,16 @@ impl MemoryArgs {
     /// (`pxi::program::DEFAULT_DATA_ARENA`, `DEFAULT_CODE_ARENA`) unless told otherwise.
     pub fn apply(&self, image: &mut Image) -> Result<()> {
         let os = pxi::program::Directory::of(image).is_some();
-        let default_data = if os { pxi::program::DEFAULT_DATA_ARENA } else { 0 };
-        let default_code = if os { pxi::program::DEFAULT_CODE_ARENA } else { 0 };
+        let default_data = if os {
+            pxi::program::DEFAULT_DATA_ARENA
+        } else {
+            0
+        };
+        let default_code = if os {
+            pxi::program::DEFAULT_CODE_ARENA
+        } else {
+            0
+        };
         let memory = self
             .memory
             .unwrap_or_else(|| image.memory_words.saturating_add(default_data));

@@ -160,14 +160,18 @@ oscalls! {
     Fsync  = 30, "FSYNC",  "CAP_FILE";
     Df     = 31, "DF",     "CAP_FILE";
     Exec   = 32, "EXEC",   "CAP_PROC + CAP_FILE";
+    Swap   = 33, "SWAP",   "CAP_PROC + CAP_FILE";
 }
 
 /// The value of capability `name`, or of a sum `CAP_A + CAP_B` (0 for "" or
 /// an unknown name).
 pub fn cap_value(name: &str) -> u32 {
-    name.split('+').map(str::trim).try_fold(0, |sum, part| {
-        CAPS.iter().find(|c| c.0 == part).map(|c| sum | c.1)
-    }).unwrap_or(0)
+    name.split('+')
+        .map(str::trim)
+        .try_fold(0, |sum, part| {
+            CAPS.iter().find(|c| c.0 == part).map(|c| sum | c.1)
+        })
+        .unwrap_or(0)
 }
 
 /// The text of `examples/lib/abi.pxs`.
@@ -240,6 +244,6 @@ mod tests {
         assert_eq!(cap_value("CAP_PROC + CAP_NONE"), 0);
         assert_eq!(CAPS.iter().map(|c| c.1).sum::<u32>(), CAP_ALL);
         assert!(ERRORS.iter().all(|e| e.1 >= ERRORS[0].1));
-        assert_eq!(OsCall::Exec as usize, OS_CALLS.len() - 1);
+        assert_eq!(OsCall::Swap as usize, OS_CALLS.len() - 1);
     }
 }
