@@ -107,7 +107,10 @@ fn both(image: &Image) -> RunRecord {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     let gpu = GPU.get_or_init(|| Gpu::new().expect("a GPU adapter (lavapipe in CI)"));
     let gpu_run = run_gpu(gpu, image, limits, 4, b"").expect("GPU run");
-    assert_eq!(cpu, gpu_run, "the CPU interpreter and the GPU runtime differ");
+    assert_eq!(
+        cpu, gpu_run,
+        "the CPU interpreter and the GPU runtime differ"
+    );
     cpu
 }
 

@@ -98,8 +98,8 @@ fn session_on(image: &Image, input: &str, replies: &[&str]) -> (RunRecord, RunRe
     let expected = transcript(replies);
     let cpu = run_cpu(image, limits(), ROUNDS_PER_BATCH, input.as_bytes());
     check(&cpu, "CPU", &expected);
-    let gpu_run = run_gpu(gpu(), image, limits(), ROUNDS_PER_BATCH, input.as_bytes())
-        .expect("GPU run");
+    let gpu_run =
+        run_gpu(gpu(), image, limits(), ROUNDS_PER_BATCH, input.as_bytes()).expect("GPU run");
     check(&gpu_run, "GPU", &expected);
     (cpu, gpu_run)
 }
@@ -359,52 +359,11 @@ fn preemption_lets_more_processes_than_harts_progress() {
 #[test]
 #[ignore = "measurement; prints numbers for docs/benchmarks.md"]
 fn measure_os_costs() {
+    use gpu_runtime::trace::{Trace, Traced};
     use gpu_runtime::{GpuMachine, GpuOptions};
     use pxi::host::CaptureHost;
-    use pxi::run::{BatchReport, Executor, drive};
+    use pxi::run::drive;
     use std::time::{Duration, Instant};
-
-    struct Timed<X> {
-        inner: X,
-        busy: Duration,
-    }
-    impl<X: Executor> Executor for Timed<X> {
-        type Error = X::Error;
-        fn run_batch(&mut self, rounds: u32) -> Result<BatchReport, X::Error> {
-            let start = Instant::now();
-            let report = self.inner.run_batch(rounds);
-            self.busy += start.elapsed();
-            report
-        }
-        fn mailbox(&mut self) -> &mut [u32] {
-            self.inner.mailbox()
-        }
-        fn commit_mailbox(&mut self) -> Result<(), X::Error> {
-            let start = Instant::now();
-            let result = self.inner.commit_mailbox();
-            self.busy += start.elapsed();
-            result
-        }
-        fn memory_words(&self) -> u32 {
-            self.inner.memory_words()
-        }
-        fn counts(&mut self) -> Result<Vec<u32>, X::Error> {
-            self.inner.counts()
-        }
-        fn harts(&mut self) -> Result<Vec<u32>, X::Error> {
-            self.inner.harts()
-        }
-        fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, X::Error> {
-            self.inner.read_memory(addr, out)
-        }
-        fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, X::Error> {
-            self.inner.write_memory(addr, words)
-        }
-
-        fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, X::Error> {
-            self.inner.write_code(addr, pixels)
-        }
-    }
 
     const N: u64 = 200;
     const RUNS: usize = 3;
@@ -441,22 +400,17 @@ fn measure_os_costs() {
         for _ in 0..RUNS {
             let mut host = CaptureHost::with_input(input);
             let start = Instant::now();
+            let mut trace = Trace::new();
             let (outcome, busy) = if on_gpu {
                 let machine = GpuMachine::new(gpu(), image, limits, GpuOptions::default())
                     .expect("GPU machine");
-                let mut timed = Timed {
-                    inner: machine,
-                    busy: Duration::ZERO,
-                };
+                let mut timed = Traced::new(machine, &mut trace, 0);
                 let outcome = drive(&mut timed, &mut host, 1, |_, _| {}).expect("GPU run");
-                (outcome, timed.busy)
+                (outcome, timed.executor_time())
             } else {
-                let mut timed = Timed {
-                    inner: pxi::Machine::new(image, limits),
-                    busy: Duration::ZERO,
-                };
+                let mut timed = Traced::new(pxi::Machine::new(image, limits), &mut trace, 0);
                 let Ok(outcome) = drive(&mut timed, &mut host, 1, |_, _| {});
-                (outcome, timed.busy)
+                (outcome, timed.executor_time())
             };
             let wall = start.elapsed();
             assert_eq!(outcome.stop, Stop::Halted(0));

@@ -20,7 +20,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::image::{Image, ImageError};
-use crate::mailbox::{ERR_FAULT, ERR_CORRUPT, ERR_NOTPXI, ERR_TOOBIG};
+use crate::mailbox::{ERR_CORRUPT, ERR_FAULT, ERR_NOTPXI, ERR_TOOBIG};
 
 /// Block word (in): word address of the file's bytes (packed little-endian).
 pub const L_BYTES: usize = 0;
@@ -52,19 +52,63 @@ pub const INSTALL: u32 = 1;
 
 /// The block layout and modes, predefined by the assembler.
 pub const CONSTANTS: &[(&str, u32, &str)] = &[
-    ("LD_BYTES", L_BYTES as u32, "SYS_LOAD block: word address of the file's bytes"),
-    ("LD_LEN", L_LEN as u32, "SYS_LOAD block: the file's length in bytes"),
-    ("LD_CODE", L_CODE as u32, "SYS_LOAD block: first code pixel to write"),
-    ("LD_CODE_MAX", L_CODE_MAX as u32, "SYS_LOAD block: code pixels available"),
-    ("LD_DATA", L_DATA as u32, "SYS_LOAD block: word address for the initial data"),
-    ("LD_DATA_MAX", L_DATA_MAX as u32, "SYS_LOAD block: words available there"),
-    ("LD_CODE_LEN", L_CODE_LEN as u32, "SYS_LOAD block (out): code pixels"),
-    ("LD_ENTRY", L_ENTRY as u32, "SYS_LOAD block (out): entry point"),
-    ("LD_MEMORY", L_MEMORY as u32, "SYS_LOAD block (out): data memory size in words"),
-    ("LD_INIT", L_INIT as u32, "SYS_LOAD block (out): words of initial data"),
+    (
+        "LD_BYTES",
+        L_BYTES as u32,
+        "SYS_LOAD block: word address of the file's bytes",
+    ),
+    (
+        "LD_LEN",
+        L_LEN as u32,
+        "SYS_LOAD block: the file's length in bytes",
+    ),
+    (
+        "LD_CODE",
+        L_CODE as u32,
+        "SYS_LOAD block: first code pixel to write",
+    ),
+    (
+        "LD_CODE_MAX",
+        L_CODE_MAX as u32,
+        "SYS_LOAD block: code pixels available",
+    ),
+    (
+        "LD_DATA",
+        L_DATA as u32,
+        "SYS_LOAD block: word address for the initial data",
+    ),
+    (
+        "LD_DATA_MAX",
+        L_DATA_MAX as u32,
+        "SYS_LOAD block: words available there",
+    ),
+    (
+        "LD_CODE_LEN",
+        L_CODE_LEN as u32,
+        "SYS_LOAD block (out): code pixels",
+    ),
+    (
+        "LD_ENTRY",
+        L_ENTRY as u32,
+        "SYS_LOAD block (out): entry point",
+    ),
+    (
+        "LD_MEMORY",
+        L_MEMORY as u32,
+        "SYS_LOAD block (out): data memory size in words",
+    ),
+    (
+        "LD_INIT",
+        L_INIT as u32,
+        "SYS_LOAD block (out): words of initial data",
+    ),
     ("LD_WORDS", BLOCK_WORDS as u32, "SYS_LOAD block: words"),
     ("LD_PROBE", PROBE, "SYS_LOAD mode: decode and validate only"),
-    ("LD_INSTALL", INSTALL, "SYS_LOAD mode: also write code and initial data"),
+    (
+        "LD_INSTALL",
+        INSTALL,
+        "SYS_LOAD mode: also write code and initial data",
+    ),
 ];
 
 /// What the service reaches of an executor: data memory and code.
@@ -103,7 +147,11 @@ pub fn load(target: &mut impl Target, block: u32, mode: u32) -> u32 {
     if !target.read(words[L_BYTES], &mut packed) {
         return ERR_FAULT;
     }
-    let bytes: Vec<u8> = packed.iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
+    let bytes: Vec<u8> = packed
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .take(len)
+        .collect();
     let image = match Image::decode_png(&bytes) {
         Ok(image) => image,
         Err(error) => return error_code(&bytes, &error),
@@ -207,12 +255,18 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_pxi_is_corrupt_or_does_not_fit() {
         let png = program().encode_png();
-        assert_eq!(load(&mut machine(b"hello, world", 8, 64), 0, PROBE), ERR_NOTPXI);
+        assert_eq!(
+            load(&mut machine(b"hello, world", 8, 64), 0, PROBE),
+            ERR_NOTPXI
+        );
         let mut corrupt = png.clone();
         let at = corrupt.len() / 2;
         corrupt[at] ^= 0x40;
         assert_eq!(load(&mut machine(&corrupt, 8, 64), 0, PROBE), ERR_CORRUPT);
-        assert_eq!(load(&mut machine(&png[..png.len() - 5], 8, 64), 0, PROBE), ERR_CORRUPT);
+        assert_eq!(
+            load(&mut machine(&png[..png.len() - 5], 8, 64), 0, PROBE),
+            ERR_CORRUPT
+        );
         let other = crate::png::encode_rgba8(2, &[1, 2, 3, 4]);
         assert_eq!(load(&mut machine(&other, 8, 64), 0, PROBE), ERR_NOTPXI);
         assert_eq!(load(&mut machine(&png, 2, 64), 0, INSTALL), ERR_TOOBIG);

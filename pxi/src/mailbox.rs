@@ -116,7 +116,11 @@ pub const DEVICE_CONSTANTS: &[(&str, u32, &str)] = &[
         "result: register access outside the granted region, or bad width/alignment",
     ),
     ("MB_TIMEOUT", ERR_TIMEOUT, "result: SYS_DEVWAIT timed out"),
-    ("MB_NOTPXI", ERR_NOTPXI, "result: SYS_LOAD found no PXI image"),
+    (
+        "MB_NOTPXI",
+        ERR_NOTPXI,
+        "result: SYS_LOAD found no PXI image",
+    ),
     (
         "MB_CORRUPT",
         ERR_CORRUPT,

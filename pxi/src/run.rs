@@ -366,7 +366,13 @@ mod tests {
                     };
                     let mut machine = Machine::new(&image, Limits::default());
                     assert!(machine.write_code(addr as u32, &pixels));
-                    let fresh = Machine::new(&Image { code: code.clone(), ..image }, Limits::default());
+                    let fresh = Machine::new(
+                        &Image {
+                            code: code.clone(),
+                            ..image
+                        },
+                        Limits::default(),
+                    );
                     assert_eq!(machine, fresh);
                 }
             }
