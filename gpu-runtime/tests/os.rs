@@ -365,7 +365,7 @@ fn measure_os_costs() {
     use pxi::run::{Executor, drive};
     use std::time::{Duration, Instant};
 
-    const N: u64 = 200;
+    const N: u64 = 2000;
     const RUNS: usize = 3;
     let limits = Limits {
         slice_steps: 4096,
