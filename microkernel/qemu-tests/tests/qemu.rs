@@ -333,6 +333,28 @@ fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
     output
 }
 
+/// Boots the kernel with the disk image `image` on a `virtio-blk-pci` (`drive_options`
+/// appended to its `-drive`), waits for the serial line `ready` and the banner, types each
+/// command and waits for its reply, then ends input: the shell must say bye and QEMU exit
+/// with success.
+fn disk_session(image: &str, drive_options: &str, ready: &str, script: &[(&str, &str)]) {
+    let drive = format!("file={image},if=none,format=raw,id=disk{drive_options}");
+    let qemu = Qemu::new(&kernels().kernel)
+        .args(["-drive", &drive, "-device", "virtio-blk-pci,drive=disk"])
+        .append(EXIT_ON_STOP);
+    let mut running = qemu.spawn();
+    running.wait_for_line(ready, BOOT_TIMEOUT);
+    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
+    for (command, reply) in script {
+        running.send(command.as_bytes());
+        running.wait_for_line(reply, BOOT_TIMEOUT);
+    }
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    run.expect_line("bye");
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+}
+
 /// Files on QEMU's `virtio-blk-pci`: the microkernel resolves the virtio PCI capabilities into
 /// device-table regions, and the same pixel driver and FAT32 that the host tests run
 /// (examples/lib/virtio_blk.pxs, fat32.pxs, inside os.pxs) serve the shell's file commands on
@@ -349,13 +371,6 @@ fn files_on_a_virtio_blk_disk() {
     let _ = std::fs::remove_file(&image);
     run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
     run_tool("mcopy", &["-i", image_arg, hello.to_str().unwrap(), "::/"]);
-    let drive = format!("file={image_arg},if=none,format=raw,id=disk");
-    let qemu = Qemu::new(&kernels().kernel)
-        .args(["-drive", &drive, "-device", "virtio-blk-pci,drive=disk"])
-        .append(EXIT_ON_STOP);
-    let mut running = qemu.spawn();
-    running.wait_for_line("virtio-blk offered to pixel drivers", BOOT_TIMEOUT);
-    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
     // Typed ahead (the console hart buffers it) and answered in order. Each step waits for a
     // line only that step prints; a silent command waits for the end of its own echo (a
     // typed-ahead byte may be echoed before the prompt, so never for the start of a line).
@@ -371,14 +386,7 @@ fn files_on_a_virtio_blk_disk() {
         ("stat hello.txt\r", "hello.txt: file, 18 bytes"),
         ("sync\r", "ync"),
     ];
-    for (command, reply) in script {
-        running.send(command.as_bytes());
-        running.wait_for_line(reply, BOOT_TIMEOUT);
-    }
-    running.send(END_OF_INPUT);
-    let run = running.wait(BOOT_TIMEOUT);
-    run.expect_line("bye");
-    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+    disk_session(image_arg, "", "virtio-blk offered to pixel drivers", script);
     let fsck = std::process::Command::new("fsck.fat")
         .args(["-n", image_arg])
         .output()
@@ -430,13 +438,6 @@ fn programs_from_the_disk_run_on_metal() {
         &["-i", image_arg, pxi.to_str().unwrap(), "::/bin/"],
     );
     run_tool("mcopy", &["-i", image_arg, notes.to_str().unwrap(), "::/"]);
-    let drive = format!("file={image_arg},if=none,format=raw,id=disk,readonly=on");
-    let qemu = Qemu::new(&kernels().kernel)
-        .args(["-drive", &drive, "-device", "virtio-blk-pci,drive=disk"])
-        .append(EXIT_ON_STOP);
-    let mut running = qemu.spawn();
-    running.wait_for_line("arenas for loaded programs", BOOT_TIMEOUT);
-    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
     let script: &[(&str, &str)] = &[
         ("run /bin/hello.pxi 42\r", "loaded from the disk, arg 42"),
         (
@@ -445,13 +446,11 @@ fn programs_from_the_disk_run_on_metal() {
         ),
         ("run /bin/hello.pxi 43\r", "loaded from the disk, arg 43"),
     ];
-    for (command, reply) in script {
-        running.send(command.as_bytes());
-        running.wait_for_line(reply, BOOT_TIMEOUT);
-    }
-    running.send(END_OF_INPUT);
-    let run = running.wait(BOOT_TIMEOUT);
-    run.expect_line("bye");
-    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+    disk_session(
+        image_arg,
+        ",readonly=on",
+        "arenas for loaded programs",
+        script,
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
