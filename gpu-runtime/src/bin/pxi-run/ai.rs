@@ -14,8 +14,9 @@ use pxi_asm::runner::{RunOptions, run_to_end};
 
 use gpu_runtime::{Gpu, GpuMachine, GpuOptions};
 
-/// The pixel program.
-pub const SOURCE: &str = include_str!("../../../../examples/ai.pxs");
+/// The pixel program (it includes `lib/ai_core.pxs`, so it is assembled from
+/// the source tree this binary was built from).
+pub const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ai.pxs");
 
 /// Options of `pxi-run ai` (run.c's flags).
 #[derive(clap::Args, Debug)]
@@ -47,9 +48,9 @@ pub struct AiArgs {
 
 /// The assembled program.
 pub fn program() -> Result<Image> {
-    pxi_asm::assemble_source("ai.pxs", SOURCE)
+    pxi_asm::assemble_file(std::path::Path::new(SOURCE))
         .map(|a| a.image)
-        .map_err(|e| anyhow::anyhow!("ai.pxs: {e}"))
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The image that runs `prompt` on `model` (checked header) and `tokenizer`.
