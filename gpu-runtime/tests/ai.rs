@@ -1,9 +1,11 @@
-//! The pixel `ai` program (examples/ai.pxs) against the Rust reference
+//! The pixel `ai` program (lib/ai_core.pxs) against the Rust reference
 //! (`llama`, exact arithmetic): the same token ids (the prompt's, encoded in
 //! pixels, and the generated ones) and the same printed text
 //! for fp32 and Q8_0 checkpoints of several shapes (shared and unshared
 //! classifier, grouped-query attention), greedy, seeded and top-p sampling, on the
-//! CPU interpreter and the GPU runtime (identical final state).
+//! CPU interpreter and the GPU runtime (identical final state), as `pxi-run ai`
+//! runs it (examples/ai.pxs: the host places the files in memory). The
+//! shell's `ai` command is tested in ai_shell.rs.
 
 use gpu_runtime::Gpu;
 use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
@@ -28,6 +30,17 @@ struct Case {
     group_size: Option<usize>,
     options: Options,
     prompt: &'static [u8],
+    /// The model as a GGUF file (Q8_0 blocks, group size 32, f16 scales).
+    gguf: bool,
+}
+
+/// A shape whose sizes are multiples of GGUF's 32-value blocks.
+fn blocks(n_kv_heads: usize) -> Config {
+    Config {
+        dim: 64,
+        hidden_dim: 96,
+        ..small(n_kv_heads)
+    }
 }
 
 fn small(n_kv_heads: usize) -> Config {
@@ -68,6 +81,7 @@ fn cases() -> Vec<Case> {
             group_size: None,
             options: greedy,
             prompt: b"lily saw",
+            gguf: false,
         },
         Case {
             config: small(4),
@@ -75,6 +89,7 @@ fn cases() -> Vec<Case> {
             group_size: None,
             options: sampled,
             prompt: b"once upon",
+            gguf: false,
         },
         Case {
             config: small(1),
@@ -82,6 +97,7 @@ fn cases() -> Vec<Case> {
             group_size: Some(8),
             options: sampled,
             prompt: "the big red ball é".as_bytes(),
+            gguf: false,
         },
         Case {
             config: small(2),
@@ -89,6 +105,7 @@ fn cases() -> Vec<Case> {
             group_size: Some(16),
             options: greedy,
             prompt: b"",
+            gguf: false,
         },
         Case {
             config: small(2),
@@ -96,6 +113,7 @@ fn cases() -> Vec<Case> {
             group_size: None,
             options: nucleus,
             prompt: b"tom",
+            gguf: false,
         },
         Case {
             config: small(4),
@@ -106,6 +124,23 @@ fn cases() -> Vec<Case> {
                 ..nucleus
             },
             prompt: b"a dog",
+            gguf: false,
+        },
+        Case {
+            config: blocks(2),
+            shared: true,
+            group_size: Some(32),
+            options: greedy,
+            prompt: b"lily saw",
+            gguf: true,
+        },
+        Case {
+            config: blocks(1),
+            shared: false,
+            group_size: Some(32),
+            options: sampled,
+            prompt: b"the cat",
+            gguf: true,
         },
     ]
 }
@@ -113,11 +148,19 @@ fn cases() -> Vec<Case> {
 /// The image for `case` and what the reference prints and generates.
 fn prepare(case: &Case, seed: u64) -> (pxi::Image, llama::Generation) {
     let model = Model::random(case.config, case.shared, case.group_size, seed);
+    let (model, file) = if case.gguf {
+        let model = llama::gguf::with_f16_scales(model);
+        let file = llama::gguf::to_gguf(&model);
+        (model, file)
+    } else {
+        let file = model.to_bytes();
+        (model, file)
+    };
     let tokenizer = Tokenizer::generate(case.config.vocab_size, 5);
     let expected = llama::generate(&Exact, &model, &tokenizer, case.prompt, &case.options);
     let image = boot::load(
         &program(),
-        &model.to_bytes(),
+        &file,
         &tokenizer.to_bytes(),
         case.prompt,
         &case.options,

@@ -1,5 +1,7 @@
 // Each test crate uses its own subset of the support modules.
 #[allow(dead_code)]
+pub mod disk;
+#[allow(dead_code)]
 pub mod examples;
 #[allow(dead_code)]
 pub mod generator;

@@ -21,7 +21,8 @@ pub const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ai.px
 /// Options of `pxi-run ai` (run.c's flags).
 #[derive(clap::Args, Debug)]
 pub struct AiArgs {
-    /// A llama2.c checkpoint: run.c fp32 (version 0) or runq.c Q8_0 (version 2).
+    /// A llama2.c checkpoint (run.c fp32 version 0, runq.c Q8_0 version 2) or
+    /// a GGUF llama model with Q8_0 weights.
     pub checkpoint: PathBuf,
     /// Temperature; 0 = greedy.
     #[arg(short = 't', default_value_t = 1.0)]
@@ -60,7 +61,11 @@ pub fn image(
     prompt: &[u8],
     options: &Options,
 ) -> Result<(Image, Config)> {
-    let (config, _) = Config::from_checkpoint(model)?;
+    let config = if llama::gguf::is_gguf(model) {
+        llama::gguf::config(model)?
+    } else {
+        Config::from_checkpoint(model)?.0
+    };
     let tokenizer = Tokenizer::from_bytes(tokenizer, config.vocab_size)
         .context("the tokenizer does not match the model")?;
     let image = boot::load(
