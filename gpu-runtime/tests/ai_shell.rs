@@ -33,7 +33,7 @@ fn small(n_kv_heads: usize) -> Config {
 
 /// Data memory of the OS sessions: the kernel, then the large-window arena
 /// with room for `ai`'s window (`.memory` in examples/programs/ai.pxs).
-const OS_MEMORY: u32 = 1 << 22;
+const OS_MEMORY: u32 = 19 << 20;
 
 /// examples/os.pxs (which links programs/ai.pxs) with the arena reserved.
 fn os_image() -> &'static Image {
@@ -67,7 +67,11 @@ fn ai_label(name: &str) -> u32 {
 /// the sessions run one large-window program at a time). Its boot block is
 /// its first data (`globals` at window address 0).
 fn ai_window() -> usize {
-    assert_eq!(ai_label("globals"), 0, "ai's boot block is at window address 0");
+    assert_eq!(
+        ai_label("globals"),
+        0,
+        "ai's boot block is at window address 0"
+    );
     let dir = pxi::program::Directory::of(os_image()).expect("a program directory");
     dir.data_arena.0 as usize
 }
@@ -115,7 +119,11 @@ fn replies(output: &str) -> Vec<String> {
 /// Check each reply; the tok/s line's rate is the only word that may differ.
 fn check_replies(output: &str, commands: &[Command], what: &str) {
     let replies = replies(output);
-    assert_eq!(replies.len(), commands.len(), "{what}: replies in\n{output}");
+    assert_eq!(
+        replies.len(),
+        commands.len(),
+        "{what}: replies in\n{output}"
+    );
     for (reply, command) in replies.iter().zip(commands) {
         let line = &command.line;
         match &command.expected {
@@ -124,16 +132,18 @@ fn check_replies(output: &str, commands: &[Command], what: &str) {
                     .find("achieved tok/s: ")
                     .unwrap_or_else(|| panic!("{what}: `{line}`: no tok/s line in {reply:?}"));
                 assert_eq!(
-                    reply[..at].as_bytes(),
+                    &reply.as_bytes()[..at],
                     &g.text[..],
                     "{what}: `{line}` printed {reply:?}"
                 );
                 let rate = &reply[at + "achieved tok/s: ".len()..];
                 let number = rate.strip_suffix('\n').unwrap_or("");
                 assert!(
-                    number.split_once('.').is_some_and(|(a, b)| a.parse::<u32>().is_ok()
-                        && b.len() == 3
-                        && b.parse::<u32>().is_ok()),
+                    number
+                        .split_once('.')
+                        .is_some_and(|(a, b)| a.parse::<u32>().is_ok()
+                            && b.len() == 3
+                            && b.parse::<u32>().is_ok()),
                     "{what}: `{line}`: rate {rate:?}"
                 );
             }
@@ -176,7 +186,8 @@ fn gpu() -> &'static Gpu {
     })
 }
 
-/// `ai -n … PROMPT` and the reference's generation for it.
+/// `ai -n … PROMPT` and the reference's generation for it; a prompt in
+/// double quotes is run without them.
 fn ai_command(
     model: &Model,
     tokenizer: &Tokenizer,
@@ -184,7 +195,8 @@ fn ai_command(
     options: &Options,
     prompt: &str,
 ) -> Command {
-    let expected = llama::generate(&Exact, model, tokenizer, prompt.as_bytes(), options);
+    let text = prompt.trim_matches('"');
+    let expected = llama::generate(&Exact, model, tokenizer, text.as_bytes(), options);
     Command {
         line: format!(
             "ai -n {} -t {} -p {} -s {} {files} {prompt}",
@@ -201,11 +213,13 @@ struct Files {
     disk: Disk,
     fp32: Model,
     q8: Model,
+    /// Q8_0 with f16 scales, as /model.gguf.
+    gguf: Model,
     tokenizer: Tokenizer,
 }
 
 fn files(name: &str) -> Files {
-    let disk = Disk::new(name);
+    let disk = Disk::with_kib(name, 120 << 10);
     let fp32 = Model::random(small(2), false, None, 41);
     let q8 = Model::random(small(1), true, Some(8), 42);
     let tokenizer = Tokenizer::generate(512, 5);
@@ -214,14 +228,29 @@ fn files(name: &str) -> Files {
     tool_mkdir(&disk, "/models");
     disk.put("/models/q8.bin", &q8.to_bytes());
     disk.put("/tok256.bin", &Tokenizer::generate(256, 5).to_bytes());
+    let blocks = Config {
+        dim: 64,
+        hidden_dim: 96,
+        ..small(2)
+    };
+    let gguf = llama::gguf::with_f16_scales(Model::random(blocks, false, Some(32), 44));
+    disk.put("/model.gguf", &llama::gguf::to_gguf(&gguf));
     let bytes = fp32.to_bytes();
     disk.put("/short.bin", &bytes[..bytes.len() / 2]);
     disk.put("/notes.txt", b"not a model at all, just some text\n");
-    disk.put("/huge.bin", &vec![0; 9 << 20]);
+    let window_bytes = ai_assembly().image.memory_words as usize * 4;
+    disk.put("/huge.bin", &vec![0; window_bytes]);
+    let mut long = small(2);
+    long.seq_len = 1_000_000; // its key/value cache alone is larger than the window
+    disk.put(
+        "/long.bin",
+        &Model::random(long, true, Some(8), 43).to_bytes(),
+    );
     Files {
         disk,
         fp32,
         q8,
+        gguf,
         tokenizer,
     }
 }
@@ -269,7 +298,8 @@ fn generation_sessions(f: &Files, commands: &[Command], gpu_run: bool) -> Vec<St
 }
 
 /// Greedy fp32 with grouped-query attention (2 kv heads for 4), seeded
-/// multinomial Q8_0 with 1 kv head, top-p Q8_0; paths in any case, a quoted prompt.
+/// multinomial Q8_0 with 1 kv head, top-p Q8_0; paths in any case, a quoted
+/// prompt. (The CPU test adds a GGUF model.)
 fn generations(f: &Files) -> Vec<Command> {
     let plain = Options {
         topp: 1.0,
@@ -278,7 +308,13 @@ fn generations(f: &Files) -> Vec<Command> {
     };
     vec![
         ai_command(&f.fp32, &f.tokenizer, "", &GREEDY, "lily saw"),
-        ai_command(&f.q8, &f.tokenizer, "-m /MODELS/Q8.BIN", &plain, "\"the big red ball é\""),
+        ai_command(
+            &f.q8,
+            &f.tokenizer,
+            "-m /MODELS/Q8.BIN",
+            &plain,
+            "\"the big red ball é\"",
+        ),
         ai_command(
             &f.q8,
             &f.tokenizer,
@@ -295,7 +331,15 @@ const USAGE: &str =
 #[test]
 fn the_shell_runs_ai_from_the_disk_on_the_cpu_interpreter() {
     let f = files("ai-cpu");
-    generation_sessions(&f, &generations(&f), false);
+    let mut commands = generations(&f);
+    commands.push(ai_command(
+        &f.gguf,
+        &f.tokenizer,
+        "-m /model.gguf",
+        &SEEDED,
+        "lily",
+    ));
+    generation_sessions(&f, &commands, false);
     let error = |line: &str, message: String| Command {
         line: line.into(),
         expected: Expected::Error(message),
@@ -314,12 +358,20 @@ fn the_shell_runs_ai_from_the_disk_on_the_cpu_interpreter() {
         error(
             "ai -m /huge.bin hi",
             format!(
-                "ai: /huge.bin: does not fit in memory (9437184 bytes; the window has room for {} more)\n",
+                "ai: /huge.bin: does not fit in memory ({} bytes; the window has room for {} more)\n",
+                ai_assembly().image.memory_words * 4,
                 window_room()
             ),
         ),
+        error(
+            "ai -m /long.bin hi",
+            "ai: not enough memory for the model's run state\n".into(),
+        ),
         error("ai -t warm hi", format!("ai: not a number: -t\n{USAGE}")),
-        error("ai -n 99999999999 hi", format!("ai: not a number: -n\n{USAGE}")),
+        error(
+            "ai -n 99999999999 hi",
+            format!("ai: not a number: -n\n{USAGE}"),
+        ),
         error("ai -x 1 hi", format!("ai: unknown option -x\n{USAGE}")),
         Command {
             line: "echo still here".into(),

@@ -75,11 +75,15 @@ impl Reader<'_> {
     }
 
     fn u32(&mut self) -> Result<u32, GgufError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn u64(&mut self) -> Result<u64, GgufError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     fn string(&mut self) -> Result<&[u8], GgufError> {
@@ -92,7 +96,7 @@ impl Reader<'_> {
         let size = match t {
             0 | 1 | 7 => 1,
             2 | 3 => 2,
-            4 | 5 | 6 => 4,
+            4..=6 => 4,
             10..=12 => 8,
             T_STRING => {
                 self.string()?;
@@ -225,7 +229,11 @@ fn q8_entry(name: String, t: &Tensor, rows: usize, cols: usize) -> Entry {
     let mut data = Vec::with_capacity(q.len() / BLOCK * 34);
     for (block, &scale) in q.chunks(BLOCK).zip(s) {
         let h = half::f16::from_f32(scale);
-        assert_eq!(h.to_f32(), scale, "{name}: scale {scale} is not an f16 value");
+        assert_eq!(
+            h.to_f32(),
+            scale,
+            "{name}: scale {scale} is not an f16 value"
+        );
         data.extend(h.to_bits().to_le_bytes());
         data.extend(block.iter().map(|&x| x as u8));
     }
@@ -277,7 +285,14 @@ pub fn to_gguf(model: &Model) -> Vec<u8> {
     out.extend(MAGIC.to_le_bytes());
     out.extend(3u32.to_le_bytes());
     out.extend((entries.len() as u64).to_le_bytes());
-    let values = [c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.seq_len];
+    let values = [
+        c.dim,
+        c.hidden_dim,
+        c.n_layers,
+        c.n_heads,
+        c.n_kv_heads,
+        c.seq_len,
+    ];
     out.extend((KEYS.len() as u64 + 4).to_le_bytes());
     put_string(&mut out, b"general.architecture");
     out.extend(T_STRING.to_le_bytes());

@@ -42,23 +42,20 @@ pub fn temp(name: &str) -> PathBuf {
 }
 
 impl Disk {
-    /// A fresh FAT32 volume.
+    /// A fresh FAT32 volume of [`DISK_KIB`].
     pub fn new(name: &str) -> Disk {
+        Disk::with_kib(name, DISK_KIB)
+    }
+
+    /// A fresh FAT32 volume of `kib` KiB.
+    pub fn with_kib(name: &str, kib: u32) -> Disk {
         let disk = Disk {
             path: temp(&format!("{name}.img")),
         };
         let _ = std::fs::remove_file(&disk.path);
         tool(
             "mkfs.fat",
-            &[
-                "-C",
-                "-F",
-                "32",
-                "-n",
-                "PXOS",
-                disk.arg(),
-                &DISK_KIB.to_string(),
-            ],
+            &["-C", "-F", "32", "-n", "PXOS", disk.arg(), &kib.to_string()],
         );
         disk
     }

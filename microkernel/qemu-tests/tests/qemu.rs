@@ -395,3 +395,66 @@ fn files_on_a_virtio_blk_disk() {
     assert_eq!(notes.stdout, b"written on metal\n");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The shell's `ai` on metal: a llama2.c model and tokenizer (random weights from the `llama`
+/// crate) on the virtio-blk disk, read through the file OS calls, run by the in-guest CPU
+/// interpreter; it must print the Rust reference's text. The kernel command line gives the OS
+/// a large-window arena for `ai`'s window (`memory=`), so QEMU gets more RAM.
+#[test]
+fn ai_answers_from_a_virtio_blk_disk() {
+    use llama::{Config, Exact, Model, Options, Tokenizer};
+    require_qemu();
+    let dir = std::env::temp_dir().join(format!("pxos-qemu-ai-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("disk.img");
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    let config = Config {
+        dim: 32,
+        hidden_dim: 48,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 2,
+        vocab_size: 512,
+        seq_len: 16,
+    };
+    let model = Model::random(config, true, Some(8), 9);
+    let tokenizer = Tokenizer::generate(config.vocab_size, 5);
+    let (model_path, tok_path) = (dir.join("model.bin"), dir.join("tokenizer.bin"));
+    std::fs::write(&model_path, model.to_bytes()).unwrap();
+    std::fs::write(&tok_path, tokenizer.to_bytes()).unwrap();
+    let _ = std::fs::remove_file(&image);
+    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
+    for file in [&model_path, &tok_path] {
+        run_tool("mcopy", &["-i", image_arg, file.to_str().unwrap(), "::/"]);
+    }
+    let options = Options {
+        steps: 10,
+        temperature: 0.0,
+        topp: 0.9,
+        seed: 3,
+    };
+    let expected = llama::generate(&Exact, &model, &tokenizer, b"lily saw", &options);
+    let expected = String::from_utf8(expected.text).expect("the reference prints UTF-8 here");
+    let drive = format!("file={image_arg},if=none,format=raw,id=disk,readonly=on");
+    let qemu = Qemu::new(&kernels().kernel)
+        .args([
+            "-m",
+            "256M",
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-blk-pci,drive=disk",
+        ])
+        .append(&format!("{EXIT_ON_STOP} memory=19M"));
+    let mut running = qemu.spawn();
+    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
+    running.send(b"ai -n 10 -t 0 lily saw\r");
+    running.wait_for_line("achieved tok/s: ", BOOT_TIMEOUT);
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    run.expect_line("boot: memory=19922944 words");
+    run.expect_line(expected.trim_end());
+    run.expect_line("bye");
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+    std::fs::remove_dir_all(&dir).ok();
+}

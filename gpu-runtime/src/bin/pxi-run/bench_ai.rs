@@ -222,8 +222,18 @@ again:
 fn matvec(gpu: &Gpu) -> Result<()> {
     let (rows, n, reps) = (32000u32, 288u32, 10u32);
     let memory = rows + rows * n + n;
-    let image = repeat("matvec", memory, [0, rows, rows + rows * n, n, rows, n], reps)?;
-    let transposed = repeat("matvect", memory, [0, rows, rows + rows * n, rows, n, rows], reps)?;
+    let image = repeat(
+        "matvec",
+        memory,
+        [0, rows, rows + rows * n, n, rows, n],
+        reps,
+    )?;
+    let transposed = repeat(
+        "matvect",
+        memory,
+        [0, rows, rows + rows * n, rows, n, rows],
+        reps,
+    )?;
     let best_t = best_of_3(&transposed, Some(gpu))?.0;
     let best_vm = best_of_3(&image, Some(gpu))?.0;
     let best_cpu = best_of_3(&image, None)?.0;
