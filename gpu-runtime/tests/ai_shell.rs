@@ -234,7 +234,9 @@ fn files(name: &str) -> Files {
         ..small(2)
     };
     let gguf = llama::gguf::with_f16_scales(Model::random(blocks, false, Some(32), 44));
-    disk.put("/model.gguf", &llama::gguf::to_gguf(&gguf));
+    let gguf_bytes = llama::gguf::to_gguf(&gguf);
+    disk.put("/model.gguf", &gguf_bytes);
+    disk.put("/short.gguf", &gguf_bytes[..gguf_bytes.len() - 100]);
     let bytes = fp32.to_bytes();
     disk.put("/short.bin", &bytes[..bytes.len() / 2]);
     disk.put("/notes.txt", b"not a model at all, just some text\n");
@@ -351,6 +353,11 @@ fn the_shell_runs_ai_from_the_disk_on_the_cpu_interpreter() {
         error("ai -m /models hi", "ai: /models: is a directory\n".into()),
         error("ai -m /short.bin hi", truncated.into()),
         error("ai -m /notes.txt hi", truncated.into()),
+        error(
+            "ai -m /short.gguf hi",
+            "ai: the GGUF file is truncated, not a llama model, or its weights are not Q8_0\n"
+                .into(),
+        ),
         error(
             "ai -z /tok256.bin hi",
             "ai: the tokenizer file is truncated or does not match the model\n".into(),
