@@ -7,10 +7,13 @@
 //! runs it (examples/ai.pxs: the host places the files in memory). The
 //! shell's `ai` command is tested in ai_shell.rs.
 
-use gpu_runtime::Gpu;
+mod support;
+
 use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
 use llama::{Config, Exact, Model, Options, Tokenizer, boot};
 use pxi::Limits;
+use support::gpu::gpu;
+use support::llama_shapes::{blocks, small};
 
 fn program() -> pxi::Image {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ai.pxs");
@@ -32,27 +35,6 @@ struct Case {
     prompt: &'static [u8],
     /// The model as a GGUF file (Q8_0 blocks, group size 32, f16 scales).
     gguf: bool,
-}
-
-/// A shape whose sizes are multiples of GGUF's 32-value blocks.
-fn blocks(n_kv_heads: usize) -> Config {
-    Config {
-        dim: 64,
-        hidden_dim: 96,
-        ..small(n_kv_heads)
-    }
-}
-
-fn small(n_kv_heads: usize) -> Config {
-    Config {
-        dim: 32,
-        hidden_dim: 48,
-        n_layers: 2,
-        n_heads: 4,
-        n_kv_heads,
-        vocab_size: 512,
-        seq_len: 24,
-    }
 }
 
 fn cases() -> Vec<Case> {
@@ -203,12 +185,11 @@ fn pixels_match_the_reference_on_the_cpu_interpreter() {
 
 #[test]
 fn gpu_runtime_matches_the_cpu_interpreter_word_for_word() {
-    let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
-    eprintln!("adapter: {}", gpu.adapter_name());
+    let gpu = gpu();
     for (i, case) in cases().iter().enumerate().skip(1).step_by(2) {
         let (image, expected) = prepare(case, 100 + i as u64);
         let cpu = run_cpu(&image, LIMITS, 8, b"");
-        let gpu_run = run_gpu(&gpu, &image, LIMITS, 8, b"").expect("GPU run");
+        let gpu_run = run_gpu(gpu, &image, LIMITS, 8, b"").expect("GPU run");
         check(&image, &gpu_run, &expected, &format!("case {i} (gpu)"));
         assert!(cpu == gpu_run, "case {i}: CPU and GPU final states differ");
     }

@@ -10,26 +10,14 @@ mod support;
 
 use std::sync::OnceLock;
 
-use gpu_runtime::Gpu;
 use gpu_runtime::testing::{RunRecord, run_cpu_with, run_gpu_with};
-use llama::{Config, Exact, Model, Options, Tokenizer, boot};
+use llama::{Exact, Model, Options, Tokenizer, boot};
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::virtio_blk::Fault;
 use pxi::{Image, Limits};
 use support::disk::Disk;
-
-/// A small shape: 4 query heads over `n_kv_heads`, a 512-token vocabulary.
-fn small(n_kv_heads: usize) -> Config {
-    Config {
-        dim: 32,
-        hidden_dim: 48,
-        n_layers: 2,
-        n_heads: 4,
-        n_kv_heads,
-        vocab_size: 512,
-        seq_len: 24,
-    }
-}
+use support::gpu::gpu;
+use support::llama_shapes::{blocks, small};
 
 /// Data memory of the OS sessions: the kernel, then the large-window arena
 /// with room for `ai`'s window (`.memory` in examples/programs/ai.pxs).
@@ -177,15 +165,6 @@ fn os_session(disk: &Disk, commands: &[Command], gpu_run: bool) -> RunRecord {
     run
 }
 
-fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
-        eprintln!("adapter: {}", gpu.adapter_name());
-        gpu
-    })
-}
-
 /// `ai -n … PROMPT` and the reference's generation for it; a prompt in
 /// double quotes is run without them.
 fn ai_command(
@@ -228,12 +207,7 @@ fn files(name: &str) -> Files {
     tool_mkdir(&disk, "/models");
     disk.put("/models/q8.bin", &q8.to_bytes());
     disk.put("/tok256.bin", &Tokenizer::generate(256, 5).to_bytes());
-    let blocks = Config {
-        dim: 64,
-        hidden_dim: 96,
-        ..small(2)
-    };
-    let gguf = llama::gguf::with_f16_scales(Model::random(blocks, false, Some(32), 44));
+    let gguf = llama::gguf::with_f16_scales(Model::random(blocks(2), false, Some(32), 44));
     let gguf_bytes = llama::gguf::to_gguf(&gguf);
     disk.put("/model.gguf", &gguf_bytes);
     disk.put("/short.gguf", &gguf_bytes[..gguf_bytes.len() - 100]);

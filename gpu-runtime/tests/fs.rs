@@ -17,13 +17,13 @@ use std::sync::OnceLock;
 
 mod support;
 
-use gpu_runtime::Gpu;
 use gpu_runtime::testing::{RunRecord, run_cpu_with, run_gpu_with};
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::virtio_blk::Fault;
 use pxi::{Image, Limits};
 use support::disk::{Disk, temp, tool};
+use support::gpu::gpu;
 
 const BIG: usize = 300 * 1024;
 
@@ -34,15 +34,6 @@ fn shell() -> &'static Image {
         pxi_asm::assemble_file(Path::new(path))
             .unwrap_or_else(|e| panic!("{e}"))
             .image
-    })
-}
-
-fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
-        eprintln!("adapter: {}", gpu.adapter_name());
-        gpu
     })
 }
 

@@ -91,18 +91,7 @@ pub fn memory_words(command_line: &str) -> Result<Option<u32>, &str> {
     else {
         return Ok(None);
     };
-    let (digits, unit) = match value.as_bytes().last() {
-        Some(b'K' | b'k') => (&value[..value.len() - 1], 1u64 << 10),
-        Some(b'M' | b'm') => (&value[..value.len() - 1], 1 << 20),
-        _ => (value, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .and_then(|n| u32::try_from(n).ok())
-        .map(Some)
-        .ok_or(value)
+    pxi::program::parse_words(value).map(Some).ok_or(value)
 }
 
 #[cfg(test)]

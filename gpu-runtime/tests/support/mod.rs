@@ -6,4 +6,8 @@ pub mod examples;
 #[allow(dead_code)]
 pub mod generator;
 #[allow(dead_code)]
+pub mod gpu;
+#[allow(dead_code)]
+pub mod llama_shapes;
+#[allow(dead_code)]
 pub mod session;

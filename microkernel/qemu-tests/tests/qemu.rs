@@ -333,6 +333,18 @@ fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
     output
 }
 
+/// `dir/disk.img`: a fresh 40 MiB FAT32 volume (`mkfs.fat`) holding `files` in its root (`mcopy`).
+fn fat_image(dir: &std::path::Path, files: &[&std::path::Path]) -> std::path::PathBuf {
+    let image = dir.join("disk.img");
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    let _ = std::fs::remove_file(&image);
+    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
+    for file in files {
+        run_tool("mcopy", &["-i", image_arg, file.to_str().unwrap(), "::/"]);
+    }
+    image
+}
+
 /// Files on QEMU's `virtio-blk-pci`: the microkernel resolves the virtio PCI capabilities into
 /// device-table regions, and the same pixel driver and FAT32 that the host tests run
 /// (examples/lib/virtio_blk.pxs, fat32.pxs, inside os.pxs) serve the shell's file commands on
@@ -342,13 +354,10 @@ fn files_on_a_virtio_blk_disk() {
     require_qemu();
     let dir = std::env::temp_dir().join(format!("pxos-qemu-disk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let image = dir.join("disk.img");
-    let image_arg = image.to_str().expect("UTF-8 temporary path");
     let hello = dir.join("hello.txt");
     std::fs::write(&hello, "hello from mtools\n").unwrap();
-    let _ = std::fs::remove_file(&image);
-    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
-    run_tool("mcopy", &["-i", image_arg, hello.to_str().unwrap(), "::/"]);
+    let image = fat_image(&dir, &[&hello]);
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
     let drive = format!("file={image_arg},if=none,format=raw,id=disk");
     let qemu = Qemu::new(&kernels().kernel)
         .args(["-drive", &drive, "-device", "virtio-blk-pci,drive=disk"])
@@ -406,8 +415,6 @@ fn ai_answers_from_a_virtio_blk_disk() {
     require_qemu();
     let dir = std::env::temp_dir().join(format!("pxos-qemu-ai-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let image = dir.join("disk.img");
-    let image_arg = image.to_str().expect("UTF-8 temporary path");
     let config = Config {
         dim: 32,
         hidden_dim: 48,
@@ -422,11 +429,8 @@ fn ai_answers_from_a_virtio_blk_disk() {
     let (model_path, tok_path) = (dir.join("model.bin"), dir.join("tokenizer.bin"));
     std::fs::write(&model_path, model.to_bytes()).unwrap();
     std::fs::write(&tok_path, tokenizer.to_bytes()).unwrap();
-    let _ = std::fs::remove_file(&image);
-    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
-    for file in [&model_path, &tok_path] {
-        run_tool("mcopy", &["-i", image_arg, file.to_str().unwrap(), "::/"]);
-    }
+    let image = fat_image(&dir, &[&model_path, &tok_path]);
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
     let options = Options {
         steps: 10,
         temperature: 0.0,
