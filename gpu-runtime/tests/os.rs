@@ -90,17 +90,16 @@ fn check(run: &RunRecord, executor: &str, expected: &str) {
 
 /// Run `input` through the shell on both executors and expect `replies`.
 fn session(input: &str, replies: &[&str]) -> (RunRecord, RunRecord) {
+    session_on(os_image(), input, replies)
+}
+
+/// [`session`] on `image` (e.g. grown with `pxi::program::reserve`).
+fn session_on(image: &Image, input: &str, replies: &[&str]) -> (RunRecord, RunRecord) {
     let expected = transcript(replies);
-    let cpu = run_cpu(os_image(), limits(), ROUNDS_PER_BATCH, input.as_bytes());
+    let cpu = run_cpu(image, limits(), ROUNDS_PER_BATCH, input.as_bytes());
     check(&cpu, "CPU", &expected);
-    let gpu_run = run_gpu(
-        gpu(),
-        os_image(),
-        limits(),
-        ROUNDS_PER_BATCH,
-        input.as_bytes(),
-    )
-    .expect("GPU run");
+    let gpu_run = run_gpu(gpu(), image, limits(), ROUNDS_PER_BATCH, input.as_bytes())
+        .expect("GPU run");
     check(&gpu_run, "GPU", &expected);
     (cpu, gpu_run)
 }
@@ -128,7 +127,7 @@ fn shell_commands_and_user_programs() {
             // SYS_BLIT reaches the host, which has no screen here (QEMU's does:
             // microkernel/qemu-tests checks the drawn pixels).
             "paint: this host has no screen\n",
-            "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile\n",
+            "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile bigmem\n",
         ],
     );
 }
@@ -149,14 +148,56 @@ fn ipc_pingpong_and_producers_consumers_lose_nothing() {
     );
 }
 
+/// What `mem` prints first when the run has no large-window arena.
+const MEM_HEAD: &str = "per process: 2048 words of data window, quota 512 words\n\
+                        large windows: 0 words free of 0 (pxi-run --memory)\n";
+
 #[test]
 fn allocator_reports_out_of_memory_and_accounts_per_process() {
     session(
         "mem\nrun oom\nmem\n",
         &[
-            "per process: 2048 words of data window, quota 512 words\n",
+            MEM_HEAD,
             "oom: 4 allocations of 128 words, then ERR_NOMEM\noom: freed them, allocating again works\n",
-            "per process: 2048 words of data window, quota 512 words\n",
+            MEM_HEAD,
+        ],
+    );
+}
+
+/// A program whose data (its `.memory`) exceeds a fixed slot gets a window
+/// from the large-window arena that `reserve` (`pxi-run --memory`) adds: with
+/// room for one, a second is refused with the sizes until the first ends and
+/// frees it; a store one word past the window faults; without an arena the
+/// program is refused.
+#[test]
+fn large_windows_come_from_the_arena_and_are_freed_on_exit() {
+    session(
+        "run bigmem\n",
+        &["not enough memory for bigmem: needs 65536 words, 0 free\n"],
+    );
+    let mut image = os_image().clone();
+    let memory = image.memory_words + 100_000;
+    pxi::program::reserve(&mut image, memory, 0).unwrap();
+    let fault = 128 + pxi::TrapKind::MemoryOutOfBounds as u32;
+    let mem = |free| {
+        format!(
+            "per process: 2048 words of data window, quota 512 words\n\
+             large windows: {free} words free of 100000 (pxi-run --memory)\n"
+        )
+    };
+    session_on(
+        &image,
+        "mem\nrun bigmem\nrun bigmem 1 &\nrun bigmem\nmem\nkill 3\nrun bigmem 2\nrun bigmem\nmem\n",
+        &[
+            &mem(100_000),
+            "bigmem: window of 65536 words ok\n",
+            "[3]\n",
+            "not enough memory for bigmem: needs 65536 words, 34464 free\n",
+            &mem(34_464),
+            "killed 3\n",
+            &format!("exit {fault}\n"),
+            "bigmem: window of 65536 words ok\n",
+            &mem(100_000),
         ],
     );
 }
@@ -472,7 +513,8 @@ fn measure_os_costs() {
 }
 
 /// `pxi-run --program` links a program built on its own into the OS image:
-/// `programs` lists it and `run` starts it as a user process, on both executors.
+/// `programs` lists it and `run` starts it as a user process, on both
+/// executors; `--memory` grows data memory for a large window.
 #[test]
 fn programs_from_outside_the_image_run_as_user_processes() {
     let dir = std::env::temp_dir().join(format!("pxos-program-{}", std::process::id()));
@@ -494,7 +536,7 @@ fn programs_from_outside_the_image_run_as_user_processes() {
             command.arg("--cpu");
         }
         let output = command
-            .args(["--program", source.to_str().unwrap()])
+            .args(["--program", source.to_str().unwrap(), "--memory", "192K"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -505,18 +547,22 @@ fn programs_from_outside_the_image_run_as_user_processes() {
                     .stdin
                     .take()
                     .unwrap()
-                    .write_all(b"programs\nrun greet 42\n")?;
+                    .write_all(b"programs\nrun greet 42\nrun bigmem\n")?;
                 child.wait_with_output()
             })
             .expect("run pxi-run");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
-            stdout.contains(" paint hostile greet\n"),
+            stdout.contains(" paint hostile bigmem greet\n"),
             "cpu={cpu}:\n{stdout}"
         );
         assert!(
             stdout.contains("greetings from outside, arg 42\nexit 7\n"),
             "cpu={cpu}:\n{stdout}"
+        );
+        assert!(
+            stdout.contains("bigmem: window of 65536 words ok\n"),
+            "cpu={cpu}: --memory makes room for a large window:\n{stdout}"
         );
         assert!(
             output.status.success(),

@@ -53,6 +53,48 @@ impl DiskArgs {
     }
 }
 
+/// The memory of a run (`--memory WORDS`, `--code-arena PIXELS`): the image
+/// grows before it runs, so small sessions stay small (docs/abi.md, "Large
+/// data windows").
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct MemoryArgs {
+    /// Grow data memory to this many 32-bit words (suffix K or M: 1024 or 1048576 words; at
+    /// most 32M). In pxOS the words past the linked programs are the arena of large data windows.
+    #[arg(long, value_name = "WORDS", value_parser = parse_words)]
+    pub memory: Option<u32>,
+    /// Add this many code pixels (suffix K or M) for code loaded at run time (pxOS's code load
+    /// arena).
+    #[arg(long, value_name = "PIXELS", value_parser = parse_words)]
+    pub code_arena: Option<u32>,
+}
+
+impl MemoryArgs {
+    /// Grow `image` as asked and record the arenas in its program directory (after linking).
+    pub fn apply(&self, image: &mut Image) -> Result<()> {
+        let memory = self.memory.unwrap_or(image.memory_words);
+        pxi::program::reserve(image, memory, self.code_arena.unwrap_or(0))
+            .map_err(|e| anyhow::anyhow!("cannot grow the image: {e}"))?;
+        Ok(())
+    }
+}
+
+/// A count of words or pixels: digits with an optional K (×1024) or M (×1048576) suffix.
+pub fn parse_words(text: &str) -> std::result::Result<u32, String> {
+    let (digits, unit) = match text.strip_suffix(['K', 'k']) {
+        Some(digits) => (digits, 1u64 << 10),
+        None => match text.strip_suffix(['M', 'm']) {
+            Some(digits) => (digits, 1 << 20),
+            None => (text, 1),
+        },
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("`{text}` is not a count of words (e.g. 65536, 64K, 4M)"))
+}
+
 /// What to do besides running.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
