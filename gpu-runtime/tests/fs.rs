@@ -36,6 +36,34 @@ fn shell() -> &'static Image {
     })
 }
 
+/// The file shell built with its directory-index settings replaced: `(harts, FS_HELPERS,
+/// FS_SCAN)`; FS_SCAN 0 turns the indexes off (every lookup scans, as before them).
+fn shell_variant(harts: u32, helpers: u32, scan: u32) -> Image {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fsh.pxs");
+    let text = std::fs::read_to_string(path).expect("examples/fsh.pxs");
+    let mut replaced = 0;
+    let text: String = text
+        .lines()
+        .map(|line| {
+            let new = if line.starts_with(".harts ") {
+                format!(".harts {harts}")
+            } else if line.starts_with(".equ FS_HELPERS,") {
+                format!(".equ FS_HELPERS, {helpers}")
+            } else if line.starts_with(".equ FS_SCAN,") {
+                format!(".equ FS_SCAN, {scan}")
+            } else {
+                return line.to_string() + "\n";
+            };
+            replaced += 1;
+            new + "\n"
+        })
+        .collect();
+    assert_eq!(replaced, 3, "fsh.pxs sets .harts, FS_HELPERS and FS_SCAN");
+    pxi_asm::assemble_source(path, &text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .image
+}
+
 fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
@@ -470,6 +498,85 @@ fn the_gpu_runtime_runs_the_same_session() {
     assert!(
         gpu_disk.bytes() == before,
         "a read-only disk must not change"
+    );
+}
+
+/// Directory indexes (examples/lib/fat32_index.pxs) only make lookups faster: the same
+/// session on copies of one image — a 1,000-file directory written by mcopy, long names,
+/// 8.3 names, aliases, creating, removing (free entries inside the directory), renaming,
+/// rewriting — prints the same and leaves byte-identical images with the index built by
+/// 4 harts, by 1 hart, and with no index at all; fsck.fat finds nothing.
+#[test]
+fn directory_indexes_change_no_answer() {
+    let disk = Disk::new("index");
+    disk.mkdir("/many");
+    let host = numbered_files("index-many", 1000);
+    disk.put_dir(&host, "/many");
+    std::fs::remove_dir_all(&host).unwrap();
+    disk.put("/many/README.TXT", b"short name only\n");
+    disk.put("/many/A Long File Name With Spaces.text", b"spaces\n");
+    let script = "statall many 1000\nstat many/readme.txt\nstat many/FILE-0~1.TXT\n\
+                  stat \"many/a long file name with SPACES.TEXT\"\nstat many/nothing.txt\n\
+                  write many/new-one.txt hello\nstat many/new-one.txt\n\
+                  rm many/file-0500.txt\nstat many/file-0500.txt\nstat many/file-0501.txt\n\
+                  write \"many/Another Long Name.txt\" x\nmv many/file-0001.txt many/renamed.txt\n\
+                  stat many/file-0001.txt\nstat many/RENAMED.TXT\nmv many/file-0002.txt top.txt\n\
+                  mkdir many/sub\nrmdir many/sub\nmkfiles many 20\nstatall many 20\n\
+                  cat \"many/another long name.txt\"\nstatall many 1000\nls -l many\n";
+    let variants = [
+        ("4 harts", shell_variant(4, 3, 8192)),
+        ("1 hart", shell_variant(1, 0, 8192)),
+        ("no index", shell_variant(1, 0, 0)),
+    ];
+    let mut runs = Vec::new();
+    for (name, image) in &variants {
+        let copy = Disk {
+            path: temp(&format!("index-{}.img", name.replace(' ', "-"))),
+        };
+        std::fs::copy(&disk.path, &copy.path).unwrap();
+        let mut host = CaptureHost::with_input(script.as_bytes());
+        attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
+        let run = run_cpu_with(image, limits(), 1, host);
+        assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
+        copy.fsck();
+        runs.push((name, text(&run), copy.bytes(), run.outcome.steps));
+    }
+    let (_, out, image, indexed_steps) = &runs[0];
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "10000", "{out}");
+    assert!(
+        lines[1].starts_with("many/readme.txt: file, 16 bytes"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("many/FILE-0~1.TXT: file, 10 bytes"),
+        "{out}"
+    );
+    assert!(lines[3].contains(": file, 7 bytes"), "{out}");
+    assert_eq!(lines[4], "error: no such file or directory");
+    assert!(
+        lines[5].starts_with("many/new-one.txt: file, 6 bytes"),
+        "{out}"
+    );
+    assert_eq!(lines[6], "error: no such file or directory");
+    assert!(lines[7].starts_with("many/file-0501.txt: file, 10 bytes"));
+    assert_eq!(lines[8], "error: no such file or directory");
+    assert!(
+        lines[9].starts_with("many/RENAMED.TXT: file, 10 bytes"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[10..13],
+        ["200", "x", "error: no such file or directory"]
+    );
+    for (name, other, other_image, _) in &runs[1..] {
+        assert_eq!(other, out, "{name} printed something else");
+        assert!(other_image == image, "{name} left another image");
+    }
+    let (_, _, _, scan_steps) = &runs[2];
+    assert!(
+        scan_steps / indexed_steps > 10,
+        "the index is used: {indexed_steps} instructions with it, {scan_steps} scanning"
     );
 }
 

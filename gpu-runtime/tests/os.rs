@@ -98,8 +98,8 @@ fn session_on(image: &Image, input: &str, replies: &[&str]) -> (RunRecord, RunRe
     let expected = transcript(replies);
     let cpu = run_cpu(image, limits(), ROUNDS_PER_BATCH, input.as_bytes());
     check(&cpu, "CPU", &expected);
-    let gpu_run = run_gpu(gpu(), image, limits(), ROUNDS_PER_BATCH, input.as_bytes())
-        .expect("GPU run");
+    let gpu_run =
+        run_gpu(gpu(), image, limits(), ROUNDS_PER_BATCH, input.as_bytes()).expect("GPU run");
     check(&gpu_run, "GPU", &expected);
     (cpu, gpu_run)
 }
