@@ -359,50 +359,13 @@ fn preemption_lets_more_processes_than_harts_progress() {
 #[test]
 #[ignore = "measurement; prints numbers for docs/benchmarks.md"]
 fn measure_os_costs() {
+    use gpu_runtime::trace::{Phases, Trace, Traced};
     use gpu_runtime::{GpuMachine, GpuOptions};
     use pxi::host::CaptureHost;
-    use pxi::run::{BatchReport, Executor, drive};
+    use pxi::run::{Executor, drive};
     use std::time::{Duration, Instant};
 
-    struct Timed<X> {
-        inner: X,
-        busy: Duration,
-    }
-    impl<X: Executor> Executor for Timed<X> {
-        type Error = X::Error;
-        fn run_batch(&mut self, rounds: u32) -> Result<BatchReport, X::Error> {
-            let start = Instant::now();
-            let report = self.inner.run_batch(rounds);
-            self.busy += start.elapsed();
-            report
-        }
-        fn mailbox(&mut self) -> &mut [u32] {
-            self.inner.mailbox()
-        }
-        fn commit_mailbox(&mut self) -> Result<(), X::Error> {
-            let start = Instant::now();
-            let result = self.inner.commit_mailbox();
-            self.busy += start.elapsed();
-            result
-        }
-        fn memory_words(&self) -> u32 {
-            self.inner.memory_words()
-        }
-        fn counts(&mut self) -> Result<Vec<u32>, X::Error> {
-            self.inner.counts()
-        }
-        fn harts(&mut self) -> Result<Vec<u32>, X::Error> {
-            self.inner.harts()
-        }
-        fn read_memory(&mut self, addr: u32, out: &mut [u32]) -> Result<bool, X::Error> {
-            self.inner.read_memory(addr, out)
-        }
-        fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, X::Error> {
-            self.inner.write_memory(addr, words)
-        }
-    }
-
-    const N: u64 = 200;
+    const N: u64 = 2000;
     const RUNS: usize = 3;
     let limits = Limits {
         slice_steps: 4096,
@@ -431,34 +394,52 @@ fn measure_os_costs() {
         image
     };
 
-    // (steps, rounds, wall, host share) of the best of RUNS runs.
-    let measure = |image: &Image, input: &[u8], on_gpu: bool| -> (u64, u32, Duration, f64) {
-        let mut best: Option<(u64, u32, Duration, f64)> = None;
+    /// One measured run.
+    #[derive(Clone)]
+    struct Run {
+        steps: u64,
+        rounds: u32,
+        wall: Duration,
+        host_share: f64,
+        /// Instructions each hart ran.
+        hart_steps: Vec<u64>,
+    }
+    fn run_on<X: Phases>(executor: X, input: &[u8]) -> Run
+    where
+        X::Error: std::fmt::Debug,
+    {
+        let mut host = CaptureHost::with_input(input);
+        let mut trace = Trace::new();
+        let mut timed = Traced::new(executor, &mut trace, 0);
+        let start = Instant::now();
+        let outcome = drive(&mut timed, &mut host, 1, |_, _| {}).expect("run");
+        let wall = start.elapsed();
+        assert_eq!(outcome.stop, Stop::Halted(0));
+        let harts = timed.harts().expect("hart state");
+        Run {
+            steps: outcome.steps,
+            rounds: outcome.rounds,
+            wall,
+            host_share: 1.0 - timed.executor_time().as_secs_f64() / wall.as_secs_f64(),
+            hart_steps: harts
+                .chunks_exact(pxi::state::HART_WORDS)
+                .map(|h| h[pxi::state::H_STEPS] as u64)
+                .collect(),
+        }
+    }
+    // The best of RUNS runs.
+    let measure = |image: &Image, input: &[u8], on_gpu: bool| -> Run {
+        let mut best: Option<Run> = None;
         for _ in 0..RUNS {
-            let mut host = CaptureHost::with_input(input);
-            let start = Instant::now();
-            let (outcome, busy) = if on_gpu {
+            let run = if on_gpu {
                 let machine = GpuMachine::new(gpu(), image, limits, GpuOptions::default())
                     .expect("GPU machine");
-                let mut timed = Timed {
-                    inner: machine,
-                    busy: Duration::ZERO,
-                };
-                let outcome = drive(&mut timed, &mut host, 1, |_, _| {}).expect("GPU run");
-                (outcome, timed.busy)
+                run_on(machine, input)
             } else {
-                let mut timed = Timed {
-                    inner: pxi::Machine::new(image, limits),
-                    busy: Duration::ZERO,
-                };
-                let Ok(outcome) = drive(&mut timed, &mut host, 1, |_, _| {});
-                (outcome, timed.busy)
+                run_on(pxi::Machine::new(image, limits), input)
             };
-            let wall = start.elapsed();
-            assert_eq!(outcome.stop, Stop::Halted(0));
-            let host_share = 1.0 - busy.as_secs_f64() / wall.as_secs_f64();
-            if best.is_none_or(|b| wall < b.2) {
-                best = Some((outcome.steps, outcome.rounds, wall, host_share));
+            if best.as_ref().is_none_or(|b| run.wall < b.wall) {
+                best = Some(run);
             }
         }
         best.expect("at least one run")
@@ -501,12 +482,20 @@ fn measure_os_costs() {
         for (name, with, without, input_with, input_without) in &cases {
             let a = measure(with, input_with, on_gpu);
             let b = measure(without, input_without, on_gpu);
-            let steps = (a.0 as f64 - b.0 as f64) / N as f64;
-            let rounds = (a.1 as f64 - b.1 as f64) / N as f64;
-            let wall_us = (a.2.as_secs_f64() - b.2.as_secs_f64()) * 1e6 / N as f64;
+            let per_op = |x: f64, y: f64| (x - y) / N as f64;
+            let steps = per_op(a.steps as f64, b.steps as f64);
+            // The caller's hart: the one that ran most of the extra instructions.
+            let caller = a
+                .hart_steps
+                .iter()
+                .zip(&b.hart_steps)
+                .map(|(x, y)| per_op(*x as f64, *y as f64))
+                .fold(0.0, f64::max);
+            let rounds = per_op(a.rounds as f64, b.rounds as f64);
+            let wall_us = per_op(a.wall.as_secs_f64(), b.wall.as_secs_f64()) * 1e6;
             println!(
-                "{executor:40} {name:26} {steps:8.1} steps {rounds:6.2} rounds {wall_us:9.1} µs   (host share of wall time {:.0}%)",
-                a.3 * 100.0
+                "{executor:40} {name:26} {steps:8.1} steps ({caller:.1} on the caller's hart) {rounds:6.2} rounds {wall_us:9.1} µs   (host share of wall time {:.0}%)",
+                a.host_share * 100.0
             );
         }
     }

@@ -185,6 +185,10 @@ pub fn abi_kernel_pxs() -> String {
     for (name, value, doc) in crate::program::LAYOUT {
         s.push_str(&format!(".equ {name}, {value} ; {doc}\n"));
     }
+    s.push_str("; SYS_LOAD's parameter block (pxi::loader).\n");
+    for (name, value, doc) in crate::loader::CONSTANTS {
+        s.push_str(&format!(".equ {name}, {value} ; {doc}\n"));
+    }
     s.push_str("\n.data\n");
     s.push_str("os_captab:\n");
     for (_, name, cap) in OS_CALLS {

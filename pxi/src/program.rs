@@ -74,19 +74,51 @@ pub const E_INIT: usize = 7;
 /// The directory layout as `(name, value, meaning)`: generated into the
 /// kernel's constants (`examples/lib/abi_kernel.pxs`), never hand-copied.
 pub const LAYOUT: &[(&str, u32, &str)] = &[
-    ("PD_HEADER", HEADER_WORDS as u32, "words before the first entry"),
+    (
+        "PD_HEADER",
+        HEADER_WORDS as u32,
+        "words before the first entry",
+    ),
     ("PD_ENTRY_WORDS", ENTRY_WORDS as u32, "words per entry"),
     ("PD_MAX", MAX_PROGRAMS as u32, "entries the directory holds"),
     ("PD_COUNT", D_COUNT as u32, "header: programs linked"),
-    ("PD_DATA_ARENA", D_DATA_ARENA as u32, "header: first word of the large-window arena"),
-    ("PD_DATA_END", D_DATA_END as u32, "header: end of the large-window arena"),
-    ("PD_CODE_ARENA", D_CODE_ARENA as u32, "header: first pixel of the code load arena"),
-    ("PD_CODE_END", D_CODE_END as u32, "header: end of the code load arena"),
+    (
+        "PD_DATA_ARENA",
+        D_DATA_ARENA as u32,
+        "header: first word of the large-window arena",
+    ),
+    (
+        "PD_DATA_END",
+        D_DATA_END as u32,
+        "header: end of the large-window arena",
+    ),
+    (
+        "PD_CODE_ARENA",
+        D_CODE_ARENA as u32,
+        "header: first pixel of the code load arena",
+    ),
+    (
+        "PD_CODE_END",
+        D_CODE_END as u32,
+        "header: end of the code load arena",
+    ),
     ("E_CODE", E_CODE as u32, "entry: first code pixel"),
     ("E_CODELEN", E_CODE_LEN as u32, "entry: code pixels"),
-    ("E_ENTRY", E_ENTRY as u32, "entry: entry point, window-relative"),
-    ("E_DATA", E_DATA as u32, "entry: address of the initial data"),
-    ("E_DATALEN", E_DATA_LEN as u32, "entry: the program's data window in words"),
+    (
+        "E_ENTRY",
+        E_ENTRY as u32,
+        "entry: entry point, window-relative",
+    ),
+    (
+        "E_DATA",
+        E_DATA as u32,
+        "entry: address of the initial data",
+    ),
+    (
+        "E_DATALEN",
+        E_DATA_LEN as u32,
+        "entry: the program's data window in words",
+    ),
     ("E_INIT", E_INIT as u32, "entry: words of initial data"),
 ];
 
@@ -264,7 +296,7 @@ impl Directory {
 /// The program's initial data as one block, up to its last initialised word
 /// (a program with a large `.memory` does not bloat the OS image: the
 /// kernel zeroes the rest of its window).
-fn flatten(program: &Image) -> Vec<u32> {
+pub fn initial_data(program: &Image) -> Vec<u32> {
     let end = program
         .segments
         .iter()
@@ -312,7 +344,7 @@ pub fn link(os: &mut Image, name: &str, program: &Image) -> Result<Entry, LinkEr
         return Err(LinkError::TooMany);
     }
     let data_at = os.memory_words;
-    let init = flatten(program);
+    let init = initial_data(program);
     let total = data_at as u64 + init.len() as u64;
     if total > MAX_MEMORY_WORDS as u64 {
         return Err(LinkError::TooLarge(total));
@@ -359,7 +391,9 @@ pub fn reserve(
     }
     let dir = Directory::of(image);
     let data_start = dir.as_ref().map_or(image.memory_words, |d| d.data_arena.0);
-    let code_start = dir.as_ref().map_or(image.code.len() as u32, |d| d.code_arena.0);
+    let code_start = dir
+        .as_ref()
+        .map_or(image.code.len() as u32, |d| d.code_arena.0);
     image.memory_words = image.memory_words.max(memory_words);
     image.code.resize(code_end as usize, 0);
     let Some(mut dir) = dir else {
@@ -428,7 +462,14 @@ mod tests {
     #[test]
     fn reserve_grows_memory_and_code_and_records_the_arenas() {
         let mut os = image(&[1, 2], 10, vec![]);
-        let big = image(&[7], 1 << 22, vec![Segment { addr: 0, words: vec![5] }]);
+        let big = image(
+            &[7],
+            1 << 22,
+            vec![Segment {
+                addr: 0,
+                words: vec![5],
+            }],
+        );
         let e = link(&mut os, "big", &big).unwrap();
         assert_eq!((e.data_len, e.init_len), (1 << 22, 1));
         let linked = os.memory_words;
