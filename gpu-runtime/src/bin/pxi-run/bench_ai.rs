@@ -81,7 +81,7 @@ fn per_second(a: (Duration, usize), b: (Duration, usize)) -> Option<f64> {
 }
 
 /// Run `image` to the end: the wall time and the tokens `ai.pxs` generated.
-fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<(Duration, usize)> {
+fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<(Duration, usize, u32)> {
     let limits = Limits {
         slice_steps: gpu_runtime::DEFAULT_SLICE,
         max_steps: u64::MAX,
@@ -109,15 +109,15 @@ fn pixels(image: &Image, gpu: Option<&Gpu>) -> Result<(Duration, usize)> {
         "ai.pxs ended with {:?}",
         outcome.stop
     );
-    Ok((elapsed, tokens as usize))
+    Ok((elapsed, tokens as usize, outcome.rounds))
 }
 
-/// The least wall time of three runs of `image`, and the tokens generated.
-fn best_of_3(image: &Image, gpu: Option<&Gpu>) -> Result<(Duration, usize)> {
-    let mut best = (Duration::MAX, 0);
+/// The least wall time of three runs of `image`, the tokens generated and the rounds run.
+fn best_of_3(image: &Image, gpu: Option<&Gpu>) -> Result<(Duration, usize, u32)> {
+    let mut best = (Duration::MAX, 0, 0);
     for _ in 0..3 {
-        let (time, tokens) = pixels(image, gpu)?;
-        best = (best.0.min(time), tokens);
+        let (time, tokens, rounds) = pixels(image, gpu)?;
+        best = (best.0.min(time), tokens, rounds);
     }
     Ok(best)
 }
@@ -145,15 +145,16 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
         String::from_utf8_lossy(PROMPT)
     );
     println!(
-        "| model | weights | Rust reference (1 thread) | CPU interpreter | GPU runtime | GPU / reference |"
+        "| model | weights | Rust reference (1 thread) | CPU interpreter | GPU runtime | GPU / reference | rounds / token |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for shape in shapes(args.quick) {
         let tokenizer = Tokenizer::generate(shape.config.vocab_size, 5);
         for group_size in [None, Some(shape.group_size)] {
             let model = Model::random(shape.config, true, group_size, 11);
             let bytes = model.to_bytes();
             let mut runs = [[(Duration::MAX, 0); 2]; 3];
+            let mut rounds = [0; 2];
             for (k, steps) in [shape.steps.0, shape.steps.1].into_iter().enumerate() {
                 let options = Options {
                     steps,
@@ -167,13 +168,18 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
                     runs[0][k] = (runs[0][k].0.min(start.elapsed()), out.tokens.len());
                 }
                 let (image, _) = crate::ai::image(&bytes, &tokenizer.to_bytes(), PROMPT, &options)?;
-                runs[1][k] = best_of_3(&image, None)?;
-                runs[2][k] = best_of_3(&image, Some(&gpu))?;
+                let (time, tokens, _) = best_of_3(&image, None)?;
+                runs[1][k] = (time, tokens);
+                let (time, tokens, gpu_rounds) = best_of_3(&image, Some(&gpu))?;
+                (runs[2][k], rounds[k]) = ((time, tokens), gpu_rounds);
             }
             let [reference, cpu, gpu_rate] = runs.map(|[a, b]| per_second(a, b));
             let show = |rate: Option<f64>| rate.map_or("n/a".to_string(), |r| format!("{r:.2}"));
+            // The GPU runtime's rounds per extra token.
+            let extra_tokens = runs[2][1].1.saturating_sub(runs[2][0].1).max(1);
+            let per_token = (rounds[1] - rounds[0]) as f64 / extra_tokens as f64;
             println!(
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {per_token:.1} |",
                 shape.name,
                 group_size.map_or("fp32".to_string(), |g| format!("Q8_0, group {g}")),
                 show(reference),
