@@ -318,6 +318,8 @@ pub struct GpuMachine<'g> {
     /// Whether run_slice counts executions (which pipeline runs).
     count_exec: bool,
     memory_words: u32,
+    /// Host copy of the code pixels (to predecode what `write_code` changes).
+    code: Vec<u32>,
     /// Host copy of the control block and scratch words after the last batch.
     control: Vec<u32>,
     /// Host copy of the mailbox after the last batch.
@@ -587,6 +589,7 @@ impl<'g> GpuMachine<'g> {
             hart_groups: hart_count.div_ceil(workgroup),
             count_exec: options.count_exec,
             memory_words: image.memory_words,
+            code: image.code.clone(),
             control,
             mailbox: vec![0; MAILBOX_WORDS],
             timing: None,
@@ -864,6 +867,20 @@ impl Executor for GpuMachine<'_> {
 
     fn harts(&mut self) -> Result<Vec<u32>, GpuError> {
         self.read_harts()
+    }
+
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, GpuError> {
+        let Some(tables) = pxi::run::code_patch(&mut self.code, addr, pixels) else {
+            return Ok(false);
+        };
+        for (offset, words) in tables {
+            self.gpu.queue().write_buffer(
+                &self.buffers.code,
+                offset as u64 * 4,
+                bytemuck::cast_slice(&words),
+            );
+        }
+        Ok(true)
     }
 }
 

@@ -112,6 +112,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         }
     });
 
+    let image = with_arenas(image);
     let mut host = KernelHost::new(serial);
     let started = interrupts::uptime_micros();
     let device = screen.as_ref().map(|s| s.display.device());
@@ -227,6 +228,27 @@ fn measure_round_trip(
 }
 
 /// Draws the program and an empty heatmap, and says where they are (tests read this line).
+/// An OS image (one with a program directory) runs with the default large-window and code
+/// load arenas (docs/abi.md), so `run PATH.pxi` can load programs from the disk; the screen
+/// shows the image as embedded.
+fn with_arenas(mut image: Image) -> Image {
+    if pxi::program::Directory::of(&image).is_none() {
+        return image;
+    }
+    let memory = image
+        .memory_words
+        .saturating_add(pxi::program::DEFAULT_DATA_ARENA);
+    match pxi::program::reserve(&mut image, memory, pxi::program::DEFAULT_CODE_ARENA) {
+        Ok(_) => kprintln!(
+            "os.pxi: arenas for loaded programs: {} words of data, {} code pixels",
+            pxi::program::DEFAULT_DATA_ARENA,
+            pxi::program::DEFAULT_CODE_ARENA
+        ),
+        Err(error) => kprintln!("os.pxi: no arenas for loaded programs: {error}"),
+    }
+    image
+}
+
 fn open_screen(mut display: Display, image: &Image) -> Screen {
     let view = ProgramView::new(image, display.size());
     view.draw_all(&mut display.canvas());

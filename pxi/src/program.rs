@@ -45,6 +45,11 @@ pub const DIRECTORY_WORDS: usize = HEADER_WORDS + MAX_PROGRAMS * ENTRY_WORDS;
 /// Longest program name in bytes.
 pub const NAME_BYTES: usize = 8;
 
+/// Large-window arena words `pxi-run` gives an OS image unless told otherwise (1 MiB).
+pub const DEFAULT_DATA_ARENA: u32 = 1 << 18;
+/// Code load arena pixels `pxi-run` gives an OS image unless told otherwise.
+pub const DEFAULT_CODE_ARENA: u32 = 1 << 14;
+
 /// Header word: number of programs.
 pub const D_COUNT: usize = 1;
 /// Header word: first word of the large-window data arena.
@@ -296,7 +301,7 @@ impl Directory {
 /// The program's initial data as one block, up to its last initialised word
 /// (a program with a large `.memory` does not bloat the OS image: the
 /// kernel zeroes the rest of its window).
-fn flatten(program: &Image) -> Vec<u32> {
+pub fn initial_data(program: &Image) -> Vec<u32> {
     let end = program
         .segments
         .iter()
@@ -344,7 +349,7 @@ pub fn link(os: &mut Image, name: &str, program: &Image) -> Result<Entry, LinkEr
         return Err(LinkError::TooMany);
     }
     let data_at = os.memory_words;
-    let init = flatten(program);
+    let init = initial_data(program);
     let total = data_at as u64 + init.len() as u64;
     if total > MAX_MEMORY_WORDS as u64 {
         return Err(LinkError::TooLarge(total));
