@@ -131,6 +131,7 @@ fn shell_commands_and_user_programs() {
         &[
             "commands: help, echo <text>, ps, mem, programs, run <program>|<path.pxi> [arg] [&], swap <program> <path.pxi>, kill <pid>, uptime, audit, heat\n\
              files: ls [-l] [path], cat, write <path> <text>, append, cp, mv, rm, mkdir, rmdir, stat, df, sync, time <command>\n\
+             ai: ai [-n steps] [-t temp] [-p topp] [-s seed] [-m model] [-z tokenizer] <prompt> (a llama2.c model on the disk)\n\
              keys: backspace, Ctrl-U (erase line), Ctrl-C (kill the foreground program), Ctrl-D (end: halt)\n",
             "hello,   pixels\n",
             "hello from pid 2\n",
@@ -144,7 +145,7 @@ fn shell_commands_and_user_programs() {
             // SYS_BLIT reaches the host, which has no screen here (QEMU's does:
             // microkernel/qemu-tests checks the drawn pixels).
             "paint: this host has no screen\n",
-            "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile bigmem\n",
+            "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile bigmem ai\n",
         ],
     );
 }
@@ -799,7 +800,7 @@ fn programs_from_outside_the_image_run_as_user_processes() {
             .expect("run pxi-run");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
-            stdout.contains(" paint hostile bigmem greet\n"),
+            stdout.contains(" paint hostile bigmem ai greet\n"),
             "cpu={cpu}:\n{stdout}"
         );
         assert!(

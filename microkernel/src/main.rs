@@ -80,10 +80,18 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         panic!("{FAULT_TEST}: reading {UNMAPPED_ADDRESS:#x} did not fault (read {value:#x})");
     }
 
-    let image = match Image::decode_png(OS_IMAGE) {
+    let mut image = match Image::decode_png(OS_IMAGE) {
         Ok(image) => image,
         Err(error) => panic!("embedded os.pxi is invalid: {error}"),
     };
+    match microkernel::memory::memory_words(boot.command_line) {
+        Ok(None) => {}
+        Ok(Some(words)) => match pxi::program::reserve(&mut image, words, 0) {
+            Ok(_) => kprintln!("boot: memory={words} words (the arena of large data windows)"),
+            Err(error) => kprintln!("boot: memory={words}: {error}"),
+        },
+        Err(word) => kprintln!("boot: memory={word} is not a count of words (e.g. 20M)"),
+    }
     kprintln!(
         "os.pxi: {} ({} bytes), {}x{} pixels, {} code pixels, {} harts, {} memory words",
         OS_IMAGE_SOURCE,

@@ -108,18 +108,7 @@ impl MemoryArgs {
 
 /// A count of words or pixels: digits with an optional K (×1024) or M (×1048576) suffix.
 pub fn parse_words(text: &str) -> std::result::Result<u32, String> {
-    let (digits, unit) = match text.strip_suffix(['K', 'k']) {
-        Some(digits) => (digits, 1u64 << 10),
-        None => match text.strip_suffix(['M', 'm']) {
-            Some(digits) => (digits, 1 << 20),
-            None => (text, 1),
-        },
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .and_then(|n| u32::try_from(n).ok())
+    pxi::program::parse_words(text)
         .ok_or_else(|| format!("`{text}` is not a count of words (e.g. 65536, 64K, 4M)"))
 }
 

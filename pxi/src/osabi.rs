@@ -27,6 +27,14 @@ pub const CAPS: &[(&str, u32, &str)] = &[
 /// Every capability.
 pub const CAP_ALL: u32 = 511;
 
+/// `SPAWN` flag, or-ed into `r3` with the capabilities: `r2` is the window
+/// address of an argument text (NUL-terminated, [`ARG_WORDS`] words readable)
+/// instead of a number. The child finds a copy in the last [`ARG_WORDS`]
+/// words of its data window, `r1` = its window address.
+pub const SPAWN_TEXT: u32 = 0x8000;
+/// Words of a `SPAWN_TEXT` argument (at most 4 · ARG_WORDS − 1 bytes and a NUL).
+pub const ARG_WORDS: u32 = 32;
+
 /// Error results: every result `>= ERR_MIN` is an error, nothing else is.
 pub const ERRORS: &[(&str, u32, &str)] = &[
     (
@@ -193,7 +201,13 @@ pub fn abi_pxs() -> String {
     for (name, value, doc) in CAPS {
         s.push_str(&format!(".equ {name}, {value} ; {doc}\n"));
     }
-    s.push_str(&format!(".equ CAP_ALL, {CAP_ALL}\n"));
+    s.push_str(&format!(".equ CAP_ALL, {CAP_ALL}\n\n"));
+    s.push_str(&format!(
+        ".equ SPAWN_TEXT, 0x{SPAWN_TEXT:X} ; SPAWN: r2 is an argument text\n"
+    ));
+    s.push_str(&format!(
+        ".equ ARG_WORDS, {ARG_WORDS} ; its words, at the end of the child's window\n"
+    ));
     s
 }
 

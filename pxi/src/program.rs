@@ -410,6 +410,24 @@ pub fn reserve(
     Ok(Some(dir))
 }
 
+/// A count of words or pixels as `--memory` and the microkernel's `memory=` take it: digits
+/// with an optional K (× 1024) or M (× 1048576) suffix; `None` when it is not one or exceeds
+/// 32 bits.
+pub fn parse_words(text: &str) -> Option<u32> {
+    let (digits, unit) = match text.strip_suffix(['K', 'k']) {
+        Some(digits) => (digits, 1u64 << 10),
+        None => match text.strip_suffix(['M', 'm']) {
+            Some(digits) => (digits, 1 << 20),
+            None => (text, 1),
+        },
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .and_then(|n| u32::try_from(n).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

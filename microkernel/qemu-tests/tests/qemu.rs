@@ -333,6 +333,18 @@ fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
     output
 }
 
+/// `dir/disk.img`: a fresh 40 MiB FAT32 volume (`mkfs.fat`) holding `files` in its root (`mcopy`).
+fn fat_image(dir: &std::path::Path, files: &[&std::path::Path]) -> std::path::PathBuf {
+    let image = dir.join("disk.img");
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    let _ = std::fs::remove_file(&image);
+    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
+    for file in files {
+        run_tool("mcopy", &["-i", image_arg, file.to_str().unwrap(), "::/"]);
+    }
+    image
+}
+
 /// Boots the kernel with the disk image `image` on a `virtio-blk-pci` (`drive_options`
 /// appended to its `-drive`), waits for the serial line `ready` and the banner, types each
 /// command and waits for its reply, then ends input: the shell must say bye and QEMU exit
@@ -364,13 +376,10 @@ fn files_on_a_virtio_blk_disk() {
     require_qemu();
     let dir = std::env::temp_dir().join(format!("pxos-qemu-disk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let image = dir.join("disk.img");
-    let image_arg = image.to_str().expect("UTF-8 temporary path");
     let hello = dir.join("hello.txt");
     std::fs::write(&hello, "hello from mtools\n").unwrap();
-    let _ = std::fs::remove_file(&image);
-    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
-    run_tool("mcopy", &["-i", image_arg, hello.to_str().unwrap(), "::/"]);
+    let image = fat_image(&dir, &[&hello]);
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
     // Typed ahead (the console hart buffers it) and answered in order. Each step waits for a
     // line only that step prints; a silent command waits for the end of its own echo (a
     // typed-ahead byte may be echoed before the prompt, so never for the start of a line).
@@ -452,5 +461,63 @@ fn programs_from_the_disk_run_on_metal() {
         "arenas for loaded programs",
         script,
     );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The shell's `ai` on metal: a llama2.c model and tokenizer (random weights from the `llama`
+/// crate) on the virtio-blk disk, read through the file OS calls, run by the in-guest CPU
+/// interpreter; it must print the Rust reference's text. The kernel command line gives the OS
+/// a large-window arena for `ai`'s window (`memory=`), so QEMU gets more RAM.
+#[test]
+fn ai_answers_from_a_virtio_blk_disk() {
+    use llama::{Config, Exact, Model, Options, Tokenizer};
+    require_qemu();
+    let dir = std::env::temp_dir().join(format!("pxos-qemu-ai-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = Config {
+        dim: 32,
+        hidden_dim: 48,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 2,
+        vocab_size: 512,
+        seq_len: 16,
+    };
+    let model = Model::random(config, true, Some(8), 9);
+    let tokenizer = Tokenizer::generate(config.vocab_size, 5);
+    let (model_path, tok_path) = (dir.join("model.bin"), dir.join("tokenizer.bin"));
+    std::fs::write(&model_path, model.to_bytes()).unwrap();
+    std::fs::write(&tok_path, tokenizer.to_bytes()).unwrap();
+    let image = fat_image(&dir, &[&model_path, &tok_path]);
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    let options = Options {
+        steps: 10,
+        temperature: 0.0,
+        topp: 0.9,
+        seed: 3,
+    };
+    let expected = llama::generate(&Exact, &model, &tokenizer, b"lily saw", &options);
+    let expected = String::from_utf8(expected.text).expect("the reference prints UTF-8 here");
+    let drive = format!("file={image_arg},if=none,format=raw,id=disk,readonly=on");
+    let qemu = Qemu::new(&kernels().kernel)
+        .args([
+            "-m",
+            "256M",
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-blk-pci,drive=disk",
+        ])
+        .append(&format!("{EXIT_ON_STOP} memory=19M"));
+    let mut running = qemu.spawn();
+    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
+    running.send(b"ai -n 10 -t 0 lily saw\r");
+    running.wait_for_line("achieved tok/s: ", BOOT_TIMEOUT);
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    run.expect_line("boot: memory=19922944 words");
+    run.expect_line(expected.trim_end());
+    run.expect_line("bye");
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
     std::fs::remove_dir_all(&dir).ok();
 }
