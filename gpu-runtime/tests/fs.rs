@@ -15,15 +15,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use gpu_runtime::Gpu;
+mod support;
+
 use gpu_runtime::testing::{RunRecord, run_cpu_with, run_gpu_with};
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::virtio_blk::Fault;
 use pxi::{Image, Limits};
+use support::disk::{Disk, temp, tool};
+use support::gpu::gpu;
 
-/// 40 MiB: the smallest comfortable FAT32 volume with 512-byte clusters.
-const DISK_KIB: u32 = 40 * 1024;
 const BIG: usize = 300 * 1024;
 
 fn shell() -> &'static Image {
@@ -64,15 +65,6 @@ fn shell_variant(harts: u32, helpers: u32, scan: u32) -> Image {
         .image
 }
 
-fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
-        eprintln!("adapter: {}", gpu.adapter_name());
-        gpu
-    })
-}
-
 fn limits() -> Limits {
     Limits {
         slice_steps: 16_384,
@@ -97,81 +89,9 @@ fn numbered_files(name: &str, count: usize) -> PathBuf {
     dir
 }
 
-/// A disk image file in the temporary directory, removed when dropped.
-struct Disk {
-    path: PathBuf,
-}
-
-impl Drop for Disk {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn tool(program: &str, args: &[&str]) -> std::process::Output {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("{program}: {e} (scripts/setup.sh installs dosfstools, mtools)")
-        });
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("pxos-fs-{}-{name}", std::process::id()))
-}
-
 impl Disk {
-    /// A fresh FAT32 volume.
-    fn new(name: &str) -> Disk {
-        let disk = Disk {
-            path: temp(&format!("{name}.img")),
-        };
-        let _ = std::fs::remove_file(&disk.path);
-        tool(
-            "mkfs.fat",
-            &[
-                "-C",
-                "-F",
-                "32",
-                "-n",
-                "PXOS",
-                disk.arg(),
-                &DISK_KIB.to_string(),
-            ],
-        );
-        disk
-    }
-
-    fn arg(&self) -> &str {
-        self.path.to_str().expect("temporary paths are UTF-8")
-    }
-
     fn mkdir(&self, dir: &str) {
         tool("mmd", &["-i", self.arg(), &format!("::{dir}")]);
-    }
-
-    /// Put `bytes` at `path` on the volume with mcopy.
-    fn put(&self, path: &str, bytes: &[u8]) {
-        let host = self.path.with_extension("put");
-        std::fs::write(&host, bytes).expect("temporary file");
-        tool(
-            "mcopy",
-            &[
-                "-i",
-                self.arg(),
-                host.to_str().unwrap(),
-                &format!("::{path}"),
-            ],
-        );
-        let _ = std::fs::remove_file(host);
     }
 
     /// Put every file of the host directory `dir` into `dest` with one mcopy.

@@ -9,10 +9,11 @@ mod support;
 use std::sync::OnceLock;
 
 use gpu_runtime::Gpu;
-use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
+use gpu_runtime::testing::{RunRecord, run_cpu, run_cpu_with, run_gpu, run_gpu_with};
+use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::{Image, Limits};
-use support::session::{Script, run_script};
+use support::session::{Script, run_script, run_script_with_disk};
 
 const BANNER: &str = "pxOS 0.3: protected processes in pixels (4 harts + console, type help)\n";
 const PROMPT: &str = "pxos$ ";
@@ -95,11 +96,27 @@ fn session(input: &str, replies: &[&str]) -> (RunRecord, RunRecord) {
 
 /// [`session`] on `image` (e.g. grown with `pxi::program::reserve`).
 fn session_on(image: &Image, input: &str, replies: &[&str]) -> (RunRecord, RunRecord) {
+    session_with_disk(image, None, input, replies)
+}
+
+/// [`session_on`] with `disk` (a FAT32 image file, read-only) attached.
+fn session_with_disk(
+    image: &Image,
+    disk: Option<&std::path::Path>,
+    input: &str,
+    replies: &[&str],
+) -> (RunRecord, RunRecord) {
     let expected = transcript(replies);
-    let cpu = run_cpu(image, limits(), ROUNDS_PER_BATCH, input.as_bytes());
+    let host = || {
+        let mut host = CaptureHost::with_input(input.as_bytes());
+        if let Some(disk) = disk {
+            attach_disk(&mut host.devices, disk, true, Default::default()).expect("disk image");
+        }
+        host
+    };
+    let cpu = run_cpu_with(image, limits(), ROUNDS_PER_BATCH, host());
     check(&cpu, "CPU", &expected);
-    let gpu_run =
-        run_gpu(gpu(), image, limits(), ROUNDS_PER_BATCH, input.as_bytes()).expect("GPU run");
+    let gpu_run = run_gpu_with(gpu(), image, limits(), ROUNDS_PER_BATCH, host()).expect("GPU run");
     check(&gpu_run, "GPU", &expected);
     (cpu, gpu_run)
 }
@@ -112,8 +129,9 @@ fn shell_commands_and_user_programs() {
     session(
         "help\necho hello,   pixels\nrun hello\nrun counter\nrun primes 30\nuptime\nps\nfrobnicate\nrun nothing\nrun\nrun paint\nprograms\n",
         &[
-            "commands: help, echo <text>, ps, mem, programs, run <program> [arg] [&], kill <pid>, uptime, audit, heat\n\
+            "commands: help, echo <text>, ps, mem, programs, run <program>|<path.pxi> [arg] [&], swap <program> <path.pxi>, kill <pid>, uptime, audit, heat\n\
              files: ls [-l] [path], cat, write <path> <text>, append, cp, mv, rm, mkdir, rmdir, stat, df, sync, time <command>\n\
+             ai: ai [-n steps] [-t temp] [-p topp] [-s seed] [-m model] [-z tokenizer] <prompt> (a llama2.c model on the disk)\n\
              keys: backspace, Ctrl-U (erase line), Ctrl-C (kill the foreground program), Ctrl-D (end: halt)\n",
             "hello,   pixels\n",
             "hello from pid 2\n",
@@ -123,11 +141,11 @@ fn shell_commands_and_user_programs() {
             &ps,
             "unknown command (try help)\n",
             "run: no such program (try programs)\n",
-            "usage: run <program> [arg] [&]\n",
+            "usage: run <program>|<path.pxi> [arg] [&]\n",
             // SYS_BLIT reaches the host, which has no screen here (QEMU's does:
             // microkernel/qemu-tests checks the drawn pixels).
             "paint: this host has no screen\n",
-            "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile bigmem\n",
+            "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile bigmem ai\n",
         ],
     );
 }
@@ -150,7 +168,8 @@ fn ipc_pingpong_and_producers_consumers_lose_nothing() {
 
 /// What `mem` prints first when the run has no large-window arena.
 const MEM_HEAD: &str = "per process: 2048 words of data window, quota 512 words\n\
-                        large windows: 0 words free of 0 (pxi-run --memory)\n";
+                        large windows: 0 free of 0 words (pxi-run --memory)\n\
+                        code load arena: 0 free of 0 pixels (pxi-run --code-arena)\n";
 
 #[test]
 fn allocator_reports_out_of_memory_and_accounts_per_process() {
@@ -182,7 +201,8 @@ fn large_windows_come_from_the_arena_and_are_freed_on_exit() {
     let mem = |free| {
         format!(
             "per process: 2048 words of data window, quota 512 words\n\
-             large windows: {free} words free of 100000 (pxi-run --memory)\n"
+             large windows: {free} free of 100000 words (pxi-run --memory)\n\
+             code load arena: 0 free of 0 pixels (pxi-run --code-arena)\n"
         )
     };
     session_on(
@@ -200,6 +220,244 @@ fn large_windows_come_from_the_arena_and_are_freed_on_exit() {
             &mem(100_000),
         ],
     );
+}
+
+/// A fresh FAT32 volume (`mkfs.fat -F 32`) holding `files` (`mmd`, `mcopy`).
+fn fat_volume(name: &str, dirs: &[&str], files: &[(&str, &[u8])]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pxos-os-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("disk.img");
+    let _ = std::fs::remove_file(&image);
+    let tool = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("{program}: {e} (scripts/setup.sh installs dosfstools, mtools)")
+            });
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let img = image.to_str().unwrap();
+    tool("mkfs.fat", &["-C", "-F", "32", img, "40960"]);
+    for d in dirs {
+        tool("mmd", &["-i", img, &format!("::{d}")]);
+    }
+    for (i, (path, bytes)) in files.iter().enumerate() {
+        let host = dir.join(format!("file{i}"));
+        std::fs::write(&host, bytes).unwrap();
+        tool(
+            "mcopy",
+            &["-i", img, host.to_str().unwrap(), &format!("::{path}")],
+        );
+    }
+    image
+}
+
+/// A user program assembled on its own, as a `.pxi` file's bytes.
+fn program_file(source: &str) -> Vec<u8> {
+    let osabi = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lib/osabi.pxs");
+    let source = format!(".include \"{osabi}\"\n{source}");
+    pxi_asm::assemble_source("program.pxs", &source)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .image
+        .encode_png()
+}
+
+const GREET: &str = ".data\nmsg: .string \"greetings from a file, arg \"\n.code\n\
+     main:\n    mov r5, r1\n    li r1, msg\n    li r2, msg.len\n    call u_puts\n    mov r1, r5\n    call u_putu\n    call u_nl\n    li r0, 7\n    ret\n";
+
+/// `run PATH.pxi` reads a program from the FAT32 disk (mkfs.fat + mcopy),
+/// has the host decode it (SYS_LOAD) and starts it from the code load arena
+/// with its data in its own window; a file that is missing, not a PXI image,
+/// corrupt or too large for the arena is refused with a message and the
+/// shell goes on; code and staging memory are given back.
+#[test]
+fn run_starts_programs_from_files_and_refuses_bad_ones() {
+    let greet = program_file(GREET);
+    let mut corrupt = greet.clone();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0x10;
+    let big = program_file(&format!(
+        ".code\nmain:\n{}    li r0, 0\n    ret\n",
+        "    nop\n".repeat(300)
+    ));
+    let disk = fat_volume(
+        "exec",
+        &["/bin"],
+        &[
+            ("/bin/greet.pxi", &greet),
+            ("/notes.txt", b"not a program\n"),
+            ("/bad.pxi", &corrupt),
+            ("/big.pxi", &big),
+        ],
+    );
+    let mut image = os_image().clone();
+    let memory = image.memory_words + 4096;
+    pxi::program::reserve(&mut image, memory, 256).unwrap();
+    let mem = "per process: 2048 words of data window, quota 512 words\n\
+               large windows: 4096 free of 4096 words (pxi-run --memory)\n\
+               code load arena: 256 free of 256 pixels (pxi-run --code-arena)\n";
+    session_with_disk(
+        &image,
+        Some(&disk),
+        "run /bin/greet.pxi 42\nrun /bin/nope.pxi\nrun /notes.txt\nrun /bad.pxi\nrun /big.pxi\nrun /BIN/GREET.PXI 43\nmem\n",
+        &[
+            "greetings from a file, arg 42\nexit 7\n",
+            "run: /bin/nope.pxi: error: no such file or directory\n",
+            "run: /notes.txt: not a PXI program image\n",
+            "run: /bad.pxi: corrupt PXI image (checksum, zlib stream or header)\n",
+            "run: /big.pxi: too large for the code load arena (pxi-run --code-arena)\n",
+            "greetings from a file, arg 43\nexit 7\n",
+            mem,
+        ],
+    );
+    std::fs::remove_dir_all(disk.parent().unwrap()).ok();
+}
+
+/// A counter that prints `MARK` and its count in one write per line, then
+/// yields a while; versions differ only in MARK, so a hot swap keeps the
+/// layout every pc relies on.
+const COUNTER: &str = "
+.data
+line:   .space 4
+.code
+main:
+    li r6, 0
+loop:
+    addi r6, r6, 1
+    li r5, -38              ; the newline, popped last ('0' + -38)
+    push r5
+    li r3, 1
+    mov r2, r6
+digits:
+    li r4, 10
+    remu r5, r2, r4
+    push r5
+    addi r3, r3, 1
+    divu r2, r2, r4
+    li r4, 0
+    cmp r2, r4
+    jne digits
+    li r1, line
+    li r4, 0
+    li r5, 4
+    vfill r1, r4, r5
+    li r8, MARK
+    st r8, r1, 0
+    li r9, 1
+out:
+    pop r5
+    addi r5, r5, '0'
+    andi r4, r9, 3
+    shli r4, r4, 3
+    shl r5, r5, r4
+    shri r4, r9, 2
+    add r4, r4, r1
+    ld r8, r4, 0
+    or r8, r8, r5
+    st r8, r4, 0
+    addi r9, r9, 1
+    addi r3, r3, -1
+    li r4, 0
+    cmp r3, r4
+    jne out
+    li r0, OS_WRITE
+    mov r2, r9
+    ecall
+    li r7, 2000
+delay:
+    li r0, OS_YIELD
+    ecall
+    addi r7, r7, -1
+    li r4, 0
+    cmp r7, r4
+    jne delay
+    jmp loop
+";
+
+/// `swap NAME PATH.pxi` hot-swaps the code of a running program between
+/// rounds: the counter goes on from its count (registers, pc, data and pid
+/// kept) printing with the new mark; a new image that does not fit the old
+/// windows, or a name nothing runs, is refused and changes nothing.
+#[test]
+fn swap_replaces_a_running_programs_code_and_keeps_its_state() {
+    let version = |mark: char| program_file(&COUNTER.replace("MARK", &format!("'{mark}'")));
+    let big = program_file(&format!(
+        ".code\nmain:\n{}    li r0, 0\n    ret\n",
+        "    nop\n".repeat(300)
+    ));
+    let disk = fat_volume(
+        "swap",
+        &[],
+        &[
+            ("/c1.pxi", &version('+')),
+            ("/c2.pxi", &version('*')),
+            ("/big.pxi", &big),
+        ],
+    );
+    let mut image = os_image().clone();
+    let memory = image.memory_words + 4096;
+    pxi::program::reserve(&mut image, memory, 256).unwrap();
+    let script = Script::new()
+        .step("run /c1.pxi &\n", "+2\n")
+        .step(
+            "swap c1 /big.pxi\n",
+            "swap: /big.pxi does not fit the windows of c1 (its code or data is larger)\n",
+        )
+        .step("swap nosuch /c2.pxi\n", "swap: no running program nosuch\n")
+        .step(
+            "swap c1 /c2.pxi\n",
+            "swap: 1 process(es) of c1 now run /c2.pxi\n",
+        )
+        .step("", "*")
+        .step("ps\n", " c1\n")
+        .step("kill 2\n", "killed 2\n");
+    for gpu_run in [false, true] {
+        let end = run_script_with_disk(&image, gpu_run.then(gpu), limits(), &script, Some(&disk));
+        let executor = if gpu_run { "GPU" } else { "CPU" };
+        assert_eq!(end.stuck, None, "{executor}:\n{}", end.output);
+        assert_eq!(end.stop, "Halted(0) []", "{executor}:\n{}", end.output);
+        // Every count once, in order, first with the old mark, then the new.
+        let mut lines = Vec::new();
+        let bytes = end.output.as_bytes();
+        for (at, &b) in bytes.iter().enumerate() {
+            if b == b'+' || b == b'*' {
+                let digits: String = end.output[at + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                if !digits.is_empty() && bytes.get(at + 1 + digits.len()) == Some(&b'\n') {
+                    lines.push((b as char, digits.parse::<u32>().unwrap()));
+                }
+            }
+        }
+        let counts: Vec<u32> = lines.iter().map(|l| l.1).collect();
+        assert_eq!(
+            counts,
+            (1..=counts.len() as u32).collect::<Vec<_>>(),
+            "{executor}:\n{}",
+            end.output
+        );
+        let swapped = lines
+            .iter()
+            .position(|l| l.0 == '*')
+            .expect("the new version printed");
+        assert!(swapped >= 2, "{executor}: {lines:?}");
+        assert!(
+            lines[swapped..].iter().all(|l| l.0 == '*'),
+            "{executor}: {lines:?}"
+        );
+        assert!(
+            end.output.contains("2   "),
+            "{executor}: ps shows pid 2:\n{}",
+            end.output
+        );
+    }
+    std::fs::remove_dir_all(disk.parent().unwrap()).ok();
 }
 
 /// Denied OS calls and the privileged instruction sneaky tries next are
@@ -542,7 +800,7 @@ fn programs_from_outside_the_image_run_as_user_processes() {
             .expect("run pxi-run");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
-            stdout.contains(" paint hostile bigmem greet\n"),
+            stdout.contains(" paint hostile bigmem ai greet\n"),
             "cpu={cpu}:\n{stdout}"
         );
         assert!(

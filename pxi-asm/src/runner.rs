@@ -69,10 +69,25 @@ pub struct MemoryArgs {
 }
 
 impl MemoryArgs {
-    /// Grow `image` as asked and record the arenas in its program directory (after linking).
+    /// Grow `image` as asked and record the arenas in its program directory (after
+    /// linking). An OS image (one with a program directory) gets the default arenas
+    /// (`pxi::program::DEFAULT_DATA_ARENA`, `DEFAULT_CODE_ARENA`) unless told otherwise.
     pub fn apply(&self, image: &mut Image) -> Result<()> {
-        let memory = self.memory.unwrap_or(image.memory_words);
-        pxi::program::reserve(image, memory, self.code_arena.unwrap_or(0))
+        let os = pxi::program::Directory::of(image).is_some();
+        let default_data = if os {
+            pxi::program::DEFAULT_DATA_ARENA
+        } else {
+            0
+        };
+        let default_code = if os {
+            pxi::program::DEFAULT_CODE_ARENA
+        } else {
+            0
+        };
+        let memory = self
+            .memory
+            .unwrap_or_else(|| image.memory_words.saturating_add(default_data));
+        pxi::program::reserve(image, memory, self.code_arena.unwrap_or(default_code))
             .map_err(|e| anyhow::anyhow!("cannot grow the image: {e}"))?;
         Ok(())
     }
@@ -80,18 +95,7 @@ impl MemoryArgs {
 
 /// A count of words or pixels: digits with an optional K (×1024) or M (×1048576) suffix.
 pub fn parse_words(text: &str) -> std::result::Result<u32, String> {
-    let (digits, unit) = match text.strip_suffix(['K', 'k']) {
-        Some(digits) => (digits, 1u64 << 10),
-        None => match text.strip_suffix(['M', 'm']) {
-            Some(digits) => (digits, 1 << 20),
-            None => (text, 1),
-        },
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(unit))
-        .and_then(|n| u32::try_from(n).ok())
+    pxi::program::parse_words(text)
         .ok_or_else(|| format!("`{text}` is not a count of words (e.g. 65536, 64K, 4M)"))
 }
 

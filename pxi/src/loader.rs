@@ -49,6 +49,9 @@ pub const BLOCK_WORDS: usize = 10;
 pub const PROBE: u32 = 0;
 /// Mode (`r2`): also write the code and the initial data.
 pub const INSTALL: u32 = 1;
+/// Mode (`r2`): write only the code (a hot swap: the processes keep their
+/// data); the data window must still be large enough for the program.
+pub const SWAP: u32 = 2;
 
 /// The block layout and modes, predefined by the assembler.
 pub const CONSTANTS: &[(&str, u32, &str)] = &[
@@ -109,6 +112,11 @@ pub const CONSTANTS: &[(&str, u32, &str)] = &[
         INSTALL,
         "SYS_LOAD mode: also write code and initial data",
     ),
+    (
+        "LD_SWAP",
+        SWAP,
+        "SYS_LOAD mode: write only the code (hot swap)",
+    ),
 ];
 
 /// What the service reaches of an executor: data memory and code.
@@ -127,19 +135,22 @@ pub fn error_code(bytes: &[u8], error: &ImageError) -> u32 {
     match error {
         _ if !bytes.starts_with(&crate::png::SIGNATURE) => ERR_NOTPXI,
         ImageError::NotRgba8 { .. }
+        | ImageError::TooSmall { .. }
         | ImageError::BadMagic { .. }
         | ImageError::UnsupportedVersion { .. } => ERR_NOTPXI,
         _ => ERR_CORRUPT,
     }
 }
 
-/// Service one `SYS_LOAD`: the block at `block`, mode `mode`. Returns 0 or an
+/// Service one `SYS_LOAD`: the block at `block`, mode `mode`. Installing
+/// writes the code and clears the rest of the `L_CODE_MAX` room (zero pixels
+/// are `nop`s), so the room holds exactly the new program. Returns 0 or an
 /// error: `ERR_FAULT` for a block or byte range outside memory, a write
 /// outside code or an unknown mode; `ERR_NOTPXI`; `ERR_CORRUPT`; `ERR_TOOBIG`
 /// when the code or the data window does not fit the room the block gives.
 pub fn load(target: &mut impl Target, block: u32, mode: u32) -> u32 {
     let mut words = [0u32; BLOCK_WORDS];
-    if mode > INSTALL || !target.read(block, &mut words) {
+    if mode > SWAP || !target.read(block, &mut words) {
         return ERR_FAULT;
     }
     let len = words[L_LEN] as usize;
@@ -161,13 +172,17 @@ pub fn load(target: &mut impl Target, block: u32, mode: u32) -> u32 {
     words[L_ENTRY] = image.entry;
     words[L_MEMORY] = image.memory_words;
     words[L_INIT] = data.len() as u32;
-    if mode == INSTALL {
+    if mode != PROBE {
         if image.code.len() as u64 > words[L_CODE_MAX] as u64
             || image.memory_words > words[L_DATA_MAX]
         {
             return ERR_TOOBIG;
         }
-        if !target.write_code(words[L_CODE], &image.code) || !target.write(words[L_DATA], &data) {
+        let mut code = image.code;
+        code.resize(words[L_CODE_MAX] as usize, 0);
+        if !target.write_code(words[L_CODE], &code)
+            || (mode == INSTALL && !target.write(words[L_DATA], &data))
+        {
             return ERR_FAULT;
         }
     }
@@ -253,6 +268,23 @@ mod tests {
     }
 
     #[test]
+    fn a_swap_writes_code_only_and_clears_the_rest_of_the_room() {
+        let png = program().encode_png();
+        let mut m = machine(&png, 6, 40);
+        m.code = vec![9; 16];
+        m.memory[60..64].copy_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(load(&mut m, 0, SWAP), 0);
+        assert_eq!(m.code[5..12], [0, 0, 0x0101_0110, 0, 0, 0, 9]);
+        assert_eq!(m.memory[60..64], [1, 2, 3, 4], "a swap keeps the data");
+        let mut small = machine(&png, 6, 39);
+        assert_eq!(
+            load(&mut small, 0, SWAP),
+            ERR_TOOBIG,
+            "data larger than the window"
+        );
+    }
+
+    #[test]
     fn refuses_what_is_not_a_pxi_is_corrupt_or_does_not_fit() {
         let png = program().encode_png();
         assert_eq!(
@@ -267,8 +299,10 @@ mod tests {
             load(&mut machine(&png[..png.len() - 5], 8, 64), 0, PROBE),
             ERR_CORRUPT
         );
-        let other = crate::png::encode_rgba8(2, &[1, 2, 3, 4]);
-        assert_eq!(load(&mut machine(&other, 8, 64), 0, PROBE), ERR_NOTPXI);
+        for pixels in [&[1, 2, 3, 4][..], &[7; 16]] {
+            let other = crate::png::encode_rgba8(2, pixels);
+            assert_eq!(load(&mut machine(&other, 8, 64), 0, PROBE), ERR_NOTPXI);
+        }
         assert_eq!(load(&mut machine(&png, 2, 64), 0, INSTALL), ERR_TOOBIG);
         assert_eq!(load(&mut machine(&png, 8, 39), 0, INSTALL), ERR_TOOBIG);
         let mut m = machine(&png, 8, 64);
@@ -277,6 +311,6 @@ mod tests {
         m.memory[L_LEN] = 4000;
         assert_eq!(load(&mut m, 0, PROBE), ERR_FAULT, "bytes past memory");
         assert_eq!(load(&mut m, 995, PROBE), ERR_FAULT, "block past memory");
-        assert_eq!(load(&mut m, 0, 2), ERR_FAULT, "unknown mode");
+        assert_eq!(load(&mut m, 0, 3), ERR_FAULT, "unknown mode");
     }
 }

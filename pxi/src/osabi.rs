@@ -27,6 +27,14 @@ pub const CAPS: &[(&str, u32, &str)] = &[
 /// Every capability.
 pub const CAP_ALL: u32 = 511;
 
+/// `SPAWN` flag, or-ed into `r3` with the capabilities: `r2` is the window
+/// address of an argument text (NUL-terminated, [`ARG_WORDS`] words readable)
+/// instead of a number. The child finds a copy in the last [`ARG_WORDS`]
+/// words of its data window, `r1` = its window address.
+pub const SPAWN_TEXT: u32 = 0x8000;
+/// Words of a `SPAWN_TEXT` argument (at most 4 · ARG_WORDS − 1 bytes and a NUL).
+pub const ARG_WORDS: u32 = 32;
+
 /// Error results: every result `>= ERR_MIN` is an error, nothing else is.
 pub const ERRORS: &[(&str, u32, &str)] = &[
     (
@@ -90,6 +98,21 @@ pub const ERRORS: &[(&str, u32, &str)] = &[
     ("ERR_FULL", 0xFFFF_FFF6, "channel buffer full"),
     ("ERR_NOENT", 0xFFFF_FFF7, "no program with that name"),
     (
+        "ERR_NOEXEC",
+        0xFFFF_FFF8,
+        "the file is not a PXI program image",
+    ),
+    (
+        "ERR_BADEXEC",
+        0xFFFF_FFF9,
+        "a damaged PXI image (checksum, zlib stream or header)",
+    ),
+    (
+        "ERR_TOOBIG",
+        0xFFFF_FFFA,
+        "the program's code does not fit the free code load arena",
+    ),
+    (
         "ERR_FAULT",
         0xFFFF_FFFD,
         "a pointer or range outside the caller's data window",
@@ -144,11 +167,19 @@ oscalls! {
     Rename = 29, "RENAME", "CAP_FILE";
     Fsync  = 30, "FSYNC",  "CAP_FILE";
     Df     = 31, "DF",     "CAP_FILE";
+    Exec   = 32, "EXEC",   "CAP_PROC + CAP_FILE";
+    Swap   = 33, "SWAP",   "CAP_PROC + CAP_FILE";
 }
 
-/// The value of capability `name` (0 for "").
+/// The value of capability `name`, or of a sum `CAP_A + CAP_B` (0 for "" or
+/// an unknown name).
 pub fn cap_value(name: &str) -> u32 {
-    CAPS.iter().find(|c| c.0 == name).map_or(0, |c| c.1)
+    name.split('+')
+        .map(str::trim)
+        .try_fold(0, |sum, part| {
+            CAPS.iter().find(|c| c.0 == part).map(|c| sum | c.1)
+        })
+        .unwrap_or(0)
 }
 
 /// The text of `examples/lib/abi.pxs`.
@@ -170,7 +201,13 @@ pub fn abi_pxs() -> String {
     for (name, value, doc) in CAPS {
         s.push_str(&format!(".equ {name}, {value} ; {doc}\n"));
     }
-    s.push_str(&format!(".equ CAP_ALL, {CAP_ALL}\n"));
+    s.push_str(&format!(".equ CAP_ALL, {CAP_ALL}\n\n"));
+    s.push_str(&format!(
+        ".equ SPAWN_TEXT, 0x{SPAWN_TEXT:X} ; SPAWN: r2 is an argument text\n"
+    ));
+    s.push_str(&format!(
+        ".equ ARG_WORDS, {ARG_WORDS} ; its words, at the end of the child's window\n"
+    ));
     s
 }
 
@@ -214,11 +251,13 @@ mod tests {
             assert!(cap.is_empty() || cap_value(cap) != 0, "{cap}");
         }
         assert!(
-            OS_CALLS.len() <= 32,
-            "the kernel's call tables hold 32 entries"
+            OS_CALLS.len() <= 42,
+            "the kernel's call tables hold 42 entries (P_CALLTAB in os.pxs)"
         );
+        assert_eq!(cap_value("CAP_PROC + CAP_FILE"), 8 | 256);
+        assert_eq!(cap_value("CAP_PROC + CAP_NONE"), 0);
         assert_eq!(CAPS.iter().map(|c| c.1).sum::<u32>(), CAP_ALL);
         assert!(ERRORS.iter().all(|e| e.1 >= ERRORS[0].1));
-        assert_eq!(OsCall::Df as usize, OS_CALLS.len() - 1);
+        assert_eq!(OsCall::Swap as usize, OS_CALLS.len() - 1);
     }
 }

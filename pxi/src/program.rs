@@ -45,6 +45,11 @@ pub const DIRECTORY_WORDS: usize = HEADER_WORDS + MAX_PROGRAMS * ENTRY_WORDS;
 /// Longest program name in bytes.
 pub const NAME_BYTES: usize = 8;
 
+/// Large-window arena words `pxi-run` gives an OS image unless told otherwise (1 MiB).
+pub const DEFAULT_DATA_ARENA: u32 = 1 << 18;
+/// Code load arena pixels `pxi-run` gives an OS image unless told otherwise.
+pub const DEFAULT_CODE_ARENA: u32 = 1 << 14;
+
 /// Header word: number of programs.
 pub const D_COUNT: usize = 1;
 /// Header word: first word of the large-window data arena.
@@ -403,6 +408,24 @@ pub fn reserve(
     dir.code_arena = (code_start, code_end as u32);
     dir.store(image)?;
     Ok(Some(dir))
+}
+
+/// A count of words or pixels as `--memory` and the microkernel's `memory=` take it: digits
+/// with an optional K (× 1024) or M (× 1048576) suffix; `None` when it is not one or exceeds
+/// 32 bits.
+pub fn parse_words(text: &str) -> Option<u32> {
+    let (digits, unit) = match text.strip_suffix(['K', 'k']) {
+        Some(digits) => (digits, 1u64 << 10),
+        None => match text.strip_suffix(['M', 'm']) {
+            Some(digits) => (digits, 1 << 20),
+            None => (text, 1),
+        },
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .and_then(|n| u32::try_from(n).ok())
 }
 
 #[cfg(test)]
