@@ -24,6 +24,9 @@ pub fn isa_markdown() -> String {
         if matches!(class, Class::Float | Class::Tensor) {
             s.push_str("Values are f32 bits in registers and memory words; the exact arithmetic (canonical NaN, flushed subnormals, reduction orders, the exp/sin/cos algorithms) and the operand rules are in [tensor.md](tensor.md).\n\n");
         }
+        if class == Class::Tensor {
+            s.push_str("Quantised (Q8) tensors have runq.c's layout: a tensor's int8 values, four to a word, then one f32 scale per group; the group size is an operand. GGUF's Q8_0 blocks (an f16 scale, then 32 int8 values: 34 bytes) are converted to it when a model is loaded, f16 → f32 exactly ([ai.md](ai.md#gguf-q8_0)).\n\n");
+        }
         s.push_str(
             "| R byte | mnemonic | operands | pixels | semantics |\n|---|---|---|---|---|\n",
         );
