@@ -104,6 +104,8 @@ pub struct Gpu {
 /// The runtime's compute pipelines and the interpreter's bind group layout.
 struct Pipelines {
     layout: wgpu::BindGroupLayout,
+    /// The interpreter's pipeline layout (compiled programs reuse it).
+    pipeline_layout: wgpu::PipelineLayout,
     /// Without and with execution counting.
     run_slice: [wgpu::ComputePipeline; 2],
     run_vector: wgpu::ComputePipeline,
@@ -188,27 +190,30 @@ impl Gpu {
                         bind_group_layouts: &[Some(&layout)],
                         immediate_size: 0,
                     });
-            let run_slice = |count_exec: bool| {
-                let constants = [
-                    ("WORKGROUP", self.hart_workgroup() as f64),
-                    ("COUNT_EXEC", count_exec as u32 as f64),
-                ];
-                pipeline(
-                    self,
-                    Some(&pipeline_layout),
-                    &interpreter,
-                    "run_slice",
-                    &constants,
-                )
-            };
             Pipelines {
-                run_slice: [run_slice(false), run_slice(true)],
+                run_slice: [false, true]
+                    .map(|count| self.run_slice_pipeline(&pipeline_layout, &interpreter, count)),
                 resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
                 run_vector: pipeline(self, None, &vector, "run_vector", &[]),
                 run_tensor: pipeline(self, None, &tensor, "run_tensor", &[]),
                 layout,
+                pipeline_layout,
             }
         })
+    }
+
+    /// `run_slice` of `module`, with or without execution counting.
+    fn run_slice_pipeline(
+        &self,
+        layout: &wgpu::PipelineLayout,
+        module: &wgpu::ShaderModule,
+        count_exec: bool,
+    ) -> wgpu::ComputePipeline {
+        let constants = [
+            ("WORKGROUP", self.hart_workgroup() as f64),
+            ("COUNT_EXEC", count_exec as u32 as f64),
+        ];
+        pipeline(self, Some(layout), module, "run_slice", &constants)
     }
 
     pub(crate) fn device(&self) -> &wgpu::Device {
@@ -324,6 +329,45 @@ pub struct GpuMachine<'g> {
     mailbox: Vec<u32>,
     /// Phase recording for traces (`record_phases`), off by default.
     timing: Option<Timing>,
+    /// The code pixels as the machine has them now.
+    code: Vec<u32>,
+    /// The compiled mode's pipelines and blocks, after [`GpuMachine::compile`].
+    compiled: Option<CompiledProgram>,
+}
+
+/// A program compiled to WGSL ([`GpuMachine::compile`]).
+struct CompiledProgram {
+    /// `run_slice`, counting executions or not as the machine does.
+    run_slice: wgpu::ComputePipeline,
+    /// Every block compiled so far, and whether it still runs (false once
+    /// its code was rewritten): the counts of all of them are expanded.
+    blocks: Vec<(shaders::compile::Block, bool)>,
+}
+
+/// What [`GpuMachine::compile`] did.
+#[derive(Clone, Copy, Debug)]
+pub struct CompileReport {
+    /// Basic blocks compiled to WGSL.
+    pub blocks: usize,
+    /// Instructions inside them.
+    pub instructions: usize,
+    /// Size of the generated module.
+    pub wgsl_bytes: usize,
+    /// Translation, shader module and pipeline creation together.
+    pub elapsed: std::time::Duration,
+}
+
+impl std::fmt::Display for CompileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "compiled {} blocks ({} instructions, {} KiB of WGSL) in {:.0} ms",
+            self.blocks,
+            self.instructions,
+            self.wgsl_bytes.div_ceil(1024),
+            self.elapsed.as_secs_f64() * 1e3
+        )
+    }
 }
 
 /// Dispatches per round: run_slice, run_vector, resolve.
@@ -493,10 +537,7 @@ impl<'g> GpuMachine<'g> {
         }
         let device = gpu.device();
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut code = image.code.clone();
-        let predecoded = pxi::isa::predecode(&image.code);
-        code.extend(predecoded.pixels);
-        code.extend(predecoded.info);
+        let code = code_tables(&image.code, &[]);
         let control = layout::initial_control(&control_block);
         let hart_count = image.harts;
         let buffers = Buffers {
@@ -510,10 +551,11 @@ impl<'g> GpuMachine<'g> {
                 wgpu::BufferUsages::empty(),
             ),
             control: storage(gpu, "control", &control, wgpu::BufferUsages::empty()),
+            // Per-pixel counts, then the compiled blocks' pass counters.
             counts: storage(
                 gpu,
                 "counts",
-                &vec![0; image.code.len()],
+                &vec![0; 2 * image.code.len()],
                 wgpu::BufferUsages::empty(),
             ),
             queue: storage(
@@ -590,6 +632,8 @@ impl<'g> GpuMachine<'g> {
             control,
             mailbox: vec![0; MAILBOX_WORDS],
             timing: None,
+            code: image.code.clone(),
+            compiled: None,
             buffers,
             interpreter_group,
             vector_group,
@@ -612,7 +656,11 @@ impl<'g> GpuMachine<'g> {
         let p = self.gpu.pipelines();
         match k {
             0 => {
-                pass.set_pipeline(&p.run_slice[self.count_exec as usize]);
+                let run_slice = match &self.compiled {
+                    Some(compiled) => &compiled.run_slice,
+                    None => &p.run_slice[self.count_exec as usize],
+                };
+                pass.set_pipeline(run_slice);
                 pass.set_bind_group(0, &self.interpreter_group, &[]);
                 pass.dispatch_workgroups(self.hart_groups, 1, 1);
             }
@@ -735,14 +783,128 @@ impl<'g> GpuMachine<'g> {
             harts: words(&b.harts)?,
             mailbox: words(&b.mailbox)?,
             control,
-            counts: words(&b.counts)?,
+            counts: self.read_counts()?,
         })
     }
 
-    /// Execution counts per code pixel so far.
+    /// Execution counts per code pixel so far (compiled blocks' passes expanded).
     pub fn read_counts(&self) -> Result<Vec<u32>, GpuError> {
         let b = &self.buffers.counts;
-        self.gpu.read_words(b, 0, (b.size() / 4) as usize)
+        let mut counts = self.gpu.read_words(b, 0, (b.size() / 4) as usize)?;
+        let blocks = self.compiled.iter().flat_map(|c| &c.blocks);
+        let blocks: Vec<shaders::compile::Block> = blocks.map(|(b, _)| b.clone()).collect();
+        shaders::compile::expand_counts(&mut counts, &blocks);
+        Ok(counts)
+    }
+
+    /// Compile the program's code as it is now into WGSL (the compiled mode,
+    /// `shaders::compile`): from the next batch its basic blocks run as
+    /// straight-line shader code; the rest stays interpreted. A big program
+    /// gets its hottest blocks (by the counts so far, when counting; see
+    /// `shaders::compile::MAX_BLOCKS`). Call again after
+    /// [`write_code`](Self::write_code) to compile the new code too.
+    pub fn compile(&mut self) -> Result<CompileReport, GpuError> {
+        let start = std::time::Instant::now();
+        let counts = if self.count_exec {
+            self.read_counts()?
+        } else {
+            Vec::new()
+        };
+        let compiled = shaders::compile::compile(&self.code, &counts);
+        let gpu = self.gpu;
+        let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = gpu
+            .device()
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("compiled program"),
+                source: wgpu::ShaderSource::Wgsl(compiled.source.as_str().into()),
+            });
+        let layout = &gpu.pipelines().pipeline_layout;
+        let run_slice = gpu.run_slice_pipeline(layout, &module, self.count_exec);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Wgpu(e.to_string()));
+        }
+        self.warm_up(&run_slice)?;
+        // Earlier blocks' counters are folded into the pixel counts first.
+        if self.compiled.is_some() {
+            let mut counts = self.read_counts()?;
+            counts.resize(2 * self.code.len(), 0);
+            gpu.queue()
+                .write_buffer(&self.buffers.counts, 0, bytemuck::cast_slice(&counts));
+        }
+        let report = CompileReport {
+            blocks: compiled.blocks.len(),
+            instructions: compiled.blocks.iter().map(|b| b.len() as usize).sum(),
+            wgsl_bytes: compiled.source.len(),
+            elapsed: std::time::Duration::ZERO,
+        };
+        self.compiled = Some(CompiledProgram {
+            run_slice,
+            blocks: compiled.blocks.into_iter().map(|b| (b, true)).collect(),
+        });
+        self.upload_code();
+        Ok(CompileReport {
+            elapsed: start.elapsed(),
+            ..report
+        })
+    }
+
+    /// Dispatch `run_slice` once with the batch marked idle, so that every
+    /// invocation returns at once: llvmpipe compiles a pipeline at its first
+    /// dispatch, which belongs to the compile time, not to the first batch.
+    /// `run_batch` clears the mark.
+    fn warm_up(&self, run_slice: &wgpu::ComputePipeline) -> Result<(), GpuError> {
+        let gpu = self.gpu;
+        gpu.queue().write_buffer(
+            &self.buffers.control,
+            (S_IDLE * 4) as u64,
+            bytemuck::bytes_of(&1u32),
+        );
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(run_slice);
+            pass.set_bind_group(0, &self.interpreter_group, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        gpu.submit_and_wait(encoder)
+    }
+
+    /// Replace code pixels from address `at` on (between batches: a program
+    /// loaded or patched at run time). Compiled blocks overlapping them stop
+    /// running (the interpreter runs that code) until [`compile`](Self::compile)
+    /// is called again. False when the range is outside the code.
+    pub fn write_code(&mut self, at: u32, pixels: &[u32]) -> bool {
+        let Some(end) = (at as usize)
+            .checked_add(pixels.len())
+            .filter(|&end| end <= self.code.len())
+        else {
+            return false;
+        };
+        self.code[at as usize..end].copy_from_slice(pixels);
+        if let Some(compiled) = &mut self.compiled {
+            for (block, live) in &mut compiled.blocks {
+                *live &= !block.overlaps(at, pixels.len() as u32);
+            }
+        }
+        self.upload_code();
+        true
+    }
+
+    /// Write the code tables (pixels, predecoded pixels, info with the live
+    /// compiled blocks marked) to the GPU.
+    fn upload_code(&self) {
+        let live: Vec<u32> = self
+            .compiled
+            .iter()
+            .flat_map(|c| &c.blocks)
+            .filter(|(_, live)| *live)
+            .map(|(b, _)| b.start)
+            .collect();
+        let tables = code_tables(&self.code, &live);
+        self.gpu
+            .queue()
+            .write_buffer(&self.buffers.code, 0, bytemuck::cast_slice(&tables));
     }
 
     /// Hart words, for trap reports.
@@ -750,6 +912,20 @@ impl<'g> GpuMachine<'g> {
         let b = &self.buffers.harts;
         self.gpu.read_words(b, 0, (b.size() / 4) as usize)
     }
+}
+
+/// The code buffer's three tables: pixels, predecoded pixels, execution info
+/// (`pxi::isa::predecode`) with `INFO_BLOCK` set where a compiled block starts.
+fn code_tables(code: &[u32], block_starts: &[u32]) -> Vec<u32> {
+    let predecoded = pxi::isa::predecode(code);
+    let mut info = predecoded.info;
+    for &start in block_starts {
+        info[start as usize] |= pxi::isa::INFO_BLOCK;
+    }
+    let mut tables = code.to_vec();
+    tables.extend(predecoded.pixels);
+    tables.extend(info);
+    tables
 }
 
 impl Executor for GpuMachine<'_> {
