@@ -99,6 +99,11 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Compiled once per device: shader compilation dominates small runs.
     pipelines: std::sync::OnceLock<Pipelines>,
+    /// Compiled programs' `run_slice` pipelines by (WGSL source, counting):
+    /// the same program compiles once per device.
+    compiled: std::sync::Mutex<std::collections::HashMap<(String, bool), wgpu::ComputePipeline>>,
+    /// Vector passes specialised to one opcode, by opcode.
+    vector_passes: std::sync::Mutex<std::collections::HashMap<u32, wgpu::ComputePipeline>>,
 }
 
 /// The runtime's compute pipelines and the interpreter's bind group layout.
@@ -109,6 +114,8 @@ struct Pipelines {
     /// Without and with execution counting.
     run_slice: [wgpu::ComputePipeline; 2],
     run_vector: wgpu::ComputePipeline,
+    /// The vector pass's module (specialised pipelines are made from it).
+    vector: wgpu::ShaderModule,
     run_tensor: wgpu::ComputePipeline,
     resolve: wgpu::ComputePipeline,
 }
@@ -141,6 +148,8 @@ impl Gpu {
             info: adapter.get_info(),
             limits,
             pipelines: Default::default(),
+            compiled: Default::default(),
+            vector_passes: Default::default(),
         })
     }
 
@@ -195,6 +204,7 @@ impl Gpu {
                     .map(|count| self.run_slice_pipeline(&pipeline_layout, &interpreter, count)),
                 resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
                 run_vector: pipeline(self, None, &vector, "run_vector", &[]),
+                vector,
                 run_tensor: pipeline(self, None, &tensor, "run_tensor", &[]),
                 layout,
                 pipeline_layout,
@@ -214,6 +224,23 @@ impl Gpu {
             ("COUNT_EXEC", count_exec as u32 as f64),
         ];
         pipeline(self, Some(layout), module, "run_slice", &constants)
+    }
+
+    /// The vector pass for programs whose only vector opcode is `only` (0:
+    /// any opcode).
+    fn vector_pipeline(&self, only: u32) -> wgpu::ComputePipeline {
+        let p = self.pipelines();
+        if only == 0 {
+            return p.run_vector.clone();
+        }
+        let mut cache = self.vector_passes.lock().expect("cache lock");
+        cache
+            .entry(only)
+            .or_insert_with(|| {
+                let constants = [("VECTOR_ONLY", only as f64)];
+                pipeline(self, None, &p.vector, "run_vector", &constants)
+            })
+            .clone()
     }
 
     pub(crate) fn device(&self) -> &wgpu::Device {
@@ -317,7 +344,8 @@ pub struct GpuMachine<'g> {
     gpu: &'g Gpu,
     buffers: Buffers,
     interpreter_group: wgpu::BindGroup,
-    vector_group: wgpu::BindGroup,
+    /// The vector pass (specialised to the program's one vector opcode, if so) and its bindings.
+    vector: (wgpu::ComputePipeline, wgpu::BindGroup),
     tensor_group: wgpu::BindGroup,
     hart_groups: u32,
     /// Whether run_slice counts executions (which pipeline runs).
@@ -611,11 +639,7 @@ impl<'g> GpuMachine<'g> {
                 &b.outbox,
             ],
         );
-        let vector_group = bind_group(
-            gpu,
-            &p.run_vector.get_bind_group_layout(0),
-            &[&b.memory, &b.queue, &b.memory],
-        );
+        let vector = vector_pass(gpu, &buffers, &image.code);
         let tensor_group = bind_group(
             gpu,
             &p.run_tensor.get_bind_group_layout(0),
@@ -636,7 +660,7 @@ impl<'g> GpuMachine<'g> {
             compiled: None,
             buffers,
             interpreter_group,
-            vector_group,
+            vector,
             tensor_group,
         })
     }
@@ -665,8 +689,8 @@ impl<'g> GpuMachine<'g> {
                 pass.dispatch_workgroups(self.hart_groups, 1, 1);
             }
             1 => {
-                pass.set_pipeline(&p.run_vector);
-                pass.set_bind_group(0, &self.vector_group, &[]);
+                pass.set_pipeline(&self.vector.0);
+                pass.set_bind_group(0, &self.vector.1, &[]);
                 pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
             }
             2 => {
@@ -811,25 +835,12 @@ impl<'g> GpuMachine<'g> {
             Vec::new()
         };
         let compiled = shaders::compile::compile(&self.code, &counts);
-        let gpu = self.gpu;
-        let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = gpu
-            .device()
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("compiled program"),
-                source: wgpu::ShaderSource::Wgsl(compiled.source.as_str().into()),
-            });
-        let layout = &gpu.pipelines().pipeline_layout;
-        let run_slice = gpu.run_slice_pipeline(layout, &module, self.count_exec);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Wgpu(e.to_string()));
-        }
-        self.warm_up(&run_slice)?;
+        let run_slice = self.compiled_pipeline(&compiled.source)?;
         // Earlier blocks' counters are folded into the pixel counts first.
         if self.compiled.is_some() {
             let mut counts = self.read_counts()?;
             counts.resize(2 * self.code.len(), 0);
-            gpu.queue()
+            self.gpu.queue()
                 .write_buffer(&self.buffers.counts, 0, bytemuck::cast_slice(&counts));
         }
         let report = CompileReport {
@@ -847,6 +858,34 @@ impl<'g> GpuMachine<'g> {
             elapsed: start.elapsed(),
             ..report
         })
+    }
+
+    /// The compiled `run_slice` pipeline of `source`, from the device's cache
+    /// or created, validated and warmed up.
+    fn compiled_pipeline(&self, source: &str) -> Result<wgpu::ComputePipeline, GpuError> {
+        let gpu = self.gpu;
+        let key = (source.to_string(), self.count_exec);
+        if let Some(p) = gpu.compiled.lock().expect("cache lock").get(&key) {
+            return Ok(p.clone());
+        }
+        let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = gpu
+            .device()
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("compiled program"),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let layout = &gpu.pipelines().pipeline_layout;
+        let run_slice = gpu.run_slice_pipeline(layout, &module, self.count_exec);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Wgpu(e.to_string()));
+        }
+        self.warm_up(&run_slice)?;
+        gpu.compiled
+            .lock()
+            .expect("cache lock")
+            .insert(key, run_slice.clone());
+        Ok(run_slice)
     }
 
     /// Dispatch `run_slice` once with the batch marked idle, so that every
@@ -882,6 +921,7 @@ impl<'g> GpuMachine<'g> {
             return false;
         };
         self.code[at as usize..end].copy_from_slice(pixels);
+        self.vector = vector_pass(self.gpu, &self.buffers, &self.code);
         if let Some(compiled) = &mut self.compiled {
             for (block, live) in &mut compiled.blocks {
                 *live &= !block.overlaps(at, pixels.len() as u32);
@@ -912,6 +952,35 @@ impl<'g> GpuMachine<'g> {
         let b = &self.buffers.harts;
         self.gpu.read_words(b, 0, (b.size() / 4) as usize)
     }
+}
+
+/// The only vector opcode among `code`'s pixels (every pixel that decodes,
+/// so wherever execution may start), or 0 when there are several or none.
+fn vector_only(code: &[u32]) -> u32 {
+    let mut ops = (0..code.len())
+        .filter_map(|pc| pxi::Instruction::decode(code, pc).ok())
+        .map(|inst| inst.op)
+        .filter(|op| op.info().class == pxi::isa::Class::Vector);
+    match ops.next() {
+        Some(first) if ops.all(|op| op == first) => first as u32,
+        _ => 0,
+    }
+}
+
+/// The vector pass for `code` and its bind group.
+fn vector_pass(
+    gpu: &Gpu,
+    buffers: &Buffers,
+    code: &[u32],
+) -> (wgpu::ComputePipeline, wgpu::BindGroup) {
+    let pipeline = gpu.vector_pipeline(vector_only(code));
+    let b = buffers;
+    let group = bind_group(
+        gpu,
+        &pipeline.get_bind_group_layout(0),
+        &[&b.memory, &b.queue, &b.memory],
+    );
+    (pipeline, group)
 }
 
 /// The code buffer's three tables: pixels, predecoded pixels, execution info

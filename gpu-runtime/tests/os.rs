@@ -9,7 +9,7 @@ mod support;
 use std::sync::OnceLock;
 
 use gpu_runtime::Gpu;
-use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
+use gpu_runtime::testing::{Mode, RunRecord, run_cpu, run_gpu, run_gpu_mode};
 use pxi::run::Stop;
 use pxi::{Image, Limits};
 use support::session::{Script, run_script};
@@ -102,6 +102,12 @@ fn session(input: &str, replies: &[&str]) -> (RunRecord, RunRecord) {
     )
     .expect("GPU run");
     check(&gpu_run, "GPU", &expected);
+    // The compiled mode (the os image compiles once per test binary: the
+    // pipeline is cached on the device).
+    let host = pxi::host::CaptureHost::with_input(input.as_bytes());
+    let compiled = run_gpu_mode(gpu(), os_image(), limits(), ROUNDS_PER_BATCH, host, Mode::Compiled)
+        .expect("compiled GPU run");
+    check(&compiled, "GPU, compiled", &expected);
     (cpu, gpu_run)
 }
 

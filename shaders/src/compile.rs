@@ -201,6 +201,10 @@ fn reg_list(mask: u32) -> impl Iterator<Item = u32> {
     (0..isa::REGISTERS as u32).filter(move |r| mask & (1 << r) != 0)
 }
 
+/// Passes of a block that branches to itself unrolled into one `case`
+/// (registers stay in locals across them; fewer trips through the switch).
+const UNROLL: u32 = 4;
+
 /// One `case` of `run_block`: the block as straight-line WGSL.
 fn block_case(code: &[u32], block: &Block) -> String {
     let insts: Vec<Instruction> = block
@@ -209,94 +213,164 @@ fn block_case(code: &[u32], block: &Block) -> String {
         .map(|&o| Instruction::decode(code, (block.start + o) as usize).expect("blocks decode"))
         .collect();
     let (used, written) = registers(&insts);
+    let case = Case {
+        block,
+        statements: insts.iter().map(statement).collect(),
+        writeback: reg_list(written)
+            .map(|r| format!("regs[{r}] = r{r}; "))
+            .collect(),
+    };
+    let last = insts[insts.len() - 1];
+    let passes = match last.op.semantics() {
+        Some(Semantics::Branch(_)) if last.word == block.start => UNROLL,
+        _ => 1,
+    };
     let n = block.len();
-    let writeback: String = reg_list(written)
-        .map(|r| format!("regs[{r}] = r{r}; "))
-        .collect();
-    // Leave just before instruction k (it will trap in the interpreter).
-    let exit = |k: usize| {
-        let partial: String = block.offsets[..k]
-            .iter()
-            .map(|o| format!("count({}u); ", block.start + o))
-            .collect();
-        format!(
-            "{{ {writeback}pc = pc0 + {}u; if (ticking) {{ timer_left -= {k}u; }} \
-             {partial}return done + {k}u; }}",
-            block.offsets[k]
-        )
-    };
-    let mut body = String::new();
-    let mut branch = None;
-    for (k, inst) in insts.iter().enumerate() {
-        let (a, b, c) = (
-            format!("r{}", inst.a),
-            format!("r{}", inst.b),
-            format!("r{}", inst.c),
-        );
-        let (imm, word) = (format!("{}u", inst.c), format!("{}u", inst.word));
-        let values = [
-            ("$id", "id"),
-            ("$a", a.as_str()),
-            ("$b", b.as_str()),
-            ("$c", c.as_str()),
-            ("$i", imm.as_str()),
-            ("$w", word.as_str()),
-            ("$f", "flags"),
-        ];
-        let line = match inst.op.semantics() {
-            Some(Semantics::Result(t)) => format!("{a} = {};", isa::expand(t, &values)),
-            Some(Semantics::Flags(t)) => format!("flags = {};", isa::expand(t, &values)),
-            Some(Semantics::Branch(t)) => {
-                branch = Some((isa::expand(t, &values), inst.word, k));
-                continue;
-            }
-            None => match inst.op {
-                Op::Nop => continue,
-                Op::Ld | Op::St => {
-                    let access = if inst.op == Op::Ld {
-                        format!("{a} = atomicLoad(&memory[dbase + addr]);")
-                    } else {
-                        format!("atomicStore(&memory[dbase + addr], {a});")
-                    };
-                    format!(
-                        "{{ let addr = {b} + {imm}; if (addr >= dlen) {} {access} }}",
-                        exit(k)
-                    )
-                }
-                op => unreachable!("{op:?} is not simple"),
-            },
-        };
-        body.push_str(&format!("{I}{line}\n"));
-    }
-    let next = match branch {
-        Some((cond, target, k)) => {
-            body.push_str(&format!(
-                "{I}let taken = {cond};\n{I}if (taken && {target}u >= clen) {}\n",
-                exit(k)
-            ));
-            format!("select(pc0 + {}u, {target}u, taken)", block.pixels)
-        }
-        None => format!("pc0 + {}u", block.pixels),
-    };
     let locals: String = reg_list(used)
         .map(|r| format!("var r{r} = regs[{r}]; "))
         .collect();
     format!(
-        "            case {start}u: {{\n\
+        "{CASE}case {start}u: {{\n\
          {I}if (budget - done < {n}u || {pixels}u > clen - pc0 || (ticking && timer_left <= {n}u)) {{ return done; }}\n\
-         {I}{locals}\n{body}\
-         {I}{writeback}\n\
-         {I}done += {n}u;\n\
-         {I}if (ticking) {{ timer_left -= {n}u; }}\n\
-         {I}count_block({start}u, 1u);\n\
-         {I}pc = {next};\n\
-         {I}}}\n",
+         {I}{locals}\n{}\
+         {CASE}}}\n",
+        case.pass(0, passes, I),
         start = block.start,
         pixels = block.pixels,
     )
 }
 
-/// Indentation of a block's statements in `run_block`.
+/// What one instruction of a block does, in WGSL.
+enum Statement {
+    /// A statement (empty for `nop`); `EXIT` marks where it leaves the block early.
+    Plain(String),
+    /// The closing branch: its condition and target.
+    Branch { cond: String, target: u32 },
+}
+
+fn statement(inst: &Instruction) -> Statement {
+    let (a, b, c) = (
+        format!("r{}", inst.a),
+        format!("r{}", inst.b),
+        format!("r{}", inst.c),
+    );
+    let (imm, word) = (format!("{}u", inst.c), format!("{}u", inst.word));
+    let values = [
+        ("$id", "id"),
+        ("$a", a.as_str()),
+        ("$b", b.as_str()),
+        ("$c", c.as_str()),
+        ("$i", imm.as_str()),
+        ("$w", word.as_str()),
+        ("$f", "flags"),
+    ];
+    Statement::Plain(match inst.op.semantics() {
+        Some(Semantics::Result(t)) => format!("{a} = {};", isa::expand(t, &values)),
+        Some(Semantics::Flags(t)) => format!("flags = {};", isa::expand(t, &values)),
+        Some(Semantics::Branch(t)) => {
+            return Statement::Branch {
+                cond: isa::expand(t, &values),
+                target: inst.word,
+            };
+        }
+        None => match inst.op {
+            Op::Nop => String::new(),
+            Op::Ld => format!(
+                "{{ let addr = {b} + {imm}; if (addr >= dlen) EXIT {a} = atomicLoad(&memory[dbase + addr]); }}"
+            ),
+            Op::St => format!(
+                "{{ let addr = {b} + {imm}; if (addr >= dlen) EXIT atomicStore(&memory[dbase + addr], {a}); }}"
+            ),
+            op => unreachable!("{op:?} is not simple"),
+        },
+    })
+}
+
+/// A block being written out.
+struct Case<'b> {
+    block: &'b Block,
+    /// What each instruction does.
+    statements: Vec<Statement>,
+    /// Stores of the registers the block writes.
+    writeback: String,
+}
+
+impl Case<'_> {
+    /// Leave before instruction `k` of pass `pass` (it traps in the interpreter).
+    fn exit(&self, pass: u32, k: usize) -> String {
+        let ran = pass * self.block.len() + k as u32;
+        let partial: String = self.block.offsets[..k]
+            .iter()
+            .map(|o| format!("count({}u); ", self.block.start + o))
+            .collect();
+        let passes = match pass {
+            0 => String::new(),
+            _ => format!("count_block({}u, {pass}u); ", self.block.start),
+        };
+        format!(
+            "{{ {}pc = pc0 + {}u; if (ticking) {{ timer_left -= {ran}u; }} {passes}{partial}return done + {ran}u; }}",
+            self.writeback, self.block.offsets[k]
+        )
+    }
+
+    /// End the case after `passes` complete passes, continuing at `next`.
+    fn finish(&self, passes: u32, next: &str, indent: &str) -> String {
+        let steps = passes * self.block.len();
+        format!(
+            "{indent}{}\n{indent}done += {steps}u;\n\
+             {indent}if (ticking) {{ timer_left -= {steps}u; }}\n\
+             {indent}count_block({}u, {passes}u);\n{indent}pc = {next};\n",
+            self.writeback, self.block.start
+        )
+    }
+
+    /// Pass `pass` of at most `total` and, nested, the passes after it: a
+    /// block that branches to itself goes round again while the branch is
+    /// taken and the budget and timer allow a whole pass more.
+    fn pass(&self, pass: u32, total: u32, indent: &str) -> String {
+        let mut out = String::new();
+        let mut next = format!("pc0 + {}u", self.block.pixels);
+        let mut looping = None;
+        for (k, statement) in self.statements.iter().enumerate() {
+            match statement {
+                Statement::Plain(text) if text.is_empty() => {}
+                Statement::Plain(text) => {
+                    let text = text.replace("EXIT", &self.exit(pass, k));
+                    out.push_str(&format!("{indent}{text}\n"));
+                }
+                Statement::Branch { cond, target } => {
+                    out.push_str(&format!(
+                        "{indent}let taken{pass} = {cond};\n\
+                         {indent}if (taken{pass} && {target}u >= clen) {}\n",
+                        self.exit(pass, k)
+                    ));
+                    next = format!(
+                        "select(pc0 + {}u, {target}u, taken{pass})",
+                        self.block.pixels
+                    );
+                    looping = Some(*target);
+                }
+            }
+        }
+        match looping.filter(|_| pass + 1 < total) {
+            Some(target) => {
+                let more = (pass + 2) * self.block.len();
+                let inner = format!("{indent}    ");
+                out.push_str(&format!(
+                    "{indent}if (taken{pass} && {target}u == pc0 && budget - done >= {more}u \
+                     && !(ticking && timer_left <= {more}u)) {{\n{}{indent}}} else {{\n{}{indent}}}\n",
+                    self.pass(pass + 1, total, &inner),
+                    self.finish(pass + 1, &next, &inner)
+                ));
+            }
+            None => out.push_str(&self.finish(pass + 1, &next, indent)),
+        }
+        out
+    }
+}
+
+/// Indentation of a block's `case` and of its statements in `run_block`.
+const CASE: &str = "            ";
 const I: &str = "                ";
 
 /// Add each block's pass counter (`counts[code_len + start]`) to the counts
