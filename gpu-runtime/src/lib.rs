@@ -825,8 +825,8 @@ impl<'g> GpuMachine<'g> {
     /// `shaders::compile`): from the next batch its basic blocks run as
     /// straight-line shader code; the rest stays interpreted. A big program
     /// gets its hottest blocks (by the counts so far, when counting; see
-    /// `shaders::compile::MAX_BLOCKS`). Call again after
-    /// [`write_code`](Self::write_code) to compile the new code too.
+    /// `shaders::compile::MAX_BLOCKS`). Call again after `write_code` to
+    /// compile the new code too.
     pub fn compile(&mut self) -> Result<CompileReport, GpuError> {
         let start = std::time::Instant::now();
         let counts = if self.count_exec {
@@ -907,28 +907,6 @@ impl<'g> GpuMachine<'g> {
             pass.dispatch_workgroups(1, 1, 1);
         }
         gpu.submit_and_wait(encoder)
-    }
-
-    /// Replace code pixels from address `at` on (between batches: a program
-    /// loaded or patched at run time). Compiled blocks overlapping them stop
-    /// running (the interpreter runs that code) until [`compile`](Self::compile)
-    /// is called again. False when the range is outside the code.
-    pub fn write_code(&mut self, at: u32, pixels: &[u32]) -> bool {
-        let Some(end) = (at as usize)
-            .checked_add(pixels.len())
-            .filter(|&end| end <= self.code.len())
-        else {
-            return false;
-        };
-        self.code[at as usize..end].copy_from_slice(pixels);
-        self.vector = vector_pass(self.gpu, &self.buffers, &self.code);
-        if let Some(compiled) = &mut self.compiled {
-            for (block, live) in &mut compiled.blocks {
-                *live &= !block.overlaps(at, pixels.len() as u32);
-            }
-        }
-        self.upload_code();
-        true
     }
 
     /// Write the code tables (pixels, predecoded pixels, info with the live
@@ -1109,6 +1087,30 @@ impl Executor for GpuMachine<'_> {
 
     fn harts(&mut self) -> Result<Vec<u32>, GpuError> {
         self.read_harts()
+    }
+
+    /// Compiled blocks overlapping the pixels stop running (the interpreter
+    /// runs that code) until [`GpuMachine::compile`] is called again.
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, GpuError> {
+        let Some(tables) = pxi::run::code_patch(&mut self.code, addr, pixels) else {
+            return Ok(false);
+        };
+        self.vector = vector_pass(self.gpu, &self.buffers, &self.code);
+        if let Some(compiled) = &mut self.compiled {
+            for (block, live) in &mut compiled.blocks {
+                *live &= !block.overlaps(addr, pixels.len() as u32);
+            }
+            self.upload_code();
+            return Ok(true);
+        }
+        for (offset, words) in tables {
+            self.gpu.queue().write_buffer(
+                &self.buffers.code,
+                offset as u64 * 4,
+                bytemuck::cast_slice(&words),
+            );
+        }
+        Ok(true)
     }
 }
 

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pxi::mailbox::{CALLS, POSTED, REQUEST, SLOT_WORDS, W_ARG0, W_CALL, W_HART, W_SEQ, W_STATE};
 use pxi::run::{BatchReport, Executor};
@@ -219,6 +219,8 @@ pub struct Traced<'t, X> {
     seen: HashSet<u32>,
     /// Calls per kind so far.
     totals: BTreeMap<String, u32>,
+    /// Time spent in the executor (batches, mailbox commits) so far.
+    executor_time: Duration,
 }
 
 impl<'t, X: Phases> Traced<'t, X> {
@@ -232,7 +234,14 @@ impl<'t, X: Phases> Traced<'t, X> {
             host_turn: None,
             seen: HashSet::new(),
             totals: BTreeMap::new(),
+            executor_time: Duration::ZERO,
         }
+    }
+
+    /// Time spent in the executor so far: its batches and mailbox commits
+    /// (the rest of a run is the host's).
+    pub fn executor_time(&self) -> Duration {
+        self.executor_time
     }
 
     /// Close the last host turn and give the executor back.
@@ -316,6 +325,7 @@ impl<X: Phases> Executor for Traced<'_, X> {
         self.end_host_turn(start);
         let report = self.inner.run_batch(rounds)?;
         let end = Instant::now();
+        self.executor_time += end - start;
         self.trace.slice(
             Track::Host,
             "batch",
@@ -339,7 +349,10 @@ impl<X: Phases> Executor for Traced<'_, X> {
     }
 
     fn commit_mailbox(&mut self) -> Result<(), X::Error> {
-        self.inner.commit_mailbox()
+        let start = Instant::now();
+        let result = self.inner.commit_mailbox();
+        self.executor_time += start.elapsed();
+        result
     }
 
     fn memory_words(&self) -> u32 {
@@ -360,5 +373,9 @@ impl<X: Phases> Executor for Traced<'_, X> {
 
     fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, X::Error> {
         self.inner.write_memory(addr, words)
+    }
+
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, X::Error> {
+        self.inner.write_code(addr, pixels)
     }
 }

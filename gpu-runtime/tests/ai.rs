@@ -1,14 +1,19 @@
-//! The pixel `ai` program (examples/ai.pxs) against the Rust reference
+//! The pixel `ai` program (lib/ai_core.pxs) against the Rust reference
 //! (`llama`, exact arithmetic): the same token ids (the prompt's, encoded in
 //! pixels, and the generated ones) and the same printed text
 //! for fp32 and Q8_0 checkpoints of several shapes (shared and unshared
 //! classifier, grouped-query attention), greedy, seeded and top-p sampling, on the
-//! CPU interpreter and the GPU runtime (identical final state).
+//! CPU interpreter and the GPU runtime (identical final state), as `pxi-run ai`
+//! runs it (examples/ai.pxs: the host places the files in memory). The
+//! shell's `ai` command is tested in ai_shell.rs.
 
-use gpu_runtime::Gpu;
+mod support;
+
 use gpu_runtime::testing::{RunRecord, run_cpu, run_gpu};
 use llama::{Config, Exact, Model, Options, Tokenizer, boot};
 use pxi::Limits;
+use support::gpu::gpu;
+use support::llama_shapes::{blocks, small};
 
 fn program() -> pxi::Image {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ai.pxs");
@@ -28,18 +33,8 @@ struct Case {
     group_size: Option<usize>,
     options: Options,
     prompt: &'static [u8],
-}
-
-fn small(n_kv_heads: usize) -> Config {
-    Config {
-        dim: 32,
-        hidden_dim: 48,
-        n_layers: 2,
-        n_heads: 4,
-        n_kv_heads,
-        vocab_size: 512,
-        seq_len: 24,
-    }
+    /// The model as a GGUF file (Q8_0 blocks, group size 32, f16 scales).
+    gguf: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -68,6 +63,7 @@ fn cases() -> Vec<Case> {
             group_size: None,
             options: greedy,
             prompt: b"lily saw",
+            gguf: false,
         },
         Case {
             config: small(4),
@@ -75,6 +71,7 @@ fn cases() -> Vec<Case> {
             group_size: None,
             options: sampled,
             prompt: b"once upon",
+            gguf: false,
         },
         Case {
             config: small(1),
@@ -82,6 +79,7 @@ fn cases() -> Vec<Case> {
             group_size: Some(8),
             options: sampled,
             prompt: "the big red ball é".as_bytes(),
+            gguf: false,
         },
         Case {
             config: small(2),
@@ -89,6 +87,7 @@ fn cases() -> Vec<Case> {
             group_size: Some(16),
             options: greedy,
             prompt: b"",
+            gguf: false,
         },
         Case {
             config: small(2),
@@ -96,6 +95,7 @@ fn cases() -> Vec<Case> {
             group_size: None,
             options: nucleus,
             prompt: b"tom",
+            gguf: false,
         },
         Case {
             config: small(4),
@@ -106,6 +106,23 @@ fn cases() -> Vec<Case> {
                 ..nucleus
             },
             prompt: b"a dog",
+            gguf: false,
+        },
+        Case {
+            config: blocks(2),
+            shared: true,
+            group_size: Some(32),
+            options: greedy,
+            prompt: b"lily saw",
+            gguf: true,
+        },
+        Case {
+            config: blocks(1),
+            shared: false,
+            group_size: Some(32),
+            options: sampled,
+            prompt: b"the cat",
+            gguf: true,
         },
     ]
 }
@@ -113,11 +130,19 @@ fn cases() -> Vec<Case> {
 /// The image for `case` and what the reference prints and generates.
 fn prepare(case: &Case, seed: u64) -> (pxi::Image, llama::Generation) {
     let model = Model::random(case.config, case.shared, case.group_size, seed);
+    let (model, file) = if case.gguf {
+        let model = llama::gguf::with_f16_scales(model);
+        let file = llama::gguf::to_gguf(&model);
+        (model, file)
+    } else {
+        let file = model.to_bytes();
+        (model, file)
+    };
     let tokenizer = Tokenizer::generate(case.config.vocab_size, 5);
     let expected = llama::generate(&Exact, &model, &tokenizer, case.prompt, &case.options);
     let image = boot::load(
         &program(),
-        &model.to_bytes(),
+        &file,
         &tokenizer.to_bytes(),
         case.prompt,
         &case.options,
@@ -160,12 +185,11 @@ fn pixels_match_the_reference_on_the_cpu_interpreter() {
 
 #[test]
 fn gpu_runtime_matches_the_cpu_interpreter_word_for_word() {
-    let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
-    eprintln!("adapter: {}", gpu.adapter_name());
+    let gpu = gpu();
     for (i, case) in cases().iter().enumerate().skip(1).step_by(2) {
         let (image, expected) = prepare(case, 100 + i as u64);
         let cpu = run_cpu(&image, LIMITS, 8, b"");
-        let gpu_run = run_gpu(&gpu, &image, LIMITS, 8, b"").expect("GPU run");
+        let gpu_run = run_gpu(gpu, &image, LIMITS, 8, b"").expect("GPU run");
         check(&image, &gpu_run, &expected, &format!("case {i} (gpu)"));
         assert!(cpu == gpu_run, "case {i}: CPU and GPU final states differ");
     }

@@ -43,8 +43,12 @@ fn run_with_rewrite(gpu: &Gpu, image: &Image, compiled: bool) -> MachineState {
     }
     machine.run_batch(1).unwrap();
     let (pixels, n) = Instruction::new(Op::Addi, 1, 1, 2, 0).encode();
-    assert!(machine.write_code(PATCHED, &pixels[..n]));
-    assert!(!machine.write_code(image.code.len() as u32, &pixels[..n]));
+    assert!(machine.write_code(PATCHED, &pixels[..n]).unwrap());
+    assert!(
+        !machine
+            .write_code(image.code.len() as u32, &pixels[..n])
+            .unwrap()
+    );
     let mut host = CaptureHost::default();
     let outcome = drive(&mut machine, &mut host, 1, |_, _| {}).unwrap();
     assert_eq!(outcome.stop, Stop::AllExited);

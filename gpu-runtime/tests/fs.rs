@@ -15,15 +15,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use gpu_runtime::Gpu;
+mod support;
+
 use gpu_runtime::testing::{RunRecord, run_cpu_with, run_gpu_with};
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::virtio_blk::Fault;
 use pxi::{Image, Limits};
+use support::disk::{Disk, temp, tool};
+use support::gpu::gpu;
 
-/// 40 MiB: the smallest comfortable FAT32 volume with 512-byte clusters.
-const DISK_KIB: u32 = 40 * 1024;
 const BIG: usize = 300 * 1024;
 
 fn shell() -> &'static Image {
@@ -36,13 +37,32 @@ fn shell() -> &'static Image {
     })
 }
 
-fn gpu() -> &'static Gpu {
-    static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
-        eprintln!("adapter: {}", gpu.adapter_name());
-        gpu
-    })
+/// The file shell built with its directory-index settings replaced: `(harts, FS_HELPERS,
+/// FS_SCAN)`; FS_SCAN 0 turns the indexes off (every lookup scans, as before them).
+fn shell_variant(harts: u32, helpers: u32, scan: u32) -> Image {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fsh.pxs");
+    let text = std::fs::read_to_string(path).expect("examples/fsh.pxs");
+    let mut replaced = 0;
+    let text: String = text
+        .lines()
+        .map(|line| {
+            let new = if line.starts_with(".harts ") {
+                format!(".harts {harts}")
+            } else if line.starts_with(".equ FS_HELPERS,") {
+                format!(".equ FS_HELPERS, {helpers}")
+            } else if line.starts_with(".equ FS_SCAN,") {
+                format!(".equ FS_SCAN, {scan}")
+            } else {
+                return line.to_string() + "\n";
+            };
+            replaced += 1;
+            new + "\n"
+        })
+        .collect();
+    assert_eq!(replaced, 3, "fsh.pxs sets .harts, FS_HELPERS and FS_SCAN");
+    pxi_asm::assemble_source(path, &text)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .image
 }
 
 fn limits() -> Limits {
@@ -69,81 +89,9 @@ fn numbered_files(name: &str, count: usize) -> PathBuf {
     dir
 }
 
-/// A disk image file in the temporary directory, removed when dropped.
-struct Disk {
-    path: PathBuf,
-}
-
-impl Drop for Disk {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn tool(program: &str, args: &[&str]) -> std::process::Output {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("{program}: {e} (scripts/setup.sh installs dosfstools, mtools)")
-        });
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("pxos-fs-{}-{name}", std::process::id()))
-}
-
 impl Disk {
-    /// A fresh FAT32 volume.
-    fn new(name: &str) -> Disk {
-        let disk = Disk {
-            path: temp(&format!("{name}.img")),
-        };
-        let _ = std::fs::remove_file(&disk.path);
-        tool(
-            "mkfs.fat",
-            &[
-                "-C",
-                "-F",
-                "32",
-                "-n",
-                "PXOS",
-                disk.arg(),
-                &DISK_KIB.to_string(),
-            ],
-        );
-        disk
-    }
-
-    fn arg(&self) -> &str {
-        self.path.to_str().expect("temporary paths are UTF-8")
-    }
-
     fn mkdir(&self, dir: &str) {
         tool("mmd", &["-i", self.arg(), &format!("::{dir}")]);
-    }
-
-    /// Put `bytes` at `path` on the volume with mcopy.
-    fn put(&self, path: &str, bytes: &[u8]) {
-        let host = self.path.with_extension("put");
-        std::fs::write(&host, bytes).expect("temporary file");
-        tool(
-            "mcopy",
-            &[
-                "-i",
-                self.arg(),
-                host.to_str().unwrap(),
-                &format!("::{path}"),
-            ],
-        );
-        let _ = std::fs::remove_file(host);
     }
 
     /// Put every file of the host directory `dir` into `dest` with one mcopy.
@@ -252,12 +200,24 @@ impl Geometry {
 
 /// Run the file shell on `disk` with `script` as console input.
 fn session(disk: &Disk, script: &str, gpu_run: bool, read_only: bool, fault: Fault) -> RunRecord {
+    session_of(shell(), disk, script, gpu_run, read_only, fault)
+}
+
+/// [`session`] with another build of the shell.
+fn session_of(
+    image: &Image,
+    disk: &Disk,
+    script: &str,
+    gpu_run: bool,
+    read_only: bool,
+    fault: Fault,
+) -> RunRecord {
     let mut host = CaptureHost::with_input(script.as_bytes());
     attach_disk(&mut host.devices, &disk.path, read_only, fault).expect("disk image");
     if gpu_run {
-        run_gpu_with(gpu(), shell(), limits(), 4, host).expect("GPU run")
+        run_gpu_with(gpu(), image, limits(), 4, host).expect("GPU run")
     } else {
-        run_cpu_with(shell(), limits(), 1, host)
+        run_cpu_with(image, limits(), 1, host)
     }
 }
 
@@ -473,8 +433,93 @@ fn the_gpu_runtime_runs_the_same_session() {
     );
 }
 
-/// A benchmark row: name, pxOS script, the reference's wall time, whether the GPU runs it.
-type Case<'a> = (&'a str, &'a str, Box<dyn Fn() -> f64 + 'a>, bool);
+/// Directory indexes (examples/lib/fat32_index.pxs) only make lookups faster: the same
+/// session on copies of one image — a 1,000-file directory written by mcopy, long names,
+/// 8.3 names, aliases, creating, removing (free entries inside the directory), renaming,
+/// rewriting — prints the same and leaves byte-identical images with the index built by
+/// 4 harts, by 1 hart, and with no index at all; fsck.fat finds nothing.
+#[test]
+fn directory_indexes_change_no_answer() {
+    let disk = Disk::new("index");
+    disk.mkdir("/many");
+    let host = numbered_files("index-many", 1000);
+    disk.put_dir(&host, "/many");
+    std::fs::remove_dir_all(&host).unwrap();
+    disk.put("/many/README.TXT", b"short name only\n");
+    disk.put("/many/A Long File Name With Spaces.text", b"spaces\n");
+    let script = "statall many 1000\nstat many/readme.txt\nstat many/FILE-0~1.TXT\n\
+                  stat \"many/a long file name with SPACES.TEXT\"\nstat many/nothing.txt\n\
+                  write many/new-one.txt hello\nstat many/new-one.txt\n\
+                  rm many/file-0500.txt\nstat many/file-0500.txt\nstat many/file-0501.txt\n\
+                  write \"many/Another Long Name.txt\" x\nmv many/file-0001.txt many/renamed.txt\n\
+                  stat many/file-0001.txt\nstat many/RENAMED.TXT\nmv many/file-0002.txt top.txt\n\
+                  mkdir many/sub\nrmdir many/sub\nmkfiles many 20\nstatall many 20\n\
+                  cat \"many/another long name.txt\"\nstatall many 1000\nls -l many\n";
+    let variants = [
+        ("4 harts", shell_variant(4, 3, 8192)),
+        ("1 hart", shell_variant(1, 0, 8192)),
+        ("no index", shell_variant(1, 0, 0)),
+    ];
+    let mut runs = Vec::new();
+    for (name, image) in &variants {
+        let copy = Disk {
+            path: temp(&format!("index-{}.img", name.replace(' ', "-"))),
+        };
+        std::fs::copy(&disk.path, &copy.path).unwrap();
+        let mut host = CaptureHost::with_input(script.as_bytes());
+        attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
+        let run = run_cpu_with(image, limits(), 1, host);
+        assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
+        copy.fsck();
+        runs.push((name, text(&run), copy.bytes(), run.outcome.steps));
+    }
+    let (_, out, image, indexed_steps) = &runs[0];
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "10000", "{out}");
+    assert!(
+        lines[1].starts_with("many/readme.txt: file, 16 bytes"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("many/FILE-0~1.TXT: file, 10 bytes"),
+        "{out}"
+    );
+    assert!(lines[3].contains(": file, 7 bytes"), "{out}");
+    assert_eq!(lines[4], "error: no such file or directory");
+    assert!(
+        lines[5].starts_with("many/new-one.txt: file, 6 bytes"),
+        "{out}"
+    );
+    assert_eq!(lines[6], "error: no such file or directory");
+    assert!(lines[7].starts_with("many/file-0501.txt: file, 10 bytes"));
+    assert_eq!(lines[8], "error: no such file or directory");
+    assert!(
+        lines[9].starts_with("many/RENAMED.TXT: file, 10 bytes"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[10..13],
+        ["200", "x", "error: no such file or directory"]
+    );
+    for (name, other, other_image, _) in &runs[1..] {
+        assert_eq!(other, out, "{name} printed something else");
+        assert!(other_image == image, "{name} left another image");
+    }
+    let (_, _, _, scan_steps) = &runs[2];
+    assert!(
+        scan_steps / indexed_steps > 10,
+        "the index is used: {indexed_steps} instructions with it, {scan_steps} scanning"
+    );
+}
+
+/// A benchmark row: name, the shell build, pxOS script, the reference's wall time (None:
+/// no reference).
+type Case<'a> = (
+    &'a str,
+    &'a Image,
+    &'a str,
+    Option<Box<dyn Fn() -> f64 + 'a>>,
+);
 
 /// One measured shell session: instructions, rounds and wall time.
 struct Measure {
@@ -485,12 +530,19 @@ struct Measure {
 
 /// The fastest of `runs` sessions (the machine is shared: take the least disturbed).
 /// `reset` runs before each session (outside the timing).
-fn measure(disk: &Disk, script: &str, gpu_run: bool, runs: u32, reset: &dyn Fn()) -> Measure {
+fn measure(
+    image: &Image,
+    disk: &Disk,
+    script: &str,
+    gpu_run: bool,
+    runs: u32,
+    reset: &dyn Fn(),
+) -> Measure {
     let mut best: Option<Measure> = None;
     for _ in 0..runs {
         reset();
         let start = std::time::Instant::now();
-        let run = session(disk, script, gpu_run, false, Fault::None);
+        let run = session_of(image, disk, script, gpu_run, false, Fault::None);
         let seconds = start.elapsed().as_secs_f64();
         assert_eq!(run.outcome.stop, Stop::Halted(0), "{}", text(&run));
         if best.as_ref().is_none_or(|b| seconds < b.seconds) {
@@ -564,69 +616,98 @@ fn bench_against_mtools() {
         let _ = std::fs::remove_dir_all(&dir);
         seconds
     };
-    let cases: [Case; 4] = [
+    let mdir = || wall("mdir", &["-i", &img, "::/many"]);
+    let mcopy_big = || wall("mcopy", &["-n", "-i", &img, "::/big.bin", "-"]);
+    let one_mcopy = || {
+        (0..3)
+            .map(|_| {
+                tool("mdeltree", &["-i", &img, "::/mt100"]);
+                disk.mkdir("/mt100");
+                wall_once("mcopy", &mcopy_100)
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let one_hart = shell_variant(1, 0, 8192);
+    let no_index = shell_variant(1, 0, 0);
+    let cases: [Case; 8] = [
         (
-            "ls -l, 1,000 files (mdir)",
+            "`ls -l` of 1,000 files vs `mdir`",
+            shell(),
             "ls -l many\n",
-            Box::new(|| wall("mdir", &["-i", &img, "::/many"])),
-            true,
+            Some(Box::new(mdir)),
         ),
         (
-            "read 1 MiB (mcopy to stdout)",
+            "`cat` 1 MiB vs `mcopy … -`",
+            shell(),
             "cat big.bin\n",
-            Box::new(|| wall("mcopy", &["-n", "-i", &img, "::/big.bin", "-"])),
-            true,
+            Some(Box::new(mcopy_big)),
         ),
         (
-            "create 100 files (one mcopy)",
+            "`read` 1 MiB (64 KiB calls, no console) vs `mcopy … -`",
+            shell(),
+            "read big.bin\n",
+            Some(Box::new(mcopy_big)),
+        ),
+        (
+            "create 100 files (`mkfiles`) vs one `mcopy`",
+            shell(),
             "mkfiles new 100\n",
-            Box::new(|| {
-                (0..3)
-                    .map(|_| {
-                        tool("mdeltree", &["-i", &img, "::/mt100"]);
-                        disk.mkdir("/mt100");
-                        wall_once("mcopy", &mcopy_100)
-                    })
-                    .fold(f64::INFINITY, f64::min)
-            }),
-            true,
+            Some(Box::new(one_mcopy)),
         ),
         (
-            "stat 1,000 files (Linux stat, tmpfs)",
+            "`stat` 1,000 files (`statall`) vs Linux `stat` on tmpfs",
+            shell(),
             "statall many 1000\n",
-            Box::new(move || linux_stat),
-            false,
+            Some(Box::new(move || linux_stat)),
+        ),
+        (
+            "first lookup in the 1,000-file directory: index built by 4 harts",
+            shell(),
+            "stat many/file-0999.txt\n",
+            None,
+        ),
+        (
+            "the same, index built by 1 hart",
+            &one_hart,
+            "stat many/file-0999.txt\n",
+            None,
+        ),
+        (
+            "the same without an index (a scan)",
+            &no_index,
+            "stat many/file-0999.txt\n",
+            None,
         ),
     ];
     let fresh_new = || {
         tool("mdeltree", &["-i", &img, "::/new"]);
         disk.mkdir("/new");
     };
-    let base_cpu = measure(&disk, "df\n", false, 5, &|| {});
-    let base_gpu = measure(&disk, "df\n", true, 3, &|| {});
+    println!("adapter: {}", gpu().adapter_name());
     println!(
-        "| operation | pxOS CPU interpreter: instructions, rounds, ms | pxOS GPU runtime (lavapipe): ms | reference: ms |"
+        "| operation | pxOS CPU interpreter: instructions, rounds, ms | pxOS GPU runtime: rounds, ms | reference: ms |"
     );
     println!("|---|---|---|---|");
-    for (name, script, reference, on_gpu) in &cases {
+    for (name, image, script, reference) in &cases {
         let reset: &dyn Fn() = if script.starts_with("mkfiles") {
             &fresh_new
         } else {
             &|| {}
         };
-        let cpu = measure(&disk, script, false, if *on_gpu { 3 } else { 1 }, reset);
-        let gpu_ms = if *on_gpu {
-            let gpu = measure(&disk, script, true, 1, reset);
-            format!("{:.0}", (gpu.seconds - base_gpu.seconds) * 1e3)
-        } else {
-            "not run (hours)".to_string()
-        };
-        let reference_ms = reference() * 1e3;
+        let base_cpu = measure(image, &disk, "df\n", false, 5, &|| {});
+        let base_gpu = measure(image, &disk, "df\n", true, 3, &|| {});
+        let cpu = measure(image, &disk, script, false, 3, reset);
+        let gpu = measure(image, &disk, script, true, 1, reset);
+        let reference_ms = reference
+            .as_ref()
+            .map_or("—".to_string(), |r| format!("{:.2}", r() * 1e3));
         println!(
-            "| {name} | {}, {}, {:.1} | {gpu_ms} | {reference_ms:.2} |",
+            "| {name} | {}, {}, {:.1} | {}, {:.0} | {reference_ms} |",
             cpu.steps - base_cpu.steps,
             cpu.rounds - base_cpu.rounds,
             (cpu.seconds - base_cpu.seconds) * 1e3,
+            gpu.rounds - base_gpu.rounds,
+            (gpu.seconds - base_gpu.seconds) * 1e3,
         );
     }
     std::fs::remove_dir_all(&host).unwrap();

@@ -72,7 +72,12 @@ pub fn load(
     };
     at += steps as u32;
     let heap = at;
-    image.memory_words = heap + state_words(config, prompt.len());
+    let converted = if crate::gguf::is_gguf(model) {
+        crate::gguf::converted_words(config)
+    } else {
+        0
+    };
+    image.memory_words = heap + state_words(config, prompt.len()) + converted;
     let boot = [
         model_addr,
         model.len() as u32,

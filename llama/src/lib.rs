@@ -7,6 +7,7 @@
 
 pub mod boot;
 pub mod forward;
+pub mod gguf;
 pub mod model;
 pub mod rng;
 pub mod tokenizer;

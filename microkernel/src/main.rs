@@ -80,10 +80,18 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         panic!("{FAULT_TEST}: reading {UNMAPPED_ADDRESS:#x} did not fault (read {value:#x})");
     }
 
-    let image = match Image::decode_png(OS_IMAGE) {
+    let mut image = match Image::decode_png(OS_IMAGE) {
         Ok(image) => image,
         Err(error) => panic!("embedded os.pxi is invalid: {error}"),
     };
+    match microkernel::memory::memory_words(boot.command_line) {
+        Ok(None) => {}
+        Ok(Some(words)) => match pxi::program::reserve(&mut image, words, 0) {
+            Ok(_) => kprintln!("boot: memory={words} words (the arena of large data windows)"),
+            Err(error) => kprintln!("boot: memory={words}: {error}"),
+        },
+        Err(word) => kprintln!("boot: memory={word} is not a count of words (e.g. 20M)"),
+    }
     kprintln!(
         "os.pxi: {} ({} bytes), {}x{} pixels, {} code pixels, {} harts, {} memory words",
         OS_IMAGE_SOURCE,
@@ -104,6 +112,7 @@ extern "C" fn kernel_main(start_info: u32) -> ! {
         }
     });
 
+    let image = with_arenas(image);
     let mut host = KernelHost::new(serial);
     let started = interrupts::uptime_micros();
     let device = screen.as_ref().map(|s| s.display.device());
@@ -219,6 +228,27 @@ fn measure_round_trip(
 }
 
 /// Draws the program and an empty heatmap, and says where they are (tests read this line).
+/// An OS image (one with a program directory) runs with the default large-window and code
+/// load arenas (docs/abi.md), so `run PATH.pxi` can load programs from the disk; the screen
+/// shows the image as embedded.
+fn with_arenas(mut image: Image) -> Image {
+    if pxi::program::Directory::of(&image).is_none() {
+        return image;
+    }
+    let memory = image
+        .memory_words
+        .saturating_add(pxi::program::DEFAULT_DATA_ARENA);
+    match pxi::program::reserve(&mut image, memory, pxi::program::DEFAULT_CODE_ARENA) {
+        Ok(_) => kprintln!(
+            "os.pxi: arenas for loaded programs: {} words of data, {} code pixels",
+            pxi::program::DEFAULT_DATA_ARENA,
+            pxi::program::DEFAULT_CODE_ARENA
+        ),
+        Err(error) => kprintln!("os.pxi: no arenas for loaded programs: {error}"),
+    }
+    image
+}
+
 fn open_screen(mut display: Display, image: &Image) -> Screen {
     let view = ProgramView::new(image, display.size());
     view.draw_all(&mut display.canvas());

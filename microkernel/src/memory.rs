@@ -80,6 +80,20 @@ pub fn heap_range(
     Ok(Range { start, end })
 }
 
+/// Kernel command-line word `memory=WORDS` (a count, or with a K or M suffix: × 1024 or
+/// × 1048576): grow the OS image's data memory to WORDS, the words past its programs being the
+/// arena of large data windows (docs/abi.md). `Ok(None)` without the word; `Err` with the word's
+/// text when it is not a count.
+pub fn memory_words(command_line: &str) -> Result<Option<u32>, &str> {
+    let Some(value) = command_line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("memory="))
+    else {
+        return Ok(None);
+    };
+    pxi::program::parse_words(value).map(Some).ok_or(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +163,15 @@ mod tests {
             heap_range([], MIB, 4 * GIB),
             Err(HeapError::NoRamAfterKernel { kernel_end: MIB })
         );
+    }
+
+    #[test]
+    fn memory_word_of_the_command_line() {
+        assert_eq!(memory_words("exit-on-stop"), Ok(None));
+        assert_eq!(memory_words("exit-on-stop memory=20M"), Ok(Some(20 << 20)));
+        assert_eq!(memory_words("memory=64k"), Ok(Some(65536)));
+        assert_eq!(memory_words("memory=1000"), Ok(Some(1000)));
+        assert_eq!(memory_words("memory=lots"), Err("lots"));
+        assert_eq!(memory_words("memory=9999M"), Err("9999M"));
     }
 }

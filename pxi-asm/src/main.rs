@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use pxi::{Limits, Machine};
 use pxi_asm::assemble::set_width;
-use pxi_asm::runner::{DiskArgs, RunOptions, load_image, load_program, run_to_end};
+use pxi_asm::runner::{DiskArgs, MemoryArgs, RunOptions, load_image, load_program, run_to_end};
 use pxi_asm::{SourceMap, assemble_file, cli, disassemble};
 
 #[derive(Parser)]
@@ -56,6 +56,9 @@ enum Command {
         /// The linked image (its `.map` is written next to it when every input has one).
         #[arg(short, long)]
         output: PathBuf,
+        /// The run's memory, recorded in the image (e.g. for the microkernel).
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
     /// Turn a `.pxi` image back into source that reassembles to the identical image.
     ///
@@ -97,6 +100,8 @@ enum Command {
         snapshot_rounds: u32,
         #[command(flatten)]
         disk: DiskArgs,
+        #[command(flatten)]
+        memory: MemoryArgs,
     },
 }
 
@@ -139,9 +144,11 @@ fn execute(command: Command) -> Result<ExitCode> {
             os,
             programs,
             output,
+            memory,
         } => {
             let (mut image, mut map) = load_program(&os)?;
             pxi_asm::runner::link_programs(&mut image, &mut map, &programs)?;
+            memory.apply(&mut image)?;
             fs::write(&output, image.encode_png())
                 .with_context(|| format!("writing {}", output.display()))?;
             if let Some(map) = map {
@@ -172,9 +179,11 @@ fn execute(command: Command) -> Result<ExitCode> {
             counts,
             snapshot_rounds,
             disk,
+            memory,
         } => {
             let mut host = disk.host()?;
-            let (image, map) = load_program(&input)?;
+            let (mut image, map) = load_program(&input)?;
+            memory.apply(&mut image)?;
             let mut machine = Machine::new(
                 &image,
                 Limits {

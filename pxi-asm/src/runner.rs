@@ -53,6 +53,52 @@ impl DiskArgs {
     }
 }
 
+/// The memory of a run (`--memory WORDS`, `--code-arena PIXELS`): the image
+/// grows before it runs, so small sessions stay small (docs/abi.md, "Large
+/// data windows").
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct MemoryArgs {
+    /// Grow data memory to this many 32-bit words (suffix K or M: 1024 or 1048576 words; at
+    /// most 32M). In pxOS the words past the linked programs are the arena of large data windows.
+    #[arg(long, value_name = "WORDS", value_parser = parse_words)]
+    pub memory: Option<u32>,
+    /// Add this many code pixels (suffix K or M) for code loaded at run time (pxOS's code load
+    /// arena).
+    #[arg(long, value_name = "PIXELS", value_parser = parse_words)]
+    pub code_arena: Option<u32>,
+}
+
+impl MemoryArgs {
+    /// Grow `image` as asked and record the arenas in its program directory (after
+    /// linking). An OS image (one with a program directory) gets the default arenas
+    /// (`pxi::program::DEFAULT_DATA_ARENA`, `DEFAULT_CODE_ARENA`) unless told otherwise.
+    pub fn apply(&self, image: &mut Image) -> Result<()> {
+        let os = pxi::program::Directory::of(image).is_some();
+        let default_data = if os {
+            pxi::program::DEFAULT_DATA_ARENA
+        } else {
+            0
+        };
+        let default_code = if os {
+            pxi::program::DEFAULT_CODE_ARENA
+        } else {
+            0
+        };
+        let memory = self
+            .memory
+            .unwrap_or_else(|| image.memory_words.saturating_add(default_data));
+        pxi::program::reserve(image, memory, self.code_arena.unwrap_or(default_code))
+            .map_err(|e| anyhow::anyhow!("cannot grow the image: {e}"))?;
+        Ok(())
+    }
+}
+
+/// A count of words or pixels: digits with an optional K (×1024) or M (×1048576) suffix.
+pub fn parse_words(text: &str) -> std::result::Result<u32, String> {
+    pxi::program::parse_words(text)
+        .ok_or_else(|| format!("`{text}` is not a count of words (e.g. 65536, 64K, 4M)"))
+}
+
 /// What to do besides running.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {

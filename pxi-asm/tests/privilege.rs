@@ -1,39 +1,13 @@
 //! User mode on the CPU reference interpreter: windows, `ecall`, the timer,
 //! faults entering the kernel, and the checks of the privileged
 //! instructions. (The GPU runs the same semantics: the differential tests'
-//! `User` flavour and `examples/user_mode.pxs` compare it word for word.)
+//! `User` flavour and the os sessions compare it word for word.)
 
 mod common;
 
 use pxi::run::Stop;
 use pxi::state::*;
 use pxi::{Machine, TrapKind};
-
-/// A kernel that enters `user` (code window `user`..`user_end`, data window
-/// 64 words at 64, frame at 0) and exits with `exit r0` on its first trap,
-/// unless `handler` text is given.
-fn kernel(setup: &str, handler: &str, user: &str) -> String {
-    format!(
-        "
-        .memory 192
-            li r1, handler
-            tvec r1
-            li r1, user
-            li r2, user_end - user
-            li r3, 64
-            li r4, 64
-            window r1, r2, r3, r4
-            {setup}
-            li r5, 0
-            uret r5
-        handler:
-            {handler}
-            exit r0
-        user:
-            {user}
-        user_end:"
-    )
-}
 
 fn run(source: &str) -> (Stop, Machine) {
     let image = common::assemble(source).image;
@@ -43,7 +17,7 @@ fn run(source: &str) -> (Stop, Machine) {
 
 /// Runs `user` until its first trap; returns (cause, info, saved pc, machine).
 fn first_trap(user: &str) -> (u32, u32, u32, Machine) {
-    let (stop, m) = run(&kernel("", "", user));
+    let (stop, m) = run(&common::user_kernel("", "", user));
     assert_eq!(stop, Stop::AllExited, "{user}");
     let hart = m.hart(0);
     assert_eq!(hart[H_MODE], MODE_KERNEL);
@@ -74,7 +48,7 @@ fn ecall_saves_the_pc_after_it_and_uret_resumes_there() {
             st r6, r2, CTX_REGS
             uret r2
         done:";
-    let (stop, m) = run(&kernel(
+    let (stop, m) = run(&common::user_kernel(
         "",
         handler,
         "ecall\nmov r7, r0\nli r8, 0xFFFF\nld r9, r8, 0",
@@ -115,8 +89,13 @@ fn every_privileged_instruction_traps_in_user_mode() {
         "uret r1",
         "window r1, r2, r3, r4",
     ] {
-        let (cause, _, pc, _) = first_trap(&format!("nop\n{inst}"));
+        let (cause, info, pc, _) = first_trap(&format!("nop\n{inst}"));
         assert_eq!((cause, pc), (TrapKind::Privileged as u32, 1), "{inst}");
+        let word = common::assemble(inst).image.code[0];
+        assert_eq!(
+            info, word,
+            "{inst}: the detail is the instruction's first word"
+        );
     }
 }
 
@@ -154,7 +133,7 @@ fn the_timer_counts_user_instructions_only() {
 }
 
 fn first_trap_with(setup: &str, user: &str) -> (u32, u32, u32, Machine) {
-    let (stop, m) = run(&kernel(setup, "", user));
+    let (stop, m) = run(&common::user_kernel(setup, "", user));
     assert_eq!(stop, Stop::AllExited);
     let hart = m.hart(0);
     (hart[H_AUX], hart[1], m.memory[CTX_PC], m)
@@ -213,7 +192,7 @@ fn spawned_harts_inherit_the_trap_vector() {
 
 #[test]
 fn counts_are_per_physical_pixel() {
-    let source = kernel("", "", "nop\necall");
+    let source = common::user_kernel("", "", "nop\necall");
     let image = common::assemble(&source).image;
     let (_, _, m) = common::run(&image);
     let user = image.code.len() - 2;
@@ -230,7 +209,7 @@ fn resuming_past_the_window_faults_in_user_mode() {
             jne done
             uret r2             ; resume after the ecall: past the window
         done:";
-    let (stop, m) = run(&kernel("", handler, "ecall"));
+    let (stop, m) = run(&common::user_kernel("", handler, "ecall"));
     assert_eq!(stop, Stop::AllExited);
     assert_eq!(m.hart(0)[H_AUX], TrapKind::PcOutOfCode as u32);
     assert_eq!(m.hart(0)[1], 1, "info = the pc");

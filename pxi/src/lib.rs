@@ -18,6 +18,7 @@ pub mod float;
 pub mod host;
 pub mod image;
 pub mod isa;
+pub mod loader;
 pub mod machine;
 pub mod mailbox;
 pub mod osabi;

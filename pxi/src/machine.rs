@@ -115,6 +115,24 @@ impl Machine {
         }
     }
 
+    /// Write code pixels at `addr` (code loaded at run time) and decode them
+    /// again, with the pixel before (whose extension word they may hold).
+    /// False, changing nothing, when the range is outside the code.
+    pub fn write_code(&mut self, addr: u32, pixels: &[u32]) -> bool {
+        let start = addr as usize;
+        let Some(end) = start
+            .checked_add(pixels.len())
+            .filter(|&end| end <= self.code.len())
+        else {
+            return false;
+        };
+        self.code[start..end].copy_from_slice(pixels);
+        for pc in start.saturating_sub(1)..end {
+            self.decoded[pc] = Instruction::decode(&self.code, pc);
+        }
+        true
+    }
+
     /// Current status.
     pub fn status(&self) -> MachineStatus {
         MachineStatus::from_u32(self.control[C_STATUS]).unwrap_or(MachineStatus::Trapped)

@@ -84,6 +84,12 @@ pub const ERR_NODEV: u32 = 0xFFFF_FFFC;
 pub const ERR_DENIED: u32 = 0xFFFF_FFFB;
 /// Result of `SYS_DEVWAIT` when the device did not complete in time.
 pub const ERR_TIMEOUT: u32 = 0xFFFF_FFFA;
+/// Result of `SYS_LOAD`: the bytes are no PXI image (no PNG, or not an RGBA8 PXI).
+pub const ERR_NOTPXI: u32 = 0xFFFF_FFF9;
+/// Result of `SYS_LOAD`: a PXI image, but damaged (CRC, Adler-32, header, truncated).
+pub const ERR_CORRUPT: u32 = 0xFFFF_FFF8;
+/// Result of `SYS_LOAD`: its code or data window does not fit the room given.
+pub const ERR_TOOBIG: u32 = 0xFFFF_FFF7;
 
 /// Result values and device-table constants, predefined by the assembler
 /// (`MB_` keeps them apart from the OS's own error names).
@@ -110,6 +116,21 @@ pub const DEVICE_CONSTANTS: &[(&str, u32, &str)] = &[
         "result: register access outside the granted region, or bad width/alignment",
     ),
     ("MB_TIMEOUT", ERR_TIMEOUT, "result: SYS_DEVWAIT timed out"),
+    (
+        "MB_NOTPXI",
+        ERR_NOTPXI,
+        "result: SYS_LOAD found no PXI image",
+    ),
+    (
+        "MB_CORRUPT",
+        ERR_CORRUPT,
+        "result: SYS_LOAD found a damaged PXI image",
+    ),
+    (
+        "MB_TOOBIG",
+        ERR_TOOBIG,
+        "result: SYS_LOAD: the code or data window does not fit",
+    ),
     (
         "DEV_VIRTIO_BLK",
         crate::devices::KIND_VIRTIO_BLK,
@@ -168,6 +189,7 @@ syscalls! {
     Clock = 4, "SYS_CLOCK", "Returns the host clock in microseconds since start (low 32 bits).";
     Getc  = 5, "SYS_GETC",  "Read one byte of console input; waits until one arrives. Returns it, or EOF (0xFFFFFFFF) at end of input.";
     Heat  = 7, "SYS_HEAT",  "Profiling: returns the code address (`r2` = 0) or the execution count (`r2` = 1) of the `r1`-th most executed code pixel so far (0 = hottest; ties go to the lower address), or EOF when fewer pixels have run. Counts are taken at the end of the batch.";
+    Load  = 8, "SYS_LOAD",  "Load a `.pxi` image from data memory (CPU-side decode): `r1` = address of a LD_WORDS-word block (bytes, length, code place and room, data place and room; out: code length, entry, memory words, initial data words), `r2` = LD_PROBE or LD_INSTALL. Returns 0, MB_NOTPXI, MB_CORRUPT, MB_TOOBIG or MB_FAULT. See docs/mailbox.md.";
     Blit  = 6, "SYS_BLIT",  "Draw `r2` (at most 64) 0xAARRGGBB pixels from word address `r1` in a row on the screen, starting at x = `r3` & 0xFFFF, y = `r3` >> 16. Returns the pixels drawn, ERR_FAULT, or ERR_NOSYS when the host has no screen.";
     DevInfo  = 16, "SYS_DEVINFO",  "Device table: field `r2` (DEV_KIND, DEV_IRQ, DEV_REGIONS, DEV_REGION_LEN + i) of device `r1`. Returns the value, or ERR_NODEV past the table.";
     DevRead  = 17, "SYS_DEVREAD",  "Read a device register: `r1` = device | region << 8 | width << 16 (width 1, 2 or 4 bytes), `r2` = byte offset in the region. Returns the value, ERR_NODEV, or ERR_DENIED outside the granted region or misaligned.";
@@ -297,6 +319,8 @@ pub fn service(
                 Input::NotYet => None,
             },
             Some(Call::Heat) => Some(counts.map_or(ERR_NOSYS, |c| hottest(c, arg0, arg1))),
+            // Needs the executor's memory and code: `pxi::run::drive` answers it.
+            Some(Call::Load) => continue,
             Some(
                 call @ (Call::DevInfo | Call::DevRead | Call::DevWrite | Call::Dma | Call::DevWait),
             ) => device_call(call, slot, memory_words, host),

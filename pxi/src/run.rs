@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::devices::DmaMemory;
+use crate::loader::{self, Target};
 use crate::machine::Machine;
 use crate::mailbox::{self, Host};
 use crate::state::MachineStatus;
@@ -40,10 +41,37 @@ pub trait Executor {
     /// Write `words` to data memory at word `addr` (device DMA, between
     /// batches). False when the range is outside data memory.
     fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, Self::Error>;
+
+    /// Write code pixels at code address `addr` between batches (code loaded
+    /// at run time into the code load arena, `SYS_LOAD`); the executor
+    /// re-derives what it keeps from the code (decoded or predecoded tables,
+    /// see [`code_patch`]). Execution counts keep counting per pixel. False
+    /// when the range is outside code.
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, Self::Error>;
 }
 
-/// An executor's data memory as devices see it; the first executor error is
-/// kept for the driver loop to return.
+/// The parts of a GPU code buffer laid out as `[code | predecoded pixels |
+/// info]` (each table `code.len()` words, `pxi::isa::predecode`) that change
+/// when `pixels` are written at `addr` of `code`: `(word offset, words)` of
+/// each table. `code` is updated. The pixel before `addr` is predecoded again
+/// too (`pixels` may hold its extension word). `None` outside the code.
+pub fn code_patch(code: &mut [u32], addr: u32, pixels: &[u32]) -> Option<[(usize, Vec<u32>); 3]> {
+    let (start, n) = (addr as usize, code.len());
+    let end = start.checked_add(pixels.len()).filter(|&end| end <= n)?;
+    code[start..end].copy_from_slice(pixels);
+    let lo = start.saturating_sub(1);
+    // One pixel past the range, so the last one decodes with its real successor.
+    let predecoded = crate::isa::predecode(&code[lo..(end + 1).min(n)]);
+    let keep = end - lo;
+    Some([
+        (lo, code[lo..end].to_vec()),
+        (n + lo, predecoded.pixels[..keep].to_vec()),
+        (2 * n + lo, predecoded.info[..keep].to_vec()),
+    ])
+}
+
+/// An executor's data memory as devices and the loader see it; the first
+/// executor error is kept for the driver loop to return.
 struct ExecutorMemory<'x, X: Executor> {
     executor: &'x mut X,
     error: Option<X::Error>,
@@ -69,6 +97,54 @@ impl<X: Executor> DmaMemory for ExecutorMemory<'_, X> {
             }
         }
     }
+}
+
+impl<X: Executor> Target for ExecutorMemory<'_, X> {
+    fn read(&mut self, addr: u32, out: &mut [u32]) -> bool {
+        DmaMemory::read(self, addr, out)
+    }
+
+    fn write(&mut self, addr: u32, words: &[u32]) -> bool {
+        DmaMemory::write(self, addr, words)
+    }
+
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> bool {
+        match self.executor.write_code(addr, pixels) {
+            Ok(inside) => inside,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                false
+            }
+        }
+    }
+}
+
+/// Answer every posted `SYS_LOAD` (the decode service needs the executor's
+/// memory and code, which `mailbox::service` does not see). Returns how many.
+fn run_loads<X: Executor>(executor: &mut X) -> Result<u32, X::Error> {
+    let mut replied = 0;
+    for i in 0..mailbox::SLOTS {
+        let slot = &executor.mailbox()[i * mailbox::SLOT_WORDS..][..mailbox::W_PAYLOAD];
+        if slot[mailbox::W_STATE] != mailbox::REQUEST
+            || slot[mailbox::W_CALL] != mailbox::Call::Load as u32
+        {
+            continue;
+        }
+        let (block, mode) = (slot[mailbox::W_ARG0], slot[mailbox::W_ARG1]);
+        let mut memory = ExecutorMemory {
+            executor: &mut *executor,
+            error: None,
+        };
+        let result = loader::load(&mut memory, block, mode);
+        if let Some(e) = memory.error {
+            return Err(e);
+        }
+        let slot = &mut executor.mailbox()[i * mailbox::SLOT_WORDS..];
+        slot[mailbox::W_RESULT] = result;
+        slot[mailbox::W_STATE] = mailbox::REPLIED;
+        replied += 1;
+    }
+    Ok(replied)
 }
 
 /// Let devices notified during the last service do their DMA.
@@ -171,8 +247,11 @@ pub fn drive<X: Executor>(
         } else {
             None
         };
-        let done = mailbox::service(executor.mailbox(), memory_words, counts.as_deref(), host);
+        let mut done = mailbox::service(executor.mailbox(), memory_words, counts.as_deref(), host);
         run_devices(executor, host)?;
+        if done.halt.is_none() {
+            done.replied += run_loads(executor)?;
+        }
         if done.replied + done.freed > 0 {
             executor.commit_mailbox()?;
         }
@@ -235,5 +314,71 @@ impl Executor for Machine {
 
     fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, Self::Error> {
         Ok(self.memory.write(addr, words))
+    }
+
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, Self::Error> {
+        Ok(Machine::write_code(self, addr, pixels))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isa::{Op, pixel, predecode};
+    use crate::{Image, Limits};
+
+    /// Every patch equals the same words of a whole predecode of the patched
+    /// code, including the pixel before (an extension word may change its
+    /// meaning) and a truncated last instruction; the interpreter decodes the
+    /// same.
+    #[test]
+    fn code_patches_match_a_whole_predecode() {
+        let li = pixel(Op::Li as u8, 1, 0, 0);
+        let add = pixel(Op::Add as u8, 1, 2, 3);
+        let bad = pixel(0xEE, 0, 0, 0);
+        let base = [add, li, 5, add, li, 9, bad, add];
+        for addr in 0..base.len() {
+            for len in 0..=base.len() - addr {
+                for fill in [li, add, 7] {
+                    let mut code = base.to_vec();
+                    let pixels = alloc::vec![fill; len];
+                    let tables = code_patch(&mut code, addr as u32, &pixels).unwrap();
+                    let whole = predecode(&code);
+                    let n = code.len();
+                    let all: Vec<u32> = code
+                        .iter()
+                        .chain(&whole.pixels)
+                        .chain(&whole.info)
+                        .copied()
+                        .collect();
+                    for (offset, words) in &tables {
+                        assert_eq!(&all[*offset..*offset + words.len()], &words[..]);
+                    }
+                    assert_eq!(tables[0].0, addr.saturating_sub(1));
+                    assert_eq!(tables[1].0, n + addr.saturating_sub(1));
+                    let image = Image {
+                        width: 8,
+                        entry: 0,
+                        code: base.to_vec(),
+                        memory_words: 0,
+                        harts: 1,
+                        segments: alloc::vec![],
+                    };
+                    let mut machine = Machine::new(&image, Limits::default());
+                    assert!(machine.write_code(addr as u32, &pixels));
+                    let fresh = Machine::new(
+                        &Image {
+                            code: code.clone(),
+                            ..image
+                        },
+                        Limits::default(),
+                    );
+                    assert_eq!(machine, fresh);
+                }
+            }
+        }
+        let mut code = base.to_vec();
+        assert!(code_patch(&mut code, 7, &[1, 2]).is_none());
+        assert_eq!(code, base, "nothing changes outside the code");
     }
 }

@@ -515,6 +515,13 @@ impl Bus<'_> {
         if !self.memory.read(first, &mut buf) {
             return Err(IoError);
         }
+        if skip == 0 && out.len().is_multiple_of(4) {
+            // Whole words (every sector buffer): four bytes at a time.
+            for (chunk, word) in out.chunks_exact_mut(4).zip(&buf) {
+                chunk.copy_from_slice(&word.to_le_bytes());
+            }
+            return Ok(());
+        }
         for (i, b) in out.iter_mut().enumerate() {
             let at = skip + i;
             *b = (buf[at / 4] >> (8 * (at % 4))) as u8;
@@ -524,16 +531,21 @@ impl Bus<'_> {
 
     fn write_bytes(&mut self, bus: u64, bytes: &[u8]) -> Result<(), IoError> {
         let (first, mut buf, skip) = self.span(bus, bytes.len())?;
+        let whole = skip == 0 && bytes.len().is_multiple_of(4);
         // Partial words at either end keep their other bytes.
-        if (skip != 0 || !(skip + bytes.len()).is_multiple_of(4))
-            && !self.memory.read(first, &mut buf)
-        {
+        if !whole && !self.memory.read(first, &mut buf) {
             return Err(IoError);
         }
-        for (i, &b) in bytes.iter().enumerate() {
-            let at = skip + i;
-            let shift = 8 * (at % 4);
-            buf[at / 4] = (buf[at / 4] & !(0xFF << shift)) | (b as u32) << shift;
+        if whole {
+            for (word, chunk) in buf.iter_mut().zip(bytes.chunks_exact(4)) {
+                *word = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            }
+        } else {
+            for (i, &b) in bytes.iter().enumerate() {
+                let at = skip + i;
+                let shift = 8 * (at % 4);
+                buf[at / 4] = (buf[at / 4] & !(0xFF << shift)) | (b as u32) << shift;
+            }
         }
         if self.memory.write(first, &buf) {
             Ok(())

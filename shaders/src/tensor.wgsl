@@ -48,15 +48,29 @@ fn matvect_column(out: u32, wm: u32, x: u32, rows: u32, stride: u32, i: u32) {
     memory[out + i] = acc;
 }
 
+// Σ of the four int8 products of two packed words (wrapping u32, as q8 sums).
+fn q8_dot4(a: u32, b: u32) -> u32 {
+    var dot = 0u;
+    for (var k = 0u; k < 4u; k++) {
+        let shift = 24u - 8u * k;
+        dot += u32(i32(a << shift) >> 24u) * u32(i32(b << shift) >> 24u);
+    }
+    return dot;
+}
+
+// A group's integer dot product is exact in any order; it runs a word (four
+// values) at a time. n and gs are multiples of 4 (pxi::tensor's check).
 fn qmatvec_row(out: u32, wm: u32, x: u32, n: u32, rows: u32, gs: u32, i: u32) {
     let groups = n / gs;
+    let words = gs / 4u;
+    let w_row = wm + i * (n / 4u);
     let w_scales = wm + rows * (n / 4u);
     let x_scales = x + n / 4u;
     var acc = 0u;
     for (var g = 0u; g < groups; g++) {
         var dot = 0u;
-        for (var k = g * gs; k < (g + 1u) * gs; k++) {
-            dot += q8(x, k) * q8(wm, i * n + k);
+        for (var k = g * words; k < (g + 1u) * words; k++) {
+            dot += q8_dot4(memory[x + k], memory[w_row + k]);
         }
         let scaled = f_mul(f_mul(f_from_int(dot), memory[w_scales + i * groups + g]), memory[x_scales + g]);
         acc = f_add(acc, scaled);

@@ -195,6 +195,8 @@ pub struct VirglMachine<'c, T: Transport> {
     /// One round: run_slice, run_vector and run_tensor (indirect), resolve, with barriers.
     round: Commands,
     memory_words: u32,
+    /// Host copy of the code pixels (to predecode what `write_code` changes).
+    code: Vec<u32>,
     control: Vec<u32>,
     mailbox: Vec<u32>,
 }
@@ -237,6 +239,7 @@ impl<'c, T: Transport> VirglMachine<'c, T> {
             buffers,
             round,
             memory_words: image.memory_words,
+            code: image.code.clone(),
             control,
             mailbox: vec![0; MAILBOX_WORDS],
         })
@@ -365,6 +368,20 @@ impl<T: Transport> Executor for VirglMachine<'_, T> {
             .transport
             .write(handle, addr * 4, words)
             .map_err(VirglError::Transport)?;
+        Ok(true)
+    }
+
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, Self::Error> {
+        let Some(tables) = pxi::run::code_patch(&mut self.code, addr, pixels) else {
+            return Ok(false);
+        };
+        let handle = self.buffers.code.handle;
+        for (offset, words) in tables {
+            self.ctx
+                .transport
+                .write(handle, offset as u32 * 4, &words)
+                .map_err(VirglError::Transport)?;
+        }
         Ok(true)
     }
 }

@@ -3,7 +3,8 @@
 //! Ctrl-C reaches a program that is already running), on either executor.
 
 use gpu_runtime::{Gpu, GpuMachine, GpuOptions};
-use pxi::host::CaptureHost;
+use pxi::devices::Devices;
+use pxi::host::{CaptureHost, attach_disk};
 use pxi::mailbox::{Host, Input};
 use pxi::run::drive;
 use pxi::{Image, Limits, Machine};
@@ -119,6 +120,10 @@ impl Host for ScriptHost<'_> {
         }
         Input::NotYet
     }
+
+    fn devices(&mut self) -> Option<&mut Devices> {
+        self.capture.devices()
+    }
 }
 
 /// The end of a scripted session.
@@ -135,6 +140,17 @@ pub struct Ended {
 
 /// Run `script` on the GPU (`Some`) or the CPU interpreter.
 pub fn run_script(image: &Image, gpu: Option<&Gpu>, limits: Limits, script: &Script) -> Ended {
+    run_script_with_disk(image, gpu, limits, script, None)
+}
+
+/// [`run_script`] with `disk` (an image file) attached read-only as a virtio-blk device.
+pub fn run_script_with_disk(
+    image: &Image,
+    gpu: Option<&Gpu>,
+    limits: Limits,
+    script: &Script,
+    disk: Option<&std::path::Path>,
+) -> Ended {
     let mut host = ScriptHost {
         script,
         step: 0,
@@ -144,6 +160,9 @@ pub fn run_script(image: &Image, gpu: Option<&Gpu>, limits: Limits, script: &Scr
         polls: 0,
         stuck: None,
     };
+    if let Some(disk) = disk {
+        attach_disk(&mut host.capture.devices, disk, true, Default::default()).expect("disk image");
+    }
     let (memory, stop) = match gpu {
         Some(gpu) => {
             let mut machine =

@@ -333,6 +333,40 @@ fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
     output
 }
 
+/// `dir/disk.img`: a fresh 40 MiB FAT32 volume (`mkfs.fat`) holding `files` in its root (`mcopy`).
+fn fat_image(dir: &std::path::Path, files: &[&std::path::Path]) -> std::path::PathBuf {
+    let image = dir.join("disk.img");
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    let _ = std::fs::remove_file(&image);
+    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
+    for file in files {
+        run_tool("mcopy", &["-i", image_arg, file.to_str().unwrap(), "::/"]);
+    }
+    image
+}
+
+/// Boots the kernel with the disk image `image` on a `virtio-blk-pci` (`drive_options`
+/// appended to its `-drive`), waits for the serial line `ready` and the banner, types each
+/// command and waits for its reply, then ends input: the shell must say bye and QEMU exit
+/// with success.
+fn disk_session(image: &str, drive_options: &str, ready: &str, script: &[(&str, &str)]) {
+    let drive = format!("file={image},if=none,format=raw,id=disk{drive_options}");
+    let qemu = Qemu::new(&kernels().kernel)
+        .args(["-drive", &drive, "-device", "virtio-blk-pci,drive=disk"])
+        .append(EXIT_ON_STOP);
+    let mut running = qemu.spawn();
+    running.wait_for_line(ready, BOOT_TIMEOUT);
+    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
+    for (command, reply) in script {
+        running.send(command.as_bytes());
+        running.wait_for_line(reply, BOOT_TIMEOUT);
+    }
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    run.expect_line("bye");
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+}
+
 /// Files on QEMU's `virtio-blk-pci`: the microkernel resolves the virtio PCI capabilities into
 /// device-table regions, and the same pixel driver and FAT32 that the host tests run
 /// (examples/lib/virtio_blk.pxs, fat32.pxs, inside os.pxs) serve the shell's file commands on
@@ -342,20 +376,10 @@ fn files_on_a_virtio_blk_disk() {
     require_qemu();
     let dir = std::env::temp_dir().join(format!("pxos-qemu-disk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let image = dir.join("disk.img");
-    let image_arg = image.to_str().expect("UTF-8 temporary path");
     let hello = dir.join("hello.txt");
     std::fs::write(&hello, "hello from mtools\n").unwrap();
-    let _ = std::fs::remove_file(&image);
-    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
-    run_tool("mcopy", &["-i", image_arg, hello.to_str().unwrap(), "::/"]);
-    let drive = format!("file={image_arg},if=none,format=raw,id=disk");
-    let qemu = Qemu::new(&kernels().kernel)
-        .args(["-drive", &drive, "-device", "virtio-blk-pci,drive=disk"])
-        .append(EXIT_ON_STOP);
-    let mut running = qemu.spawn();
-    running.wait_for_line("virtio-blk offered to pixel drivers", BOOT_TIMEOUT);
-    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
+    let image = fat_image(&dir, &[&hello]);
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
     // Typed ahead (the console hart buffers it) and answered in order. Each step waits for a
     // line only that step prints; a silent command waits for the end of its own echo (a
     // typed-ahead byte may be echoed before the prompt, so never for the start of a line).
@@ -371,14 +395,7 @@ fn files_on_a_virtio_blk_disk() {
         ("stat hello.txt\r", "hello.txt: file, 18 bytes"),
         ("sync\r", "ync"),
     ];
-    for (command, reply) in script {
-        running.send(command.as_bytes());
-        running.wait_for_line(reply, BOOT_TIMEOUT);
-    }
-    running.send(END_OF_INPUT);
-    let run = running.wait(BOOT_TIMEOUT);
-    run.expect_line("bye");
-    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
+    disk_session(image_arg, "", "virtio-blk offered to pixel drivers", script);
     let fsck = std::process::Command::new("fsck.fat")
         .args(["-n", image_arg])
         .output()
@@ -393,5 +410,114 @@ fn files_on_a_virtio_blk_disk() {
         &["-n", "-i", image_arg, "::/From QEMU/A long name.txt", "-"],
     );
     assert_eq!(notes.stdout, b"written on metal\n");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Programs from the file system on metal (issue 10, "microkernel programs from the file
+/// system"): a `.pxi` assembled by pxi-asm and copied onto the virtio-blk disk with mcopy is read
+/// by the pixel kernel through its FAT32 code, decoded by the microkernel's `SYS_LOAD` service,
+/// installed in the code load arena and run as a user process; a file that is not a program is
+/// refused and the shell goes on.
+#[test]
+fn programs_from_the_disk_run_on_metal() {
+    require_qemu();
+    let dir = std::env::temp_dir().join(format!("pxos-qemu-exec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("disk.img");
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    let osabi = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/lib/osabi.pxs");
+    let source = format!(
+        ".include \"{osabi}\"\n.data\nmsg: .string \"loaded from the disk, arg \"\n.code\n\
+         main:\n    mov r5, r1\n    li r1, msg\n    li r2, msg.len\n    call u_puts\n    \
+         mov r1, r5\n    call u_putu\n    call u_nl\n    li r0, 0\n    ret\n"
+    );
+    let program = pxi_asm::assemble_source("disk.pxs", &source)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .image
+        .encode_png();
+    let pxi = dir.join("hello.pxi");
+    std::fs::write(&pxi, program).unwrap();
+    let notes = dir.join("notes.txt");
+    std::fs::write(&notes, "not a program\n").unwrap();
+    let _ = std::fs::remove_file(&image);
+    run_tool("mkfs.fat", &["-C", "-F", "32", image_arg, "40960"]);
+    run_tool("mmd", &["-i", image_arg, "::/bin"]);
+    run_tool(
+        "mcopy",
+        &["-i", image_arg, pxi.to_str().unwrap(), "::/bin/"],
+    );
+    run_tool("mcopy", &["-i", image_arg, notes.to_str().unwrap(), "::/"]);
+    let script: &[(&str, &str)] = &[
+        ("run /bin/hello.pxi 42\r", "loaded from the disk, arg 42"),
+        (
+            "run /notes.txt\r",
+            "run: /notes.txt: not a PXI program image",
+        ),
+        ("run /bin/hello.pxi 43\r", "loaded from the disk, arg 43"),
+    ];
+    disk_session(
+        image_arg,
+        ",readonly=on",
+        "arenas for loaded programs",
+        script,
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The shell's `ai` on metal: a llama2.c model and tokenizer (random weights from the `llama`
+/// crate) on the virtio-blk disk, read through the file OS calls, run by the in-guest CPU
+/// interpreter; it must print the Rust reference's text. The kernel command line gives the OS
+/// a large-window arena for `ai`'s window (`memory=`), so QEMU gets more RAM.
+#[test]
+fn ai_answers_from_a_virtio_blk_disk() {
+    use llama::{Config, Exact, Model, Options, Tokenizer};
+    require_qemu();
+    let dir = std::env::temp_dir().join(format!("pxos-qemu-ai-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = Config {
+        dim: 32,
+        hidden_dim: 48,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 2,
+        vocab_size: 512,
+        seq_len: 16,
+    };
+    let model = Model::random(config, true, Some(8), 9);
+    let tokenizer = Tokenizer::generate(config.vocab_size, 5);
+    let (model_path, tok_path) = (dir.join("model.bin"), dir.join("tokenizer.bin"));
+    std::fs::write(&model_path, model.to_bytes()).unwrap();
+    std::fs::write(&tok_path, tokenizer.to_bytes()).unwrap();
+    let image = fat_image(&dir, &[&model_path, &tok_path]);
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    let options = Options {
+        steps: 10,
+        temperature: 0.0,
+        topp: 0.9,
+        seed: 3,
+    };
+    let expected = llama::generate(&Exact, &model, &tokenizer, b"lily saw", &options);
+    let expected = String::from_utf8(expected.text).expect("the reference prints UTF-8 here");
+    let drive = format!("file={image_arg},if=none,format=raw,id=disk,readonly=on");
+    let qemu = Qemu::new(&kernels().kernel)
+        .args([
+            "-m",
+            "256M",
+            "-drive",
+            &drive,
+            "-device",
+            "virtio-blk-pci,drive=disk",
+        ])
+        .append(&format!("{EXIT_ON_STOP} memory=19M"));
+    let mut running = qemu.spawn();
+    running.wait_for_line("pxOS 0.3", BOOT_TIMEOUT);
+    running.send(b"ai -n 10 -t 0 lily saw\r");
+    running.wait_for_line("achieved tok/s: ", BOOT_TIMEOUT);
+    running.send(END_OF_INPUT);
+    let run = running.wait(BOOT_TIMEOUT);
+    run.expect_line("boot: memory=19922944 words");
+    run.expect_line(expected.trim_end());
+    run.expect_line("bye");
+    assert_eq!(run.code(), Some(EXIT_SUCCESS), "{}", run.text());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -123,6 +123,10 @@ impl Executor for CpuExecutor {
     fn write_memory(&mut self, addr: u32, words: &[u32]) -> Result<bool, Self::Error> {
         self.0.write_memory(addr, words)
     }
+
+    fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, Self::Error> {
+        Ok(self.0.write_code(addr, pixels))
+    }
 }
 
 /// The screen while a program runs.

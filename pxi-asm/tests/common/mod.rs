@@ -11,6 +11,32 @@ pub fn assemble(text: &str) -> Assembly {
     assemble_source("test.pxs", text).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A kernel that enters `user` (code window `user`..`user_end`, data window
+/// 64 words at 64, frame at 0) and exits with `exit r0` on its first trap,
+/// unless `handler` text is given.
+pub fn user_kernel(setup: &str, handler: &str, user: &str) -> String {
+    format!(
+        "
+        .memory 192
+            li r1, handler
+            tvec r1
+            li r1, user
+            li r2, user_end - user
+            li r3, 64
+            li r4, 64
+            window r1, r2, r3, r4
+            {setup}
+            li r5, 0
+            uret r5
+        handler:
+            {handler}
+            exit r0
+        user:
+            {user}
+        user_end:"
+    )
+}
+
 /// Run `image` to the end with a capturing host.
 pub fn run(image: &Image) -> (Outcome, String, Machine) {
     let mut machine = Machine::new(

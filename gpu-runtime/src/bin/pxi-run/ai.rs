@@ -14,13 +14,15 @@ use pxi_asm::runner::{RunOptions, run_to_end};
 
 use gpu_runtime::{Gpu, GpuMachine, GpuOptions};
 
-/// The pixel program.
-pub const SOURCE: &str = include_str!("../../../../examples/ai.pxs");
+/// The pixel program (it includes `lib/ai_core.pxs`, so it is assembled from
+/// the source tree this binary was built from).
+pub const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ai.pxs");
 
 /// Options of `pxi-run ai` (run.c's flags).
 #[derive(clap::Args, Debug)]
 pub struct AiArgs {
-    /// A llama2.c checkpoint: run.c fp32 (version 0) or runq.c Q8_0 (version 2).
+    /// A llama2.c checkpoint (run.c fp32 version 0, runq.c Q8_0 version 2) or
+    /// a GGUF llama model with Q8_0 weights.
     pub checkpoint: PathBuf,
     /// Temperature; 0 = greedy.
     #[arg(short = 't', default_value_t = 1.0)]
@@ -47,9 +49,9 @@ pub struct AiArgs {
 
 /// The assembled program.
 pub fn program() -> Result<Image> {
-    pxi_asm::assemble_source("ai.pxs", SOURCE)
+    pxi_asm::assemble_file(std::path::Path::new(SOURCE))
         .map(|a| a.image)
-        .map_err(|e| anyhow::anyhow!("ai.pxs: {e}"))
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The image that runs `prompt` on `model` (checked header) and `tokenizer`.
@@ -59,7 +61,11 @@ pub fn image(
     prompt: &[u8],
     options: &Options,
 ) -> Result<(Image, Config)> {
-    let (config, _) = Config::from_checkpoint(model)?;
+    let config = if llama::gguf::is_gguf(model) {
+        llama::gguf::config(model)?
+    } else {
+        Config::from_checkpoint(model)?.0
+    };
     let tokenizer = Tokenizer::from_bytes(tokenizer, config.vocab_size)
         .context("the tokenizer does not match the model")?;
     let image = boot::load(

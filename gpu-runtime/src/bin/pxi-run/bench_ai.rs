@@ -21,6 +21,9 @@ pub struct BenchAiArgs {
     /// Only the stories260K shape (for a quick look).
     #[arg(long)]
     pub quick: bool,
+    /// Only the matrix × vector comparison.
+    #[arg(long)]
+    pub matvec: bool,
 }
 
 const PROMPT: &[u8] = b"once upon a time";
@@ -130,6 +133,9 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
         max_steps: u64::MAX,
     };
     GpuMachine::new(&gpu, &warm.image, limits, GpuOptions { count_exec: false })?;
+    if args.matvec {
+        return matvec(&gpu);
+    }
     println!("## `ai`: tokens per second\n");
     println!(
         "Adapter: **{}**. Random weights, greedy, prompt {:?}; rate = extra tokens / extra time \
@@ -182,35 +188,53 @@ pub fn run(args: &BenchAiArgs) -> Result<()> {
     matvec(&gpu)
 }
 
-/// `matvec` of the 15M classifier (32000 × 288) in pixels vs a native kernel.
-fn matvec(gpu: &Gpu) -> Result<()> {
-    let (rows, n, reps) = (32000u32, 288u32, 10u32);
+/// A program running `instruction` (matvec or matvect operands r1..r6) `reps` times.
+fn repeat(instruction: &str, memory: u32, regs: [u32; 6], reps: u32) -> Result<Image> {
+    let [r1, r2, r3, r4, r5, r6] = regs;
     let source = format!(
         "
 .memory {memory}
 .code
-    li r1, 0
-    li r2, {w}
-    li r3, {x}
-    li r4, {n}
-    li r5, {rows}
-    li r6, {n}
+    li r1, {r1}
+    li r2, {r2}
+    li r3, {r3}
+    li r4, {r4}
+    li r5, {r5}
+    li r6, {r6}
     li r7, {reps}
     li r8, 0
 again:
-    matvec r1, r2, r3, r4
+    {instruction} r1, r2, r3, r4
     addi r7, r7, -1
     cmp r7, r8
     jne again
     exit r8
-",
-        memory = rows + rows * n + n,
-        w = rows,
-        x = rows + rows * n,
+"
     );
-    let image = pxi_asm::assemble_source("matvec", &source)
-        .map_err(|e| anyhow::anyhow!("matvec: {e}"))?
-        .image;
+    Ok(pxi_asm::assemble_source(instruction, &source)
+        .map_err(|e| anyhow::anyhow!("{instruction}: {e}"))?
+        .image)
+}
+
+/// `matvec` of the 15M classifier (32000 × 288) in pixels vs a native kernel,
+/// and `matvect` over the same matrix stored transposed (the same sums, each
+/// in the same order).
+fn matvec(gpu: &Gpu) -> Result<()> {
+    let (rows, n, reps) = (32000u32, 288u32, 10u32);
+    let memory = rows + rows * n + n;
+    let image = repeat(
+        "matvec",
+        memory,
+        [0, rows, rows + rows * n, n, rows, n],
+        reps,
+    )?;
+    let transposed = repeat(
+        "matvect",
+        memory,
+        [0, rows, rows + rows * n, rows, n, rows],
+        reps,
+    )?;
+    let best_t = best_of_3(&transposed, Some(gpu))?.0;
     let best_vm = best_of_3(&image, Some(gpu))?.0;
     let best_cpu = best_of_3(&image, None)?.0;
     // The hand-written kernel: one lane per row, plain f32 (see native_matvec.wgsl).
@@ -233,6 +257,10 @@ again:
     println!(
         "| GPU runtime (`matvec` instruction) | {:.3} |",
         rate(best_vm)
+    );
+    println!(
+        "| GPU runtime (`matvect` on the transposed matrix) | {:.3} |",
+        rate(best_t)
     );
     println!(
         "| hand-written WGSL kernel (`shaders/src/native_matvec.wgsl`) | {:.3} |",

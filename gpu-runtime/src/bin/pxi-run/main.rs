@@ -14,7 +14,7 @@ use gpu_runtime::{Gpu, GpuMachine, GpuOptions, MAX_SAFE_SLICE};
 use pxi::host::StdioHost;
 use pxi::{Image, Limits, Machine};
 use pxi_asm::SourceMap;
-use pxi_asm::runner::{DiskArgs, RunOptions, Summary, load_program, run_to_end};
+use pxi_asm::runner::{DiskArgs, MemoryArgs, RunOptions, Summary, load_program, run_to_end};
 
 #[derive(Parser)]
 #[command(
@@ -93,6 +93,8 @@ struct RunArgs {
     /// it. Repeatable.
     #[arg(long = "program", value_name = "PATH")]
     programs: Vec<PathBuf>,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 fn main() -> ExitCode {
@@ -116,6 +118,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let (mut image, mut map) = load_program(&path)?;
     pxi_asm::runner::link_programs(&mut image, &mut map, &args.programs)?;
+    args.memory.apply(&mut image)?;
     let limits = Limits {
         slice_steps: args.slice_steps,
         max_steps: args.max_steps,
