@@ -9,7 +9,9 @@ mod support;
 use std::sync::OnceLock;
 
 use gpu_runtime::Gpu;
-use gpu_runtime::testing::{RunRecord, run_cpu, run_cpu_with, run_gpu, run_gpu_with};
+use gpu_runtime::testing::{
+    Mode, RunRecord, run_cpu, run_cpu_with, run_gpu, run_gpu_mode, run_gpu_with,
+};
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::{Image, Limits};
@@ -118,6 +120,11 @@ fn session_with_disk(
     check(&cpu, "CPU", &expected);
     let gpu_run = run_gpu_with(gpu(), image, limits(), ROUNDS_PER_BATCH, host()).expect("GPU run");
     check(&gpu_run, "GPU", &expected);
+    // The compiled mode (an image compiles once per test binary: the
+    // pipeline is cached on the device).
+    let compiled = run_gpu_mode(gpu(), image, limits(), ROUNDS_PER_BATCH, host(), Mode::Compiled)
+        .expect("compiled GPU run");
+    check(&compiled, "GPU, compiled", &expected);
     (cpu, gpu_run)
 }
 
