@@ -200,8 +200,9 @@ impl Gpu {
                         immediate_size: 0,
                     });
             Pipelines {
-                run_slice: [false, true]
-                    .map(|count| self.run_slice_pipeline(&pipeline_layout, &interpreter, count)),
+                run_slice: [false, true].map(|count| {
+                    self.run_slice_pipeline(&pipeline_layout, &interpreter, count, false)
+                }),
                 resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
                 run_vector: pipeline(self, None, &vector, "run_vector", &[]),
                 vector,
@@ -212,16 +213,19 @@ impl Gpu {
         })
     }
 
-    /// `run_slice` of `module`, with or without execution counting.
+    /// `run_slice` of `module`, with or without execution counting and
+    /// compiled blocks.
     fn run_slice_pipeline(
         &self,
         layout: &wgpu::PipelineLayout,
         module: &wgpu::ShaderModule,
         count_exec: bool,
+        compiled: bool,
     ) -> wgpu::ComputePipeline {
         let constants = [
             ("WORKGROUP", self.hart_workgroup() as f64),
             ("COUNT_EXEC", count_exec as u32 as f64),
+            ("COMPILED", compiled as u32 as f64),
         ];
         pipeline(self, Some(layout), module, "run_slice", &constants)
     }
@@ -579,11 +583,11 @@ impl<'g> GpuMachine<'g> {
                 wgpu::BufferUsages::empty(),
             ),
             control: storage(gpu, "control", &control, wgpu::BufferUsages::empty()),
-            // Per-pixel counts, then the compiled blocks' pass counters.
+            // Per-pixel counts, then the compiled blocks' pass and early-exit counters.
             counts: storage(
                 gpu,
                 "counts",
-                &vec![0; 2 * image.code.len()],
+                &vec![0; 3 * image.code.len()],
                 wgpu::BufferUsages::empty(),
             ),
             queue: storage(
@@ -839,8 +843,9 @@ impl<'g> GpuMachine<'g> {
         // Earlier blocks' counters are folded into the pixel counts first.
         if self.compiled.is_some() {
             let mut counts = self.read_counts()?;
-            counts.resize(2 * self.code.len(), 0);
-            self.gpu.queue()
+            counts.resize(3 * self.code.len(), 0);
+            self.gpu
+                .queue()
                 .write_buffer(&self.buffers.counts, 0, bytemuck::cast_slice(&counts));
         }
         let report = CompileReport {
@@ -876,7 +881,7 @@ impl<'g> GpuMachine<'g> {
                 source: wgpu::ShaderSource::Wgsl(source.into()),
             });
         let layout = &gpu.pipelines().pipeline_layout;
-        let run_slice = gpu.run_slice_pipeline(layout, &module, self.count_exec);
+        let run_slice = gpu.run_slice_pipeline(layout, &module, self.count_exec, true);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Wgpu(e.to_string()));
         }

@@ -122,8 +122,15 @@ fn session_with_disk(
     check(&gpu_run, "GPU", &expected);
     // The compiled mode (an image compiles once per test binary: the
     // pipeline is cached on the device).
-    let compiled = run_gpu_mode(gpu(), image, limits(), ROUNDS_PER_BATCH, host(), Mode::Compiled)
-        .expect("compiled GPU run");
+    let compiled = run_gpu_mode(
+        gpu(),
+        image,
+        limits(),
+        ROUNDS_PER_BATCH,
+        host(),
+        Mode::Compiled,
+    )
+    .expect("compiled GPU run");
     check(&compiled, "GPU, compiled", &expected);
     (cpu, gpu_run)
 }

@@ -232,7 +232,8 @@ fn block_case(code: &[u32], block: &Block) -> String {
     format!(
         "{CASE}case {start}u: {{\n\
          {I}if (budget - done < {n}u || {pixels}u > clen - pc0 || (ticking && timer_left <= {n}u)) {{ return done; }}\n\
-         {I}{locals}\n{}\
+         {I}{locals}var passes = 0u;\n{}\
+         {I}count_block({start}u, passes);\n\
          {CASE}}}\n",
         case.pass(0, passes, I),
         start = block.start,
@@ -296,20 +297,17 @@ struct Case<'b> {
 }
 
 impl Case<'_> {
-    /// Leave before instruction `k` of pass `pass` (it traps in the interpreter).
+    /// Leave before instruction `k` of pass `pass` (it traps in the
+    /// interpreter); the caller counts the passes and the partial one.
     fn exit(&self, pass: u32, k: usize) -> String {
         let ran = pass * self.block.len() + k as u32;
-        let partial: String = self.block.offsets[..k]
-            .iter()
-            .map(|o| format!("count({}u); ", self.block.start + o))
-            .collect();
-        let passes = match pass {
-            0 => String::new(),
-            _ => format!("count_block({}u, {pass}u); ", self.block.start),
-        };
+        let offset = self.block.offsets[k];
         format!(
-            "{{ {}pc = pc0 + {}u; if (ticking) {{ timer_left -= {ran}u; }} {passes}{partial}return done + {ran}u; }}",
-            self.writeback, self.block.offsets[k]
+            "{{ {}pc = pc0 + {offset}u; if (ticking) {{ timer_left -= {ran}u; }} \
+             left_block = vec3({}u, {pass}u, {}u); return done + {ran}u; }}",
+            self.writeback,
+            self.block.start,
+            self.block.start + offset + 1
         )
     }
 
@@ -319,8 +317,8 @@ impl Case<'_> {
         format!(
             "{indent}{}\n{indent}done += {steps}u;\n\
              {indent}if (ticking) {{ timer_left -= {steps}u; }}\n\
-             {indent}count_block({}u, {passes}u);\n{indent}pc = {next};\n",
-            self.writeback, self.block.start
+             {indent}passes = {passes}u;\n{indent}pc = {next};\n",
+            self.writeback
         )
     }
 
@@ -374,14 +372,22 @@ const CASE: &str = "            ";
 const I: &str = "                ";
 
 /// Add each block's pass counter (`counts[code_len + start]`) to the counts
-/// of its instructions and drop the counters: the per-pixel counts the CPU
-/// interpreter keeps. `counts` holds `2 × code_len` words.
+/// of its instructions, and each early exit's counter (`counts[2 × code_len +
+/// start + offset]`: passes that left before the instruction at `offset`) to
+/// the instructions before it, and drop the counters: the per-pixel counts
+/// the CPU interpreter keeps. `counts` holds `3 × code_len` words.
 pub fn expand_counts(counts: &mut Vec<u32>, blocks: &[Block]) {
-    let code_len = counts.len() / 2;
+    let code_len = counts.len() / 3;
     for block in blocks {
-        let passes = counts[code_len + block.start as usize];
-        for o in &block.offsets {
-            let c = &mut counts[(block.start + o) as usize];
+        let start = block.start as usize;
+        let passes = counts[code_len + start];
+        for (k, &o) in block.offsets.iter().enumerate() {
+            let exits = counts[2 * code_len + start + o as usize];
+            for &before in &block.offsets[..k] {
+                let c = &mut counts[start + before as usize];
+                *c = c.wrapping_add(exits);
+            }
+            let c = &mut counts[start + o as usize];
             *c = c.wrapping_add(passes);
         }
     }

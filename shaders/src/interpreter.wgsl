@@ -39,6 +39,9 @@ struct Params {
 override WORKGROUP: u32 = 64u;
 // Whether this pipeline counts executions per pixel (GpuOptions::count_exec).
 override COUNT_EXEC: bool = true;
+// Whether this module has compiled blocks (shaders::compile): without, the
+// code calling them must not exist (llvmpipe would run it masked).
+override COMPILED: bool = false;
 
 // Scratch words after the control block (GPU-only bookkeeping, reset by resolve).
 const S_LIVE: u32 = CONTROL_WORDS + 0u;
@@ -289,6 +292,10 @@ fn count(phys: u32) {
         atomicAdd(&counts[phys], 1u);
     }
 }
+
+// A compiled block that ran `y` complete passes and left early before code
+// pixel `z - 1`, starting at `x` (z = 0: none), for the caller to count.
+var<private> left_block: vec3<u32>;
 
 // Add `passes` complete passes of the compiled block starting at code pixel
 // `start` to its counter after the pixel counts (shaders::compile::expand_counts).
@@ -566,10 +573,16 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                 if ((info & INFO_FAST) == 0u) {
                     break;
                 }
-                if ((info & INFO_BLOCK) != 0u) {
+                if (COMPILED && (info & INFO_BLOCK) != 0u) {
                     // Compiled mode: blocks of straight-line WGSL run from here
                     // while their budget, window and timer allow (0: none did).
                     let done = run_block(id, slice - steps);
+                    if (COUNT_EXEC && left_block.z != 0u) {
+                        // A block left early: its complete passes and the partial one.
+                        count_block(left_block.x, left_block.y);
+                        atomicAdd(&counts[2u * code_len + left_block.z - 1u], 1u);
+                        left_block = vec3<u32>();
+                    }
                     if (done != 0u) {
                         steps += done;
                         continue;

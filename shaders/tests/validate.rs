@@ -22,21 +22,25 @@ fn generated_constants_are_fresh() {
 #[test]
 fn every_module_validates() {
     for (name, source) in shaders::all_modules() {
-        let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
-            panic!("{name}.wgsl does not parse:\n{}", e.emit_to_string(&source))
-        });
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::all(),
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| {
-            panic!(
-                "{name}.wgsl does not validate:\n{}",
-                e.emit_to_string(&source)
-            )
-        });
+        validate(name, &source);
     }
+}
+
+/// Parse and validate `source` with naga, or panic with the error in context.
+fn validate(name: &str, source: &str) {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{name}.wgsl does not parse:\n{}", e.emit_to_string(source)));
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    )
+    .validate(&module)
+    .unwrap_or_else(|e| {
+        panic!(
+            "{name}.wgsl does not validate:\n{}",
+            e.emit_to_string(source)
+        )
+    });
 }
 
 #[test]
@@ -127,21 +131,5 @@ fn compiled_modules_validate() {
     push(Instruction::new(Op::Yield, 0, 0, 0, 0));
     let compiled = shaders::compile::compile(&code, &[]);
     assert_eq!(compiled.blocks.len(), 2, "{:?}", compiled.blocks);
-    let module = naga::front::wgsl::parse_str(&compiled.source).unwrap_or_else(|e| {
-        panic!(
-            "compiled module does not parse:\n{}",
-            e.emit_to_string(&compiled.source)
-        )
-    });
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::all(),
-    )
-    .validate(&module)
-    .unwrap_or_else(|e| {
-        panic!(
-            "compiled module does not validate:\n{}",
-            e.emit_to_string(&compiled.source)
-        )
-    });
+    validate("compiled", &compiled.source);
 }
