@@ -99,14 +99,23 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Compiled once per device: shader compilation dominates small runs.
     pipelines: std::sync::OnceLock<Pipelines>,
+    /// Compiled programs' `run_slice` pipelines by (WGSL source, counting):
+    /// the same program compiles once per device.
+    compiled: std::sync::Mutex<std::collections::HashMap<(String, bool), wgpu::ComputePipeline>>,
+    /// Vector passes specialised to one opcode, by opcode.
+    vector_passes: std::sync::Mutex<std::collections::HashMap<u32, wgpu::ComputePipeline>>,
 }
 
 /// The runtime's compute pipelines and the interpreter's bind group layout.
 struct Pipelines {
     layout: wgpu::BindGroupLayout,
+    /// The interpreter's pipeline layout (compiled programs reuse it).
+    pipeline_layout: wgpu::PipelineLayout,
     /// Without and with execution counting.
     run_slice: [wgpu::ComputePipeline; 2],
     run_vector: wgpu::ComputePipeline,
+    /// The vector pass's module (specialised pipelines are made from it).
+    vector: wgpu::ShaderModule,
     run_tensor: wgpu::ComputePipeline,
     resolve: wgpu::ComputePipeline,
 }
@@ -139,6 +148,8 @@ impl Gpu {
             info: adapter.get_info(),
             limits,
             pipelines: Default::default(),
+            compiled: Default::default(),
+            vector_passes: Default::default(),
         })
     }
 
@@ -188,27 +199,48 @@ impl Gpu {
                         bind_group_layouts: &[Some(&layout)],
                         immediate_size: 0,
                     });
-            let run_slice = |count_exec: bool| {
-                let constants = [
-                    ("WORKGROUP", self.hart_workgroup() as f64),
-                    ("COUNT_EXEC", count_exec as u32 as f64),
-                ];
-                pipeline(
-                    self,
-                    Some(&pipeline_layout),
-                    &interpreter,
-                    "run_slice",
-                    &constants,
-                )
-            };
             Pipelines {
-                run_slice: [run_slice(false), run_slice(true)],
+                run_slice: [false, true]
+                    .map(|count| self.run_slice_pipeline(&pipeline_layout, &interpreter, count)),
                 resolve: pipeline(self, Some(&pipeline_layout), &interpreter, "resolve", &[]),
                 run_vector: pipeline(self, None, &vector, "run_vector", &[]),
+                vector,
                 run_tensor: pipeline(self, None, &tensor, "run_tensor", &[]),
                 layout,
+                pipeline_layout,
             }
         })
+    }
+
+    /// `run_slice` of `module`, with or without execution counting.
+    fn run_slice_pipeline(
+        &self,
+        layout: &wgpu::PipelineLayout,
+        module: &wgpu::ShaderModule,
+        count_exec: bool,
+    ) -> wgpu::ComputePipeline {
+        let constants = [
+            ("WORKGROUP", self.hart_workgroup() as f64),
+            ("COUNT_EXEC", count_exec as u32 as f64),
+        ];
+        pipeline(self, Some(layout), module, "run_slice", &constants)
+    }
+
+    /// The vector pass for programs whose only vector opcode is `only` (0:
+    /// any opcode).
+    fn vector_pipeline(&self, only: u32) -> wgpu::ComputePipeline {
+        let p = self.pipelines();
+        if only == 0 {
+            return p.run_vector.clone();
+        }
+        let mut cache = self.vector_passes.lock().expect("cache lock");
+        cache
+            .entry(only)
+            .or_insert_with(|| {
+                let constants = [("VECTOR_ONLY", only as f64)];
+                pipeline(self, None, &p.vector, "run_vector", &constants)
+            })
+            .clone()
     }
 
     pub(crate) fn device(&self) -> &wgpu::Device {
@@ -312,20 +344,58 @@ pub struct GpuMachine<'g> {
     gpu: &'g Gpu,
     buffers: Buffers,
     interpreter_group: wgpu::BindGroup,
-    vector_group: wgpu::BindGroup,
+    /// The vector pass (specialised to the program's one vector opcode, if so) and its bindings.
+    vector: (wgpu::ComputePipeline, wgpu::BindGroup),
     tensor_group: wgpu::BindGroup,
     hart_groups: u32,
     /// Whether run_slice counts executions (which pipeline runs).
     count_exec: bool,
     memory_words: u32,
-    /// Host copy of the code pixels (to predecode what `write_code` changes).
-    code: Vec<u32>,
     /// Host copy of the control block and scratch words after the last batch.
     control: Vec<u32>,
     /// Host copy of the mailbox after the last batch.
     mailbox: Vec<u32>,
     /// Phase recording for traces (`record_phases`), off by default.
     timing: Option<Timing>,
+    /// The code pixels as the machine has them now.
+    code: Vec<u32>,
+    /// The compiled mode's pipelines and blocks, after [`GpuMachine::compile`].
+    compiled: Option<CompiledProgram>,
+}
+
+/// A program compiled to WGSL ([`GpuMachine::compile`]).
+struct CompiledProgram {
+    /// `run_slice`, counting executions or not as the machine does.
+    run_slice: wgpu::ComputePipeline,
+    /// Every block compiled so far, and whether it still runs (false once
+    /// its code was rewritten): the counts of all of them are expanded.
+    blocks: Vec<(shaders::compile::Block, bool)>,
+}
+
+/// What [`GpuMachine::compile`] did.
+#[derive(Clone, Copy, Debug)]
+pub struct CompileReport {
+    /// Basic blocks compiled to WGSL.
+    pub blocks: usize,
+    /// Instructions inside them.
+    pub instructions: usize,
+    /// Size of the generated module.
+    pub wgsl_bytes: usize,
+    /// Translation, shader module and pipeline creation together.
+    pub elapsed: std::time::Duration,
+}
+
+impl std::fmt::Display for CompileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "compiled {} blocks ({} instructions, {} KiB of WGSL) in {:.0} ms",
+            self.blocks,
+            self.instructions,
+            self.wgsl_bytes.div_ceil(1024),
+            self.elapsed.as_secs_f64() * 1e3
+        )
+    }
 }
 
 /// Dispatches per round: run_slice, run_vector, resolve.
@@ -495,10 +565,7 @@ impl<'g> GpuMachine<'g> {
         }
         let device = gpu.device();
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut code = image.code.clone();
-        let predecoded = pxi::isa::predecode(&image.code);
-        code.extend(predecoded.pixels);
-        code.extend(predecoded.info);
+        let code = code_tables(&image.code, &[]);
         let control = layout::initial_control(&control_block);
         let hart_count = image.harts;
         let buffers = Buffers {
@@ -512,10 +579,11 @@ impl<'g> GpuMachine<'g> {
                 wgpu::BufferUsages::empty(),
             ),
             control: storage(gpu, "control", &control, wgpu::BufferUsages::empty()),
+            // Per-pixel counts, then the compiled blocks' pass counters.
             counts: storage(
                 gpu,
                 "counts",
-                &vec![0; image.code.len()],
+                &vec![0; 2 * image.code.len()],
                 wgpu::BufferUsages::empty(),
             ),
             queue: storage(
@@ -571,11 +639,7 @@ impl<'g> GpuMachine<'g> {
                 &b.outbox,
             ],
         );
-        let vector_group = bind_group(
-            gpu,
-            &p.run_vector.get_bind_group_layout(0),
-            &[&b.memory, &b.queue, &b.memory],
-        );
+        let vector = vector_pass(gpu, &buffers, &image.code);
         let tensor_group = bind_group(
             gpu,
             &p.run_tensor.get_bind_group_layout(0),
@@ -589,13 +653,14 @@ impl<'g> GpuMachine<'g> {
             hart_groups: hart_count.div_ceil(workgroup),
             count_exec: options.count_exec,
             memory_words: image.memory_words,
-            code: image.code.clone(),
             control,
             mailbox: vec![0; MAILBOX_WORDS],
             timing: None,
+            code: image.code.clone(),
+            compiled: None,
             buffers,
             interpreter_group,
-            vector_group,
+            vector,
             tensor_group,
         })
     }
@@ -615,13 +680,17 @@ impl<'g> GpuMachine<'g> {
         let p = self.gpu.pipelines();
         match k {
             0 => {
-                pass.set_pipeline(&p.run_slice[self.count_exec as usize]);
+                let run_slice = match &self.compiled {
+                    Some(compiled) => &compiled.run_slice,
+                    None => &p.run_slice[self.count_exec as usize],
+                };
+                pass.set_pipeline(run_slice);
                 pass.set_bind_group(0, &self.interpreter_group, &[]);
                 pass.dispatch_workgroups(self.hart_groups, 1, 1);
             }
             1 => {
-                pass.set_pipeline(&p.run_vector);
-                pass.set_bind_group(0, &self.vector_group, &[]);
+                pass.set_pipeline(&self.vector.0);
+                pass.set_bind_group(0, &self.vector.1, &[]);
                 pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
             }
             2 => {
@@ -738,14 +807,122 @@ impl<'g> GpuMachine<'g> {
             harts: words(&b.harts)?,
             mailbox: words(&b.mailbox)?,
             control,
-            counts: words(&b.counts)?,
+            counts: self.read_counts()?,
         })
     }
 
-    /// Execution counts per code pixel so far.
+    /// Execution counts per code pixel so far (compiled blocks' passes expanded).
     pub fn read_counts(&self) -> Result<Vec<u32>, GpuError> {
         let b = &self.buffers.counts;
-        self.gpu.read_words(b, 0, (b.size() / 4) as usize)
+        let mut counts = self.gpu.read_words(b, 0, (b.size() / 4) as usize)?;
+        let blocks = self.compiled.iter().flat_map(|c| &c.blocks);
+        let blocks: Vec<shaders::compile::Block> = blocks.map(|(b, _)| b.clone()).collect();
+        shaders::compile::expand_counts(&mut counts, &blocks);
+        Ok(counts)
+    }
+
+    /// Compile the program's code as it is now into WGSL (the compiled mode,
+    /// `shaders::compile`): from the next batch its basic blocks run as
+    /// straight-line shader code; the rest stays interpreted. A big program
+    /// gets its hottest blocks (by the counts so far, when counting; see
+    /// `shaders::compile::MAX_BLOCKS`). Call again after `write_code` to
+    /// compile the new code too.
+    pub fn compile(&mut self) -> Result<CompileReport, GpuError> {
+        let start = std::time::Instant::now();
+        let counts = if self.count_exec {
+            self.read_counts()?
+        } else {
+            Vec::new()
+        };
+        let compiled = shaders::compile::compile(&self.code, &counts);
+        let run_slice = self.compiled_pipeline(&compiled.source)?;
+        // Earlier blocks' counters are folded into the pixel counts first.
+        if self.compiled.is_some() {
+            let mut counts = self.read_counts()?;
+            counts.resize(2 * self.code.len(), 0);
+            self.gpu.queue()
+                .write_buffer(&self.buffers.counts, 0, bytemuck::cast_slice(&counts));
+        }
+        let report = CompileReport {
+            blocks: compiled.blocks.len(),
+            instructions: compiled.blocks.iter().map(|b| b.len() as usize).sum(),
+            wgsl_bytes: compiled.source.len(),
+            elapsed: std::time::Duration::ZERO,
+        };
+        self.compiled = Some(CompiledProgram {
+            run_slice,
+            blocks: compiled.blocks.into_iter().map(|b| (b, true)).collect(),
+        });
+        self.upload_code();
+        Ok(CompileReport {
+            elapsed: start.elapsed(),
+            ..report
+        })
+    }
+
+    /// The compiled `run_slice` pipeline of `source`, from the device's cache
+    /// or created, validated and warmed up.
+    fn compiled_pipeline(&self, source: &str) -> Result<wgpu::ComputePipeline, GpuError> {
+        let gpu = self.gpu;
+        let key = (source.to_string(), self.count_exec);
+        if let Some(p) = gpu.compiled.lock().expect("cache lock").get(&key) {
+            return Ok(p.clone());
+        }
+        let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = gpu
+            .device()
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("compiled program"),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let layout = &gpu.pipelines().pipeline_layout;
+        let run_slice = gpu.run_slice_pipeline(layout, &module, self.count_exec);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Wgpu(e.to_string()));
+        }
+        self.warm_up(&run_slice)?;
+        gpu.compiled
+            .lock()
+            .expect("cache lock")
+            .insert(key, run_slice.clone());
+        Ok(run_slice)
+    }
+
+    /// Dispatch `run_slice` once with the batch marked idle, so that every
+    /// invocation returns at once: llvmpipe compiles a pipeline at its first
+    /// dispatch, which belongs to the compile time, not to the first batch.
+    /// `run_batch` clears the mark.
+    fn warm_up(&self, run_slice: &wgpu::ComputePipeline) -> Result<(), GpuError> {
+        let gpu = self.gpu;
+        gpu.queue().write_buffer(
+            &self.buffers.control,
+            (S_IDLE * 4) as u64,
+            bytemuck::bytes_of(&1u32),
+        );
+        let mut encoder = gpu.device().create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(run_slice);
+            pass.set_bind_group(0, &self.interpreter_group, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        gpu.submit_and_wait(encoder)
+    }
+
+    /// Write the code tables (pixels, predecoded pixels, info with the live
+    /// compiled blocks marked) to the GPU.
+    fn upload_code(&self) {
+        let live: Vec<u32> = self
+            .compiled
+            .iter()
+            .flat_map(|c| &c.blocks)
+            .filter(|(_, live)| *live)
+            .map(|(b, _)| b.start)
+            .collect();
+        let tables = code_tables(&self.code, &live);
+        self.gpu
+            .queue()
+            .write_buffer(&self.buffers.code, 0, bytemuck::cast_slice(&tables));
     }
 
     /// Hart words, for trap reports.
@@ -753,6 +930,49 @@ impl<'g> GpuMachine<'g> {
         let b = &self.buffers.harts;
         self.gpu.read_words(b, 0, (b.size() / 4) as usize)
     }
+}
+
+/// The only vector opcode among `code`'s pixels (every pixel that decodes,
+/// so wherever execution may start), or 0 when there are several or none.
+fn vector_only(code: &[u32]) -> u32 {
+    let mut ops = (0..code.len())
+        .filter_map(|pc| pxi::Instruction::decode(code, pc).ok())
+        .map(|inst| inst.op)
+        .filter(|op| op.info().class == pxi::isa::Class::Vector);
+    match ops.next() {
+        Some(first) if ops.all(|op| op == first) => first as u32,
+        _ => 0,
+    }
+}
+
+/// The vector pass for `code` and its bind group.
+fn vector_pass(
+    gpu: &Gpu,
+    buffers: &Buffers,
+    code: &[u32],
+) -> (wgpu::ComputePipeline, wgpu::BindGroup) {
+    let pipeline = gpu.vector_pipeline(vector_only(code));
+    let b = buffers;
+    let group = bind_group(
+        gpu,
+        &pipeline.get_bind_group_layout(0),
+        &[&b.memory, &b.queue, &b.memory],
+    );
+    (pipeline, group)
+}
+
+/// The code buffer's three tables: pixels, predecoded pixels, execution info
+/// (`pxi::isa::predecode`) with `INFO_BLOCK` set where a compiled block starts.
+fn code_tables(code: &[u32], block_starts: &[u32]) -> Vec<u32> {
+    let predecoded = pxi::isa::predecode(code);
+    let mut info = predecoded.info;
+    for &start in block_starts {
+        info[start as usize] |= pxi::isa::INFO_BLOCK;
+    }
+    let mut tables = code.to_vec();
+    tables.extend(predecoded.pixels);
+    tables.extend(info);
+    tables
 }
 
 impl Executor for GpuMachine<'_> {
@@ -869,10 +1089,20 @@ impl Executor for GpuMachine<'_> {
         self.read_harts()
     }
 
+    /// Compiled blocks overlapping the pixels stop running (the interpreter
+    /// runs that code) until [`GpuMachine::compile`] is called again.
     fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, GpuError> {
         let Some(tables) = pxi::run::code_patch(&mut self.code, addr, pixels) else {
             return Ok(false);
         };
+        self.vector = vector_pass(self.gpu, &self.buffers, &self.code);
+        if let Some(compiled) = &mut self.compiled {
+            for (block, live) in &mut compiled.blocks {
+                *live &= !block.overlaps(addr, pixels.len() as u32);
+            }
+            self.upload_code();
+            return Ok(true);
+        }
         for (offset, words) in tables {
             self.gpu.queue().write_buffer(
                 &self.buffers.code,

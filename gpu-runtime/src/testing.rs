@@ -65,9 +65,40 @@ pub fn run_gpu_with(
     image: &Image,
     limits: Limits,
     rounds_per_batch: u32,
+    host: CaptureHost,
+) -> Result<RunRecord, GpuError> {
+    run_gpu_mode(
+        gpu,
+        image,
+        limits,
+        rounds_per_batch,
+        host,
+        Mode::Interpreted,
+    )
+}
+
+/// How the GPU runtime runs a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The WGSL interpreter only.
+    Interpreted,
+    /// Compiled to WGSL first ([`GpuMachine::compile`]).
+    Compiled,
+}
+
+/// Run on the GPU runtime in `mode` with `host`.
+pub fn run_gpu_mode(
+    gpu: &Gpu,
+    image: &Image,
+    limits: Limits,
+    rounds_per_batch: u32,
     mut host: CaptureHost,
+    mode: Mode,
 ) -> Result<RunRecord, GpuError> {
     let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions::default())?;
+    if mode == Mode::Compiled {
+        machine.compile()?;
+    }
     let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})?;
     Ok(RunRecord {
         outcome,

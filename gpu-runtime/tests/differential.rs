@@ -4,8 +4,9 @@
 mod support;
 
 use gpu_runtime::Gpu;
-use gpu_runtime::testing::{run_cpu, run_gpu};
+use gpu_runtime::testing::{Mode, run_cpu, run_gpu_mode};
 use pxi::TrapKind;
+use pxi::host::CaptureHost;
 use pxi::state::HART_WORDS;
 use pxi::state::{CAUSE_ECALL, CAUSE_TIMER};
 use support::generator::{Flavour, generate, mask_atomic_scratch, run_limits, user_traps};
@@ -20,6 +21,17 @@ fn program_count() -> u64 {
 
 #[test]
 fn generated_programs_match() {
+    generated_programs_match_in(Mode::Interpreted, 1);
+}
+
+/// The compiled mode on every 25th program (each compiles a shader:
+/// `PXOS_DIFF_PROGRAMS` raises the count, `PXOS_DIFF_SEED` picks one).
+#[test]
+fn generated_programs_match_compiled() {
+    generated_programs_match_in(Mode::Compiled, 25);
+}
+
+fn generated_programs_match_in(mode: Mode, every: u64) {
     let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
     eprintln!("adapter: {}", gpu.adapter_name());
     let mut stops = std::collections::BTreeMap::new();
@@ -30,7 +42,7 @@ fn generated_programs_match() {
         .and_then(|v| v.parse().ok());
     let seeds: Vec<u64> = match only {
         Some(seed) => vec![seed],
-        None => (0..program_count()).collect(),
+        None => (0..program_count()).step_by(every as usize).collect(),
     };
     for &seed in &seeds {
         let program = generate(seed);
@@ -39,8 +51,9 @@ fn generated_programs_match() {
         }
         let (limits, rounds_per_batch) = run_limits(seed);
         let mut cpu = run_cpu(&program.image, limits, rounds_per_batch, b"");
-        let mut gpu_run = run_gpu(&gpu, &program.image, limits, rounds_per_batch, b"")
-            .unwrap_or_else(|e| panic!("seed {seed}: GPU run failed: {e}"));
+        let host = CaptureHost::with_input(b"");
+        let mut gpu_run = run_gpu_mode(&gpu, &program.image, limits, rounds_per_batch, host, mode)
+            .unwrap_or_else(|e| panic!("seed {seed} ({mode:?}): GPU run failed: {e}"));
         if program.uses_atomics {
             mask_atomic_scratch(&mut cpu.state.harts);
             mask_atomic_scratch(&mut gpu_run.state.harts);
@@ -61,7 +74,7 @@ fn generated_programs_match() {
             }
             let first_diff = |a: &[u32], b: &[u32]| a.iter().zip(b).position(|(x, y)| x != y);
             panic!(
-                "seed {seed} ({limits:?}, {rounds_per_batch} rounds/batch) differs:\n\
+                "seed {seed} ({mode:?}, {limits:?}, {rounds_per_batch} rounds/batch) differs:\n\
                  outcome cpu {:?}\n        gpu {:?}\n\
                  output equal: {}\nfirst differing memory word: {:?}\nfirst differing hart word: {:?}\n\
                  control cpu {:?}\n        gpu {:?}\nfirst differing count: {:?}",
@@ -85,7 +98,7 @@ fn generated_programs_match() {
     }
     eprintln!("stop reasons over {} programs: {stops:?}", seeds.len());
     eprintln!("user-mode traps by cause: {user_causes:?}");
-    if only.is_some() {
+    if only.is_some() || every > 1 {
         return;
     }
     // User mode must meet every way into the kernel the generator aims at.

@@ -9,7 +9,9 @@ mod support;
 use std::sync::OnceLock;
 
 use gpu_runtime::Gpu;
-use gpu_runtime::testing::{RunRecord, run_cpu, run_cpu_with, run_gpu, run_gpu_with};
+use gpu_runtime::testing::{
+    Mode, RunRecord, run_cpu, run_cpu_with, run_gpu, run_gpu_mode, run_gpu_with,
+};
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::{Image, Limits};
@@ -118,6 +120,11 @@ fn session_with_disk(
     check(&cpu, "CPU", &expected);
     let gpu_run = run_gpu_with(gpu(), image, limits(), ROUNDS_PER_BATCH, host()).expect("GPU run");
     check(&gpu_run, "GPU", &expected);
+    // The compiled mode (an image compiles once per test binary: the
+    // pipeline is cached on the device).
+    let compiled = run_gpu_mode(gpu(), image, limits(), ROUNDS_PER_BATCH, host(), Mode::Compiled)
+        .expect("compiled GPU run");
+    check(&compiled, "GPU, compiled", &expected);
     (cpu, gpu_run)
 }
 
@@ -285,6 +292,12 @@ fn run_starts_programs_from_files_and_refuses_bad_ones() {
         ".code\nmain:\n{}    li r0, 0\n    ret\n",
         "    nop\n".repeat(300)
     ));
+    // More data than a fixed slot: a large window, its last word its own.
+    let large = program_file(
+        ".memory 3000\n.data\nmsg: .string \"large window ok\\n\"\n.code\nmain:\n    li r1, 2999\n    \
+         st r1, r1, 0\n    ld r2, r1, 0\n    cmp r1, r2\n    jne bad\n    li r1, msg\n    li r2, msg.len\n    \
+         call u_puts\n    li r0, 0\n    ret\nbad:\n    li r0, 1\n    ret\n",
+    );
     let disk = fat_volume(
         "exec",
         &["/bin"],
@@ -293,6 +306,7 @@ fn run_starts_programs_from_files_and_refuses_bad_ones() {
             ("/notes.txt", b"not a program\n"),
             ("/bad.pxi", &corrupt),
             ("/big.pxi", &big),
+            ("/bin/large.pxi", &large),
         ],
     );
     let mut image = os_image().clone();
@@ -304,7 +318,7 @@ fn run_starts_programs_from_files_and_refuses_bad_ones() {
     session_with_disk(
         &image,
         Some(&disk),
-        "run /bin/greet.pxi 42\nrun /bin/nope.pxi\nrun /notes.txt\nrun /bad.pxi\nrun /big.pxi\nrun /BIN/GREET.PXI 43\nmem\n",
+        "run /bin/greet.pxi 42\nrun /bin/nope.pxi\nrun /notes.txt\nrun /bad.pxi\nrun /big.pxi\nrun /BIN/GREET.PXI 43\nrun /bin/large.pxi\nmem\n",
         &[
             "greetings from a file, arg 42\nexit 7\n",
             "run: /bin/nope.pxi: error: no such file or directory\n",
@@ -312,6 +326,7 @@ fn run_starts_programs_from_files_and_refuses_bad_ones() {
             "run: /bad.pxi: corrupt PXI image (checksum, zlib stream or header)\n",
             "run: /big.pxi: too large for the code load arena (pxi-run --code-arena)\n",
             "greetings from a file, arg 43\nexit 7\n",
+            "large window ok\n",
             mem,
         ],
     );

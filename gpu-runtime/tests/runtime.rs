@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use gpu_runtime::testing::{run_cpu, run_gpu};
+use gpu_runtime::testing::{Mode, run_cpu, run_gpu_mode};
 use gpu_runtime::{Gpu, GpuError, GpuMachine, GpuOptions};
 use pxi::Limits;
 use pxi::host::CaptureHost;
@@ -25,7 +25,9 @@ fn every_example_matches_the_cpu_interpreter() {
         let image = pxi_asm::assemble_file(&path)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             .image;
-        for (slice_steps, batch) in [(16_384, 4), (7, 1)] {
+        let runs = [(16_384, 4), (7, 1)];
+        let modes = [Mode::Interpreted, Mode::Compiled];
+        for ((slice_steps, batch), mode) in runs.into_iter().flat_map(|r| modes.map(|m| (r, m))) {
             let limits = Limits {
                 slice_steps,
                 max_steps: 50_000_000,
@@ -33,17 +35,19 @@ fn every_example_matches_the_cpu_interpreter() {
             // Scripted console input for programs that read it (the shell).
             let input = b"help\n";
             let cpu = run_cpu(&image, limits, batch, input);
-            let gpu_run = run_gpu(&gpu, &image, limits, batch, input).unwrap();
+            let host = CaptureHost::with_input(input);
+            let gpu_run = run_gpu_mode(&gpu, &image, limits, batch, host, mode)
+                .unwrap_or_else(|e| panic!("{} ({mode:?}): {e}", path.display()));
             assert_eq!(
                 String::from_utf8_lossy(&cpu.output),
                 String::from_utf8_lossy(&gpu_run.output),
-                "{}: output differs",
+                "{} ({mode:?}): output differs",
                 path.display()
             );
             assert_eq!(
                 cpu.outcome.stop,
                 gpu_run.outcome.stop,
-                "{}: stop differs",
+                "{} ({mode:?}): stop differs",
                 path.display()
             );
             // Programs that spin on atomics read by other harts in the same round
@@ -51,7 +55,7 @@ fn every_example_matches_the_cpu_interpreter() {
             // (docs/isa.md, memory model rule 4); the race-free ones match exactly.
             let name = path.file_name().unwrap().to_str().unwrap();
             if RACE_FREE.contains(&name) {
-                assert_eq!(cpu, gpu_run, "{}: state differs", path.display());
+                assert_eq!(cpu, gpu_run, "{} ({mode:?}): state differs", path.display());
             }
             let name = path.file_name().unwrap().to_str().unwrap();
             // Measuring programs (bench_*) print nothing by design.

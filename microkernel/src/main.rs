@@ -228,12 +228,15 @@ fn measure_round_trip(
 }
 
 /// Draws the program and an empty heatmap, and says where they are (tests read this line).
-/// An OS image (one with a program directory) runs with the default large-window and code
-/// load arenas (docs/abi.md), so `run PATH.pxi` can load programs from the disk; the screen
-/// shows the image as embedded.
+/// An OS image (one with a program directory) without arenas of its own runs with the default
+/// large-window and code load arenas (docs/abi.md), so `run PATH.pxi` can load programs from
+/// the disk; the screen shows the image as embedded.
 fn with_arenas(mut image: Image) -> Image {
-    if pxi::program::Directory::of(&image).is_none() {
-        return image;
+    let empty = |(start, end): (u32, u32)| start == end;
+    match pxi::program::Directory::of(&image) {
+        Some(dir) if empty(dir.data_arena) && empty(dir.code_arena) => {}
+        // Not an OS image, or linked with its arenas (`pxi-asm link --memory`).
+        _ => return image,
     }
     let memory = image
         .memory_words

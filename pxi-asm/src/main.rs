@@ -56,7 +56,8 @@ enum Command {
         /// The linked image (its `.map` is written next to it when every input has one).
         #[arg(short, long)]
         output: PathBuf,
-        /// The run's memory, recorded in the image (e.g. for the microkernel).
+        /// Arenas to record in the image (e.g. for the microkernel); without them a run
+        /// (pxi-run, the microkernel) gives the image the default arenas.
         #[command(flatten)]
         memory: MemoryArgs,
     },
@@ -148,7 +149,11 @@ fn execute(command: Command) -> Result<ExitCode> {
         } => {
             let (mut image, mut map) = load_program(&os)?;
             pxi_asm::runner::link_programs(&mut image, &mut map, &programs)?;
-            memory.apply(&mut image)?;
+            memory.apply_explicit(&mut image)?;
+            if memory.code_arena.is_some_and(|pixels| pixels > 0) {
+                // The map describes the linked code, not the arena's pixels.
+                map = None;
+            }
             fs::write(&output, image.encode_png())
                 .with_context(|| format!("writing {}", output.display()))?;
             if let Some(map) = map {

@@ -69,11 +69,13 @@ pub struct MemoryArgs {
 }
 
 impl MemoryArgs {
-    /// Grow `image` as asked and record the arenas in its program directory (after
-    /// linking). An OS image (one with a program directory) gets the default arenas
-    /// (`pxi::program::DEFAULT_DATA_ARENA`, `DEFAULT_CODE_ARENA`) unless told otherwise.
+    /// Grow `image` for a run and record the arenas in its program directory (after
+    /// linking). An OS image (one with a program directory) whose arenas are still empty
+    /// gets the default arenas (`pxi::program::DEFAULT_DATA_ARENA`, `DEFAULT_CODE_ARENA`)
+    /// unless told otherwise.
     pub fn apply(&self, image: &mut Image) -> Result<()> {
-        let os = pxi::program::Directory::of(image).is_some();
+        let os = pxi::program::Directory::of(image)
+            .is_some_and(|d| d.data_arena.0 == d.data_arena.1 && d.code_arena.0 == d.code_arena.1);
         let default_data = if os {
             pxi::program::DEFAULT_DATA_ARENA
         } else {
@@ -87,7 +89,18 @@ impl MemoryArgs {
         let memory = self
             .memory
             .unwrap_or_else(|| image.memory_words.saturating_add(default_data));
-        pxi::program::reserve(image, memory, self.code_arena.unwrap_or(default_code))
+        self.reserve(image, memory, self.code_arena.unwrap_or(default_code))
+    }
+
+    /// Record only the arenas asked for in a linked image (`pxi-asm link`): a run of it
+    /// adds the default ones when it has none.
+    pub fn apply_explicit(&self, image: &mut Image) -> Result<()> {
+        let memory = self.memory.unwrap_or(image.memory_words);
+        self.reserve(image, memory, self.code_arena.unwrap_or(0))
+    }
+
+    fn reserve(&self, image: &mut Image, memory: u32, code_arena: u32) -> Result<()> {
+        pxi::program::reserve(image, memory, code_arena)
             .map_err(|e| anyhow::anyhow!("cannot grow the image: {e}"))?;
         Ok(())
     }

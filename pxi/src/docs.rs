@@ -3,7 +3,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use crate::isa::{Class, TABLE};
+use crate::isa::{Class, Semantics, TABLE};
 use crate::mailbox::CALLS;
 
 /// The generated ISA reference (Markdown).
@@ -40,6 +40,27 @@ pub fn isa_markdown() -> String {
                 row.doc
             ));
         }
+    }
+    s.push_str("\n### WGSL semantics of the pure instructions\n\n\
+        Written once in the ISA table (`pxi::isa::Op::semantics`); the GPU interpreter's fast and slow paths and the \
+        compiled mode's blocks ([compiler.md](compiler.md)) are generated from these templates, and the differential \
+        tests check them against the CPU interpreter. `$a`, `$b`, `$c`: the values of `ra`, `rb`, `rc`; `$i`: the \
+        8-bit immediate; `$w`: the word; `$f`: the flags; `$id`: the hart id.\n\n\
+        | mnemonic | sets | WGSL |\n|---|---|---|\n");
+    for row in TABLE {
+        let Some(semantics) = row.op.semantics() else {
+            continue;
+        };
+        let sets = match semantics {
+            Semantics::Result(_) => "`ra`",
+            Semantics::Flags(_) => "flags",
+            Semantics::Branch(_) => "pc (jump to the word when true)",
+        };
+        s.push_str(&format!(
+            "| `{}` | {sets} | `{}` |\n",
+            row.mnemonic,
+            semantics.template().replace('|', "\\|")
+        ));
     }
     s.push_str("\n## Machine constants\n\nPredefined by the assembler, from `pxi::state::CONSTANTS` and `pxi::mailbox::DEVICE_CONSTANTS`.\n\n| name | value | meaning |\n|---|---|---|\n");
     let device = crate::mailbox::DEVICE_CONSTANTS;

@@ -375,6 +375,90 @@ impl Op {
     }
 }
 
+/// What a *pure* instruction does, as a WGSL expression written once here.
+///
+/// The GPU interpreter's fast path and slow path (`pxi::wgsl::constants`) and
+/// the compiler of `shaders::compile` are all generated from these templates,
+/// and the differential tests check every one of them against the CPU
+/// interpreter (`machine.rs`, the oracle). Placeholders: `$a`, `$b`, `$c` the
+/// values of registers `ra`, `rb`, `rc`; `$i` the 8-bit immediate (the `c`
+/// field, 0..=255); `$w` the extension word; `$f` the flags; `$id` the hart id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Semantics {
+    /// `ra` = the expression (a `u32`).
+    Result(&'static str),
+    /// flags = the expression (a `u32` of `FLAG_*` bits).
+    Flags(&'static str),
+    /// Jump to the word when the expression (a `bool`) holds.
+    Branch(&'static str),
+}
+
+impl Semantics {
+    /// The template.
+    pub const fn template(self) -> &'static str {
+        match self {
+            Semantics::Result(t) | Semantics::Flags(t) | Semantics::Branch(t) => t,
+        }
+    }
+}
+
+/// A WGSL template with its placeholders replaced by `values` (`("$b",
+/// "r2")`, ...). Longer placeholders are replaced first (`$id` before `$i`).
+pub fn expand(template: &str, values: &[(&str, &str)]) -> alloc::string::String {
+    let mut sorted: alloc::vec::Vec<&(&str, &str)> = values.iter().collect();
+    sorted.sort_by_key(|(name, _)| core::cmp::Reverse(name.len()));
+    let mut out = alloc::string::String::from(template);
+    for (name, value) in sorted {
+        out = out.replace(name, value);
+    }
+    out
+}
+
+impl Op {
+    /// The instruction's semantics as a WGSL template, for instructions that
+    /// only compute a register, the flags or a branch condition from
+    /// registers and fields (never trapping); `None` for the rest, whose
+    /// WGSL is written by hand next to the machinery it needs.
+    pub const fn semantics(self) -> Option<Semantics> {
+        use Semantics::{Branch, Flags, Result};
+        Some(match self {
+            Op::HartId => Result("$id"),
+            Op::Li => Result("$w"),
+            Op::Mov => Result("$b"),
+            Op::Add => Result("$b + $c"),
+            Op::Sub => Result("$b - $c"),
+            Op::Mul => Result("$b * $c"),
+            Op::Mulhu => Result("mulhu($b, $c)"),
+            Op::And => Result("$b & $c"),
+            Op::Or => Result("$b | $c"),
+            Op::Xor => Result("$b ^ $c"),
+            Op::Shl => Result("$b << ($c & 31u)"),
+            Op::Shr => Result("$b >> ($c & 31u)"),
+            Op::Sar => Result("u32(i32($b) >> ($c & 31u))"),
+            Op::Slt => Result("u32(i32($b) < i32($c))"),
+            Op::Sltu => Result("u32($b < $c)"),
+            Op::Seq => Result("u32($b == $c)"),
+            Op::Minu => Result("min($b, $c)"),
+            Op::Maxu => Result("max($b, $c)"),
+            Op::Addi => Result("$b + u32(i32($i << 24u) >> 24u)"),
+            Op::Shli => Result("$b << ($i & 31u)"),
+            Op::Shri => Result("$b >> ($i & 31u)"),
+            Op::Andi => Result("$b & $i"),
+            Op::Cmp => Flags(
+                "select(0u, FLAG_Z, $a == $b) | select(0u, FLAG_LT, i32($a) < i32($b)) | select(0u, FLAG_LTU, $a < $b)",
+            ),
+            Op::Jmp => Branch("true"),
+            Op::Jeq => Branch("($f & FLAG_Z) != 0u"),
+            Op::Jne => Branch("($f & FLAG_Z) == 0u"),
+            Op::Jlt => Branch("($f & FLAG_LT) != 0u"),
+            Op::Jge => Branch("($f & FLAG_LT) == 0u"),
+            Op::Jltu => Branch("($f & FLAG_LTU) != 0u"),
+            Op::Jgeu => Branch("($f & FLAG_LTU) == 0u"),
+            _ => return None,
+        })
+    }
+}
+
 /// A decoded instruction. Unused fields are zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Instruction {
@@ -448,6 +532,25 @@ pub const INFO_LEN: u32 = 0x3;
 pub const INFO_ENDS_SLICE: u32 = 0x4;
 /// [`Predecoded::info`] bit: a privileged instruction (see [`Op::is_privileged`]).
 pub const INFO_PRIVILEGED: u32 = 0x10;
+/// [`Predecoded::info`] bit: [`Semantics::Result`] — `ra` = the op's template.
+pub const INFO_RESULT: u32 = 0x20;
+/// [`Predecoded::info`] bit: [`Semantics::Flags`] — flags = the op's template.
+pub const INFO_FLAGS: u32 = 0x40;
+/// [`Predecoded::info`] bit: [`Semantics::Branch`] — jump when the op's template holds.
+pub const INFO_BRANCH: u32 = 0x80;
+/// [`Predecoded::info`] bit, never set by [`predecode`]: a block of the GPU
+/// runtime's compiled mode starts here (cleared when its code is rewritten).
+pub const INFO_BLOCK: u32 = 0x100;
+
+/// The [`Predecoded::info`] bits of `op`'s [`Semantics`] kind (0 for none).
+pub const fn semantics_bits(op: Op) -> u32 {
+    match op.semantics() {
+        Some(Semantics::Result(_)) => INFO_RESULT,
+        Some(Semantics::Flags(_)) => INFO_FLAGS,
+        Some(Semantics::Branch(_)) => INFO_BRANCH,
+        None => 0,
+    }
+}
 
 /// Code prepared for executors that cannot afford to validate while running
 /// (the GPU), one word per code pixel in each table.
@@ -480,7 +583,8 @@ pub fn predecode(code: &[u32]) -> Predecoded {
                 } else {
                     0
                 };
-                (code[pc], inst.len() | ends | fast | privileged)
+                let kind = semantics_bits(inst.op);
+                (code[pc], inst.len() | ends | fast | privileged | kind)
             }
             Err(DecodeError::Truncated(_)) => (
                 pixel(INVALID_OPCODE, TrapKind::TruncatedInstruction as u8, 0, 0),

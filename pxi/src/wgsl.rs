@@ -49,10 +49,15 @@ pub fn constants() -> String {
         "const INFO_FAST: u32 = 0x{:x}u;",
         crate::isa::INFO_FAST
     ));
-    line(format!(
-        "const INFO_PRIVILEGED: u32 = 0x{:x}u;",
-        crate::isa::INFO_PRIVILEGED
-    ));
+    for (name, value) in [
+        ("INFO_PRIVILEGED", crate::isa::INFO_PRIVILEGED),
+        ("INFO_RESULT", crate::isa::INFO_RESULT),
+        ("INFO_FLAGS", crate::isa::INFO_FLAGS),
+        ("INFO_BRANCH", crate::isa::INFO_BRANCH),
+        ("INFO_BLOCK", crate::isa::INFO_BLOCK),
+    ] {
+        line(format!("const {name}: u32 = 0x{value:x}u;"));
+    }
     line(String::new());
     line("// Hart state layout (words).".into());
     for (name, value) in [
@@ -175,6 +180,43 @@ pub fn constants() -> String {
     line(String::new());
     s.push_str(&mailbox_rules());
     s
+}
+
+/// `pure_value`: every [`Semantics`](crate::isa::Semantics) template of the ISA
+/// table as one WGSL function (the result, the new flags, or 1 for a taken
+/// branch); the interpreter's fast and slow paths call it. Part of the
+/// interpreter module only (it calls the interpreter's `mulhu`).
+pub fn pure_value() -> String {
+    let values = [
+        ("$id", "id"),
+        ("$a", "ra"),
+        ("$b", "rb"),
+        ("$c", "rc"),
+        ("$i", "imm"),
+        ("$w", "word"),
+        ("$f", "f"),
+    ];
+    let cases: String = TABLE
+        .iter()
+        .filter_map(|row| {
+            let semantics = row.op.semantics()?;
+            let expr = crate::isa::expand(semantics.template(), &values);
+            let expr = match semantics {
+                crate::isa::Semantics::Branch(_) => format!("u32({expr})"),
+                _ => expr,
+            };
+            Some(format!(
+                "        case OP_{}: {{ return {expr}; }}\n",
+                upper(row.mnemonic)
+            ))
+        })
+        .collect();
+    format!(
+        "\n// Semantics of the pure instructions (pxi::isa::Op::semantics): the result,\n\
+         // the new flags, or 1 for a taken branch, by the pixel's INFO_RESULT/FLAGS/BRANCH bit.\n\
+         fn pure_value(op: u32, id: u32, ra: u32, rb: u32, rc: u32, imm: u32, word: u32, f: u32) -> u32 {{\n    \
+         switch op {{\n{cases}        default: {{ return 0u; }}\n    }}\n}}\n"
+    )
 }
 
 /// `needs_reply`, `payload_units` and `payload_words` of `pxi::mailbox` as

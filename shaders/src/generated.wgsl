@@ -109,6 +109,10 @@ const INFO_LEN: u32 = 0x3u;
 const INFO_ENDS_SLICE: u32 = 0x4u;
 const INFO_FAST: u32 = 0x8u;
 const INFO_PRIVILEGED: u32 = 0x10u;
+const INFO_RESULT: u32 = 0x20u;
+const INFO_FLAGS: u32 = 0x40u;
+const INFO_BRANCH: u32 = 0x80u;
+const INFO_BLOCK: u32 = 0x100u;
 
 // Hart state layout (words).
 const H_REGS: u32 = 0u;

@@ -290,6 +290,14 @@ fn count(phys: u32) {
     }
 }
 
+// Add `passes` complete passes of the compiled block starting at code pixel
+// `start` to its counter after the pixel counts (shaders::compile::expand_counts).
+fn count_block(start: u32, passes: u32) {
+    if (COUNT_EXEC && passes != 0u) {
+        atomicAdd(&counts[params.code_len + start], passes);
+    }
+}
+
 const STEP_CONTINUE: u32 = 0u;
 const STEP_END_SLICE: u32 = 1u;
 const STEP_TRAP: u32 = 2u;
@@ -323,184 +331,159 @@ fn step_full(id: u32, base: u32) -> u32 {
     let rc = regs[c & 15u];
     var next = pc + (info & INFO_LEN);
     var jump = false;
-    switch op {
-        case OP_NOP, OP_YIELD: {}
-        case OP_EXIT: {
-            harts[base + H_AUX] = regs[a];
-            status = HART_EXITED;
-        }
-        case OP_SYSCALL: {
-            if (!post_without_reply(id)) {
-                status = HART_SYSCALL;
+    let v = pure_value(op, id, regs[a & 15u], rb, rc, c, word, flags);
+    if ((info & INFO_RESULT) != 0u) {
+        regs[a] = v;
+    } else if ((info & INFO_FLAGS) != 0u) {
+        flags = v;
+    } else if ((info & INFO_BRANCH) != 0u) {
+        jump = v != 0u;
+    } else {
+        switch op {
+            case OP_NOP, OP_YIELD: {}
+            case OP_EXIT: {
+                harts[base + H_AUX] = regs[a];
+                status = HART_EXITED;
+            }
+            case OP_SYSCALL: {
+                if (!post_without_reply(id)) {
+                    status = HART_SYSCALL;
+                    next = pc;
+                }
+            }
+            case OP_SPAWN: {
+                status = HART_SPAWN;
                 next = pc;
             }
-        }
-        case OP_SPAWN: {
-            status = HART_SPAWN;
-            next = pc;
-        }
-        case OP_HARTID: { regs[a] = id; }
-        case OP_TIMER: { timer_left = regs[a]; }
-        case OP_TVEC: {
-            if (regs[a] >= clen) {
-                trap(TRAP_JUMPOUTOFCODE, regs[a]);
-            } else {
-                tvec = regs[a];
+            case OP_TIMER: { timer_left = regs[a]; }
+            case OP_TVEC: {
+                if (regs[a] >= clen) {
+                    trap(TRAP_JUMPOUTOFCODE, regs[a]);
+                } else {
+                    tvec = regs[a];
+                }
             }
-        }
-        case OP_WINDOW: {
-            let rd = regs[word & 15u];
-            if (rb > code_len || regs[a] > code_len - rb) {
-                trap(TRAP_JUMPOUTOFCODE, regs[a]);
-            } else if (in_window(rc, rd)) {
-                user_win = vec4<u32>(regs[a], rb, rc, rd);
+            case OP_WINDOW: {
+                let rd = regs[word & 15u];
+                if (rb > code_len || regs[a] > code_len - rb) {
+                    trap(TRAP_JUMPOUTOFCODE, regs[a]);
+                } else if (in_window(rc, rd)) {
+                    user_win = vec4<u32>(regs[a], rb, rc, rd);
+                }
             }
-        }
-        case OP_URET: { next = uret(regs[a], next); }
-        case OP_ECALL: {
-            if (was_user) {
-                next = enter_kernel(CAUSE_ECALL, 0u, next);
-            } else {
-                trap(TRAP_ILLEGALINSTRUCTION, code[phys]);
+            case OP_URET: { next = uret(regs[a], next); }
+            case OP_ECALL: {
+                if (was_user) {
+                    next = enter_kernel(CAUSE_ECALL, 0u, next);
+                } else {
+                    trap(TRAP_ILLEGALINSTRUCTION, code[phys]);
+                }
             }
-        }
-        case OP_LI: { regs[a] = word; }
-        case OP_MOV: { regs[a] = rb; }
-        case OP_LD, OP_ST: {
-            let addr = rb + c;
-            if (addr >= dlen) {
-                trap(TRAP_MEMORYOUTOFBOUNDS, addr);
-            } else if (op == OP_LD) {
-                regs[a] = atomicLoad(&memory[dbase + addr]);
-            } else {
-                atomicStore(&memory[dbase + addr], regs[a]);
+            case OP_LD, OP_ST: {
+                let addr = rb + c;
+                if (addr >= dlen) {
+                    trap(TRAP_MEMORYOUTOFBOUNDS, addr);
+                } else if (op == OP_LD) {
+                    regs[a] = atomicLoad(&memory[dbase + addr]);
+                } else {
+                    atomicStore(&memory[dbase + addr], regs[a]);
+                }
             }
-        }
-        case OP_PUSH: {
-            if (sp >= STACK_DEPTH) {
-                trap(TRAP_STACKOVERFLOW, regs[a]);
-            } else {
-                harts[base + H_STACK + sp] = regs[a];
-                sp += 1u;
+            case OP_PUSH: {
+                if (sp >= STACK_DEPTH) {
+                    trap(TRAP_STACKOVERFLOW, regs[a]);
+                } else {
+                    harts[base + H_STACK + sp] = regs[a];
+                    sp += 1u;
+                }
             }
-        }
-        case OP_POP: {
-            if (sp == 0u) {
-                trap(TRAP_STACKUNDERFLOW, 0u);
-            } else {
-                sp -= 1u;
-                regs[a] = harts[base + H_STACK + sp];
-            }
-        }
-        case OP_ADD: { regs[a] = rb + rc; }
-        case OP_SUB: { regs[a] = rb - rc; }
-        case OP_MUL: { regs[a] = rb * rc; }
-        case OP_MULHU: { regs[a] = mulhu(rb, rc); }
-        case OP_DIVU, OP_REMU, OP_DIV, OP_REM: {
-            if (rc == 0u) {
-                trap(TRAP_DIVISIONBYZERO, 0u);
-            } else if (op == OP_DIVU) {
-                regs[a] = rb / rc;
-            } else if (op == OP_REMU) {
-                regs[a] = rb % rc;
-            } else if (op == OP_DIV) {
-                // WGSL defines MIN / -1 = MIN, like wrapping_div.
-                regs[a] = u32(i32(rb) / i32(rc));
-            } else {
-                regs[a] = u32(i32(rb) % i32(rc));
-            }
-        }
-        case OP_AND: { regs[a] = rb & rc; }
-        case OP_OR: { regs[a] = rb | rc; }
-        case OP_XOR: { regs[a] = rb ^ rc; }
-        case OP_SHL: { regs[a] = rb << (rc & 31u); }
-        case OP_SHR: { regs[a] = rb >> (rc & 31u); }
-        case OP_SAR: { regs[a] = u32(i32(rb) >> (rc & 31u)); }
-        case OP_SLT: { regs[a] = u32(i32(rb) < i32(rc)); }
-        case OP_SLTU: { regs[a] = u32(rb < rc); }
-        case OP_SEQ: { regs[a] = u32(rb == rc); }
-        case OP_MINU: { regs[a] = min(rb, rc); }
-        case OP_MAXU: { regs[a] = max(rb, rc); }
-        case OP_ADDI: { regs[a] = rb + u32(i32(c << 24u) >> 24u); }
-        case OP_SHLI: { regs[a] = rb << (c & 31u); }
-        case OP_SHRI: { regs[a] = rb >> (c & 31u); }
-        case OP_ANDI: { regs[a] = rb & c; }
-        case OP_CMP: {
-            let x = regs[a];
-            flags = select(0u, FLAG_Z, x == rb) | select(0u, FLAG_LT, i32(x) < i32(rb))
-                | select(0u, FLAG_LTU, x < rb);
-        }
-        case OP_JMP: { jump = true; }
-        case OP_JEQ: { jump = (flags & FLAG_Z) != 0u; }
-        case OP_JNE: { jump = (flags & FLAG_Z) == 0u; }
-        case OP_JLT: { jump = (flags & FLAG_LT) != 0u; }
-        case OP_JGE: { jump = (flags & FLAG_LT) == 0u; }
-        case OP_JLTU: { jump = (flags & FLAG_LTU) != 0u; }
-        case OP_JGEU: { jump = (flags & FLAG_LTU) == 0u; }
-        case OP_CALL, OP_CALLR: {
-            let dest = select(word, regs[a], op == OP_CALLR);
-            if (dest >= clen) {
-                trap(TRAP_JUMPOUTOFCODE, dest);
-            } else if (sp >= STACK_DEPTH) {
-                trap(TRAP_STACKOVERFLOW, next);
-            } else {
-                harts[base + H_STACK + sp] = next;
-                sp += 1u;
-                next = dest;
-            }
-        }
-        case OP_RET: {
-            if (sp == 0u) {
-                trap(TRAP_STACKUNDERFLOW, 0u);
-            } else {
-                let dest = harts[base + H_STACK + sp - 1u];
-                if (dest >= clen) {
-                    trap(TRAP_JUMPOUTOFCODE, dest);
+            case OP_POP: {
+                if (sp == 0u) {
+                    trap(TRAP_STACKUNDERFLOW, 0u);
                 } else {
                     sp -= 1u;
+                    regs[a] = harts[base + H_STACK + sp];
+                }
+            }
+            case OP_DIVU, OP_REMU, OP_DIV, OP_REM: {
+                if (rc == 0u) {
+                    trap(TRAP_DIVISIONBYZERO, 0u);
+                } else if (op == OP_DIVU) {
+                    regs[a] = rb / rc;
+                } else if (op == OP_REMU) {
+                    regs[a] = rb % rc;
+                } else if (op == OP_DIV) {
+                    // WGSL defines MIN / -1 = MIN, like wrapping_div.
+                    regs[a] = u32(i32(rb) / i32(rc));
+                } else {
+                    regs[a] = u32(i32(rb) % i32(rc));
+                }
+            }
+            case OP_CALL, OP_CALLR: {
+                let dest = select(word, regs[a], op == OP_CALLR);
+                if (dest >= clen) {
+                    trap(TRAP_JUMPOUTOFCODE, dest);
+                } else if (sp >= STACK_DEPTH) {
+                    trap(TRAP_STACKOVERFLOW, next);
+                } else {
+                    harts[base + H_STACK + sp] = next;
+                    sp += 1u;
                     next = dest;
                 }
             }
-        }
-        case OP_JR: {
-            if (regs[a] >= clen) {
-                trap(TRAP_JUMPOUTOFCODE, regs[a]);
-            } else {
-                next = regs[a];
-            }
-        }
-        case OP_AADD, OP_AXCHG, OP_ACAS: {
-            let at = dbase + rb;
-            if (rb >= dlen) {
-                trap(TRAP_MEMORYOUTOFBOUNDS, rb);
-            } else if (op == OP_AADD) {
-                regs[a] = atomicAdd(&memory[at], rc);
-            } else if (op == OP_AXCHG) {
-                regs[a] = atomicExchange(&memory[at], rc);
-            } else {
-                let expected = regs[a];
-                var old = 0u;
-                // The weak exchange may fail spuriously: retry until it
-                // either succeeds or sees a different value.
-                loop {
-                    let r = atomicCompareExchangeWeak(&memory[at], expected, rc);
-                    old = r.old_value;
-                    if (r.exchanged || old != expected) { break; }
+            case OP_RET: {
+                if (sp == 0u) {
+                    trap(TRAP_STACKUNDERFLOW, 0u);
+                } else {
+                    let dest = harts[base + H_STACK + sp - 1u];
+                    if (dest >= clen) {
+                        trap(TRAP_JUMPOUTOFCODE, dest);
+                    } else {
+                        sp -= 1u;
+                        next = dest;
+                    }
                 }
-                regs[a] = old;
             }
-        }
-        case OP_FCMP: { flags = f_scalar(op, regs[a], rb); }
-        case OP_FADD, OP_FSUB, OP_FMUL, OP_FDIV, OP_FMIN, OP_FMAX, OP_FNEG, OP_FABS, OP_FSQRT,
-            OP_FEXP, OP_FSIN, OP_FCOS, OP_ITOF, OP_FTOI, OP_FROUND: {
-            regs[a] = f_scalar(op, rb, rc);
-        }
-        default: {
-            // Vector and tensor instructions (the only opcodes left).
-            if (is_tensor(op)) {
-                _ = queue_tensor(id, op, a, b, c, word);
-            } else {
-                _ = queue_vector(id, op, a, b, c, word);
+            case OP_JR: {
+                if (regs[a] >= clen) {
+                    trap(TRAP_JUMPOUTOFCODE, regs[a]);
+                } else {
+                    next = regs[a];
+                }
+            }
+            case OP_AADD, OP_AXCHG, OP_ACAS: {
+                let at = dbase + rb;
+                if (rb >= dlen) {
+                    trap(TRAP_MEMORYOUTOFBOUNDS, rb);
+                } else if (op == OP_AADD) {
+                    regs[a] = atomicAdd(&memory[at], rc);
+                } else if (op == OP_AXCHG) {
+                    regs[a] = atomicExchange(&memory[at], rc);
+                } else {
+                    let expected = regs[a];
+                    var old = 0u;
+                    // The weak exchange may fail spuriously: retry until it
+                    // either succeeds or sees a different value.
+                    loop {
+                        let r = atomicCompareExchangeWeak(&memory[at], expected, rc);
+                        old = r.old_value;
+                        if (r.exchanged || old != expected) { break; }
+                    }
+                    regs[a] = old;
+                }
+            }
+            case OP_FCMP: { flags = f_scalar(op, regs[a], rb); }
+            case OP_FADD, OP_FSUB, OP_FMUL, OP_FDIV, OP_FMIN, OP_FMAX, OP_FNEG, OP_FABS, OP_FSQRT,
+                OP_FEXP, OP_FSIN, OP_FCOS, OP_ITOF, OP_FTOI, OP_FROUND: {
+                regs[a] = f_scalar(op, rb, rc);
+            }
+            default: {
+                // Vector and tensor instructions (the only opcodes left).
+                if (is_tensor(op)) {
+                    _ = queue_tensor(id, op, a, b, c, word);
+                } else {
+                    _ = queue_vector(id, op, a, b, c, word);
+                }
             }
         }
     }
@@ -583,76 +566,49 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                 if ((info & INFO_FAST) == 0u) {
                     break;
                 }
+                if ((info & INFO_BLOCK) != 0u) {
+                    // Compiled mode: blocks of straight-line WGSL run from here
+                    // while their budget, window and timer allow (0: none did).
+                    let done = run_block(id, slice - steps);
+                    if (done != 0u) {
+                        steps += done;
+                        continue;
+                    }
+                }
                 let px = code[code_len + phys];
                 let op = px & 0xffu;
                 let a = (px >> 8u) & 0xffu;
                 let c = px >> 24u;
+                let ra = regs[a & 15u];
                 let rb = regs[(px >> 16u) & 15u];
                 let rc = regs[c & 15u];
                 let word = code[phys + 1u];
                 var next = pc + (info & INFO_LEN);
-                var result = 0u;
-                var write = true;
                 var bail = false;
-                switch op {
-                    case OP_NOP: { write = false; }
-                    case OP_HARTID: { result = id; }
-                    case OP_LI: { result = word; }
-                    case OP_MOV: { result = rb; }
-                    case OP_LD: {
-                        let addr = rb + c;
-                        bail = addr >= dlen;
-                        if (!bail) { result = atomicLoad(&memory[dbase + addr]); }
-                    }
-                    case OP_ST: {
-                        let addr = rb + c;
-                        bail = addr >= dlen;
-                        if (!bail) { atomicStore(&memory[dbase + addr], regs[a]); }
-                        write = false;
-                    }
-                    case OP_ADD: { result = rb + rc; }
-                    case OP_SUB: { result = rb - rc; }
-                    case OP_MUL: { result = rb * rc; }
-                    case OP_AND: { result = rb & rc; }
-                    case OP_OR: { result = rb | rc; }
-                    case OP_XOR: { result = rb ^ rc; }
-                    case OP_SHL: { result = rb << (rc & 31u); }
-                    case OP_SHR: { result = rb >> (rc & 31u); }
-                    case OP_SAR: { result = u32(i32(rb) >> (rc & 31u)); }
-                    case OP_SLT: { result = u32(i32(rb) < i32(rc)); }
-                    case OP_SLTU: { result = u32(rb < rc); }
-                    case OP_SEQ: { result = u32(rb == rc); }
-                    case OP_MINU: { result = min(rb, rc); }
-                    case OP_MAXU: { result = max(rb, rc); }
-                    case OP_ADDI: { result = rb + u32(i32(c << 24u) >> 24u); }
-                    case OP_SHLI: { result = rb << (c & 31u); }
-                    case OP_SHRI: { result = rb >> (c & 31u); }
-                    case OP_ANDI: { result = rb & c; }
-                    case OP_CMP: {
-                        let x = regs[a];
-                        flags = select(0u, FLAG_Z, x == rb) | select(0u, FLAG_LT, i32(x) < i32(rb))
-                            | select(0u, FLAG_LTU, x < rb);
-                        write = false;
-                    }
-                    default: {
-                        // Jumps: jmp, jeq, jne, jlt, jge, jltu, jgeu.
-                        let taken = op == OP_JMP
-                            || (op == OP_JEQ && (flags & FLAG_Z) != 0u)
-                            || (op == OP_JNE && (flags & FLAG_Z) == 0u)
-                            || (op == OP_JLT && (flags & FLAG_LT) != 0u)
-                            || (op == OP_JGE && (flags & FLAG_LT) == 0u)
-                            || (op == OP_JLTU && (flags & FLAG_LTU) != 0u)
-                            || (op == OP_JGEU && (flags & FLAG_LTU) == 0u);
-                        bail = taken && word >= clen;
-                        next = select(next, word, taken);
-                        write = false;
+                // Pure instructions (generated from the ISA table's templates),
+                // then loads and stores; nop and hartid need nothing else.
+                let v = pure_value(op, id, ra, rb, rc, c, word, flags);
+                if ((info & INFO_RESULT) != 0u) {
+                    regs[a] = v;
+                } else if ((info & INFO_FLAGS) != 0u) {
+                    flags = v;
+                } else if ((info & INFO_BRANCH) != 0u) {
+                    let taken = v != 0u;
+                    bail = taken && word >= clen;
+                    next = select(next, word, taken);
+                } else if (op == OP_LD || op == OP_ST) {
+                    let addr = rb + c;
+                    bail = addr >= dlen;
+                    if (!bail) {
+                        if (op == OP_LD) {
+                            regs[a] = atomicLoad(&memory[dbase + addr]);
+                        } else {
+                            atomicStore(&memory[dbase + addr], ra);
+                        }
                     }
                 }
                 if (bail) {
                     break;
-                }
-                if (write) {
-                    regs[a] = result;
                 }
                 count(phys);
                 steps += 1u;

@@ -10,6 +10,7 @@ extern crate alloc;
 
 use alloc::string::String;
 
+pub mod compile;
 pub mod layout;
 #[cfg(feature = "tgsi")]
 pub mod tgsi;
@@ -42,9 +43,17 @@ pub fn module(body: &str) -> String {
     source
 }
 
-/// The interpreter module: float arithmetic, tensor queueing and `INTERPRETER`.
+/// The interpreter module: float arithmetic, tensor queueing, the
+/// instruction semantics generated from the ISA table, `INTERPRETER` and no
+/// compiled blocks.
 pub fn interpreter_module() -> String {
-    module(&[FLOAT, TENSOR_QUEUE, INTERPRETER].join("\n"))
+    interpreter_module_with(&compile::run_block(""))
+}
+
+/// The interpreter module with `run_block` (see [`compile`]).
+pub(crate) fn interpreter_module_with(run_block: &str) -> String {
+    let semantics = pxi::wgsl::pure_value();
+    module(&[FLOAT, TENSOR_QUEUE, &semantics, INTERPRETER, run_block].join("\n"))
 }
 
 /// The vector pass module: the queue and `VECTOR`.

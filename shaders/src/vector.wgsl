@@ -17,6 +17,11 @@
 // multiple of four words).
 @group(0) @binding(2) var<storage, read_write> memory4: array<vec4<u32>>;
 
+// The only vector opcode the program contains, or 0: the runtime specialises
+// the pass to it (GpuMachine: `vector_only`), because llvmpipe runs every case
+// of a switch on an opcode loaded from storage under a mask (docs/benchmarks.md).
+override VECTOR_ONLY: u32 = 0u;
+
 const VECTOR_CHUNK: u32 = 4096u;
 const LANE_BLOCK: u32 = VECTOR_CHUNK / LANES;
 
@@ -117,7 +122,12 @@ fn run_vector(
 ) {
     let q = wid.y * Q_ENTRY_WORDS;
     let word = load_entry(wid.y, lane);
-    let op = word[0] & 0xffu;
+    let queued = word[0] & 0xffu;
+    if (VECTOR_ONLY != 0u && queued != VECTOR_ONLY) {
+        return;
+    }
+    // A constant when the pipeline is specialised: the switch below folds to one case.
+    let op = select(queued, VECTOR_ONLY, VECTOR_ONLY != 0u);
     // vfill's value is added to the y operand, which it does not read (0).
     let e = Entry(op, word[1], word[2], word[3], select(0u, word[5], op == OP_VFILL));
     let len = word[4];

@@ -73,6 +73,11 @@ struct RunArgs {
     /// Do not count executions per pixel on the GPU (faster; no heatmap).
     #[arg(long, conflicts_with = "counts")]
     no_counts: bool,
+    /// Compile the program's code to WGSL first (docs/compiler.md): basic blocks
+    /// run as straight-line shader code, the rest is interpreted. Costs seconds of
+    /// shader compilation on lavapipe; pays off for long runs.
+    #[arg(long, conflicts_with = "cpu")]
+    compile: bool,
     /// Write a Chrome/Perfetto trace here (open it at ui.perfetto.dev): batches,
     /// rounds and dispatches (GPU timestamps where the adapter has them),
     /// readbacks, mailbox calls by kind and a track per sampled hart.
@@ -151,6 +156,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
             count_exec: !args.no_counts,
         };
         let mut machine = GpuMachine::new(&gpu, &image, limits, options_gpu)?;
+        if args.compile {
+            eprintln!("pxi-run: {}", machine.compile()?);
+        }
         if args.trace.is_some() {
             machine.record_phases();
             if !gpu.has_timestamps() {

@@ -1,0 +1,389 @@
+//! The compiled mode: a program's code pixels translated into WGSL.
+//!
+//! [`compile`] finds the program's basic blocks of *simple* instructions
+//! (`pxi::isa::Op::is_simple`) and writes each as straight-line WGSL with its
+//! registers in locals, inside one `run_block` function that the interpreter's
+//! fast loop calls wherever the code pixel's `INFO_BLOCK` bit is set. A block
+//! that ends in a branch back to its own start loops inside `run_block`
+//! without returning to the interpreter (the common inner loop). Everything
+//! else — the slow instructions, traps, user mode, windows, timer, mailbox,
+//! the round structure — stays the interpreter's, so the compiled module is
+//! the interpreter module with a specialised `run_block`.
+//!
+//! The semantics of each instruction come from the ISA table's WGSL templates
+//! (`pxi::isa::Op::semantics`), the same ones the interpreter's fast and slow
+//! paths are generated from. A block runs only when the hart's remaining
+//! slice budget covers a whole pass of it, the pass lies inside the running
+//! mode's code window and a user-mode timer cannot expire within it;
+//! otherwise the interpreter steps through it, so step counts, timer traps
+//! and slice ends are exactly the interpreter's. A load, store or jump that
+//! would trap leaves the block just before it (registers written back,
+//! counts and the timer brought up to date) and the interpreter traps.
+//!
+//! Counts: a block adds its completed passes to one counter
+//! (`counts[code_len + start]`); [`expand_counts`] turns those into the
+//! per-pixel counts every executor reports. Partial passes count per pixel.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use pxi::isa::{self, Instruction, Op, Semantics};
+
+/// One compiled block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Code address of its first pixel.
+    pub start: u32,
+    /// Offsets of its opcode pixels from `start`, in order.
+    pub offsets: Vec<u32>,
+    /// Pixels it covers, extension words included.
+    pub pixels: u32,
+}
+
+impl Block {
+    /// Instructions in one pass.
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> u32 {
+        self.offsets.len() as u32
+    }
+
+    /// Whether the block's pixels overlap `[at, at + len)`.
+    pub fn overlaps(&self, at: u32, len: u32) -> bool {
+        at < self.start + self.pixels && self.start < at.saturating_add(len)
+    }
+}
+
+/// A compiled program: the shader module and what it compiled.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// The complete interpreter module with this program's `run_block`.
+    pub source: String,
+    /// The blocks, by start address.
+    pub blocks: Vec<Block>,
+}
+
+/// Blocks shorter than this stay interpreted: entering a block costs about
+/// as much as interpreting one instruction.
+const MIN_BLOCK: usize = 2;
+
+/// Where blocks start: the first pixel, every branch and call target, and
+/// the pixel after every instruction that is not simple or ends a block.
+fn leaders(code: &[u32]) -> Vec<bool> {
+    let mut leader = alloc::vec![false; code.len()];
+    if let Some(first) = leader.first_mut() {
+        *first = true;
+    }
+    let mut pc = 0;
+    while pc < code.len() {
+        let Ok(inst) = Instruction::decode(code, pc) else {
+            pc += 1;
+            if let Some(l) = leader.get_mut(pc) {
+                *l = true;
+            }
+            continue;
+        };
+        let next = pc + inst.len() as usize;
+        let branch = matches!(inst.op.semantics(), Some(Semantics::Branch(_)));
+        if branch || inst.op == Op::Call {
+            if let Some(l) = leader.get_mut(inst.word as usize) {
+                *l = true;
+            }
+        }
+        if (branch || !inst.op.is_simple()) && next < code.len() {
+            leader[next] = true;
+        }
+        pc = next;
+    }
+    leader
+}
+
+/// The basic blocks of simple instructions in `code`.
+pub fn blocks(code: &[u32]) -> Vec<Block> {
+    let leader = leaders(code);
+    let mut blocks = Vec::new();
+    for start in (0..code.len()).filter(|&pc| leader[pc]) {
+        let mut offsets = Vec::new();
+        let mut pc = start;
+        while let Some(Ok(inst)) = (pc < code.len()).then(|| Instruction::decode(code, pc)) {
+            if !inst.op.is_simple() || (pc != start && leader[pc]) {
+                break;
+            }
+            offsets.push((pc - start) as u32);
+            pc += inst.len() as usize;
+            if matches!(inst.op.semantics(), Some(Semantics::Branch(_))) {
+                break;
+            }
+        }
+        if offsets.len() >= MIN_BLOCK {
+            blocks.push(Block {
+                start: start as u32,
+                offsets,
+                pixels: (pc - start) as u32,
+            });
+        }
+    }
+    blocks
+}
+
+/// Most blocks one module holds: lavapipe's shader compile time grows with
+/// the module (measured in docs/compiler.md), so a big program gets its
+/// hottest blocks only.
+pub const MAX_BLOCKS: usize = 48;
+
+/// Compile `code` (the image's code pixels) into the interpreter module.
+/// `counts` (executions per pixel so far, or empty) pick the hottest blocks
+/// when there are more than [`MAX_BLOCKS`]; without counts, blocks that loop
+/// on themselves and long blocks come first.
+pub fn compile(code: &[u32], counts: &[u32]) -> Compiled {
+    let mut blocks = blocks(code);
+    if blocks.len() > MAX_BLOCKS {
+        blocks.sort_by_cached_key(|b| core::cmp::Reverse(heat(code, counts, b)));
+        blocks.truncate(MAX_BLOCKS);
+        blocks.sort_by_key(|b| b.start);
+    }
+    let cases: String = blocks.iter().map(|b| block_case(code, b)).collect();
+    Compiled {
+        source: crate::interpreter_module_with(&run_block(&cases)),
+        blocks,
+    }
+}
+
+/// How much running `block` as WGSL is worth: instructions executed so far,
+/// whether it branches to itself, its length.
+fn heat(code: &[u32], counts: &[u32], block: &Block) -> (u64, bool, u32) {
+    let runs = counts.get(block.start as usize).copied().unwrap_or(0) as u64;
+    let last = block.start + block.offsets[block.offsets.len() - 1];
+    let self_loop = Instruction::decode(code, last as usize).is_ok_and(|inst| {
+        matches!(inst.op.semantics(), Some(Semantics::Branch(_))) && inst.word == block.start
+    });
+    (runs * block.len() as u64, self_loop, block.len())
+}
+
+/// `run_block` around the generated cases (none: a stub that runs nothing).
+/// One loop runs block after block while the next pc starts one, so a
+/// compiled pass costs llvmpipe's loop limit one iteration, like an
+/// interpreted step (the cases themselves have no loops).
+pub(crate) fn run_block(cases: &str) -> String {
+    let head = "// Compiled blocks (shaders::compile): runs blocks from the current pc while\n\
+                // one starts there and `budget` steps allow; returns the steps run.\n\
+                fn run_block(id: u32, budget: u32) -> u32 {\n";
+    if cases.is_empty() {
+        return format!("{head}    return 0u;\n}}\n");
+    }
+    format!(
+        "{head}    var done = 0u;\n    loop {{\n        \
+         let pc0 = pc;\n        \
+         let ticking = mode == MODE_USER && timer_left != 0u;\n        \
+         switch cbase + pc0 {{\n{cases}            default: {{ return done; }}\n        }}\n    }}\n    return done;\n}}\n"
+    )
+}
+
+/// Registers the block reads or writes, and those it writes.
+fn registers(insts: &[Instruction]) -> (u32, u32) {
+    let (mut used, mut written) = (0u32, 0u32);
+    for inst in insts {
+        let mask = inst.op.form().register_mask();
+        for (bit, reg) in [(1, inst.a), (2, inst.b), (4, inst.c)] {
+            if mask & bit != 0 {
+                used |= 1 << reg;
+            }
+        }
+        let writes = matches!(inst.op.semantics(), Some(Semantics::Result(_))) || inst.op == Op::Ld;
+        if writes {
+            written |= 1 << inst.a;
+        }
+    }
+    (used, written)
+}
+
+fn reg_list(mask: u32) -> impl Iterator<Item = u32> {
+    (0..isa::REGISTERS as u32).filter(move |r| mask & (1 << r) != 0)
+}
+
+/// Passes of a block that branches to itself unrolled into one `case`
+/// (registers stay in locals across them; fewer trips through the switch).
+const UNROLL: u32 = 4;
+
+/// One `case` of `run_block`: the block as straight-line WGSL.
+fn block_case(code: &[u32], block: &Block) -> String {
+    let insts: Vec<Instruction> = block
+        .offsets
+        .iter()
+        .map(|&o| Instruction::decode(code, (block.start + o) as usize).expect("blocks decode"))
+        .collect();
+    let (used, written) = registers(&insts);
+    let case = Case {
+        block,
+        statements: insts.iter().map(statement).collect(),
+        writeback: reg_list(written)
+            .map(|r| format!("regs[{r}] = r{r}; "))
+            .collect(),
+    };
+    let last = insts[insts.len() - 1];
+    let passes = match last.op.semantics() {
+        Some(Semantics::Branch(_)) if last.word == block.start => UNROLL,
+        _ => 1,
+    };
+    let n = block.len();
+    let locals: String = reg_list(used)
+        .map(|r| format!("var r{r} = regs[{r}]; "))
+        .collect();
+    format!(
+        "{CASE}case {start}u: {{\n\
+         {I}if (budget - done < {n}u || {pixels}u > clen - pc0 || (ticking && timer_left <= {n}u)) {{ return done; }}\n\
+         {I}{locals}\n{}\
+         {CASE}}}\n",
+        case.pass(0, passes, I),
+        start = block.start,
+        pixels = block.pixels,
+    )
+}
+
+/// What one instruction of a block does, in WGSL.
+enum Statement {
+    /// A statement (empty for `nop`); `EXIT` marks where it leaves the block early.
+    Plain(String),
+    /// The closing branch: its condition and target.
+    Branch { cond: String, target: u32 },
+}
+
+fn statement(inst: &Instruction) -> Statement {
+    let (a, b, c) = (
+        format!("r{}", inst.a),
+        format!("r{}", inst.b),
+        format!("r{}", inst.c),
+    );
+    let (imm, word) = (format!("{}u", inst.c), format!("{}u", inst.word));
+    let values = [
+        ("$id", "id"),
+        ("$a", a.as_str()),
+        ("$b", b.as_str()),
+        ("$c", c.as_str()),
+        ("$i", imm.as_str()),
+        ("$w", word.as_str()),
+        ("$f", "flags"),
+    ];
+    Statement::Plain(match inst.op.semantics() {
+        Some(Semantics::Result(t)) => format!("{a} = {};", isa::expand(t, &values)),
+        Some(Semantics::Flags(t)) => format!("flags = {};", isa::expand(t, &values)),
+        Some(Semantics::Branch(t)) => {
+            return Statement::Branch {
+                cond: isa::expand(t, &values),
+                target: inst.word,
+            };
+        }
+        None => match inst.op {
+            Op::Nop => String::new(),
+            Op::Ld => format!(
+                "{{ let addr = {b} + {imm}; if (addr >= dlen) EXIT {a} = atomicLoad(&memory[dbase + addr]); }}"
+            ),
+            Op::St => format!(
+                "{{ let addr = {b} + {imm}; if (addr >= dlen) EXIT atomicStore(&memory[dbase + addr], {a}); }}"
+            ),
+            op => unreachable!("{op:?} is not simple"),
+        },
+    })
+}
+
+/// A block being written out.
+struct Case<'b> {
+    block: &'b Block,
+    /// What each instruction does.
+    statements: Vec<Statement>,
+    /// Stores of the registers the block writes.
+    writeback: String,
+}
+
+impl Case<'_> {
+    /// Leave before instruction `k` of pass `pass` (it traps in the interpreter).
+    fn exit(&self, pass: u32, k: usize) -> String {
+        let ran = pass * self.block.len() + k as u32;
+        let partial: String = self.block.offsets[..k]
+            .iter()
+            .map(|o| format!("count({}u); ", self.block.start + o))
+            .collect();
+        let passes = match pass {
+            0 => String::new(),
+            _ => format!("count_block({}u, {pass}u); ", self.block.start),
+        };
+        format!(
+            "{{ {}pc = pc0 + {}u; if (ticking) {{ timer_left -= {ran}u; }} {passes}{partial}return done + {ran}u; }}",
+            self.writeback, self.block.offsets[k]
+        )
+    }
+
+    /// End the case after `passes` complete passes, continuing at `next`.
+    fn finish(&self, passes: u32, next: &str, indent: &str) -> String {
+        let steps = passes * self.block.len();
+        format!(
+            "{indent}{}\n{indent}done += {steps}u;\n\
+             {indent}if (ticking) {{ timer_left -= {steps}u; }}\n\
+             {indent}count_block({}u, {passes}u);\n{indent}pc = {next};\n",
+            self.writeback, self.block.start
+        )
+    }
+
+    /// Pass `pass` of at most `total` and, nested, the passes after it: a
+    /// block that branches to itself goes round again while the branch is
+    /// taken and the budget and timer allow a whole pass more.
+    fn pass(&self, pass: u32, total: u32, indent: &str) -> String {
+        let mut out = String::new();
+        let mut next = format!("pc0 + {}u", self.block.pixels);
+        let mut looping = None;
+        for (k, statement) in self.statements.iter().enumerate() {
+            match statement {
+                Statement::Plain(text) if text.is_empty() => {}
+                Statement::Plain(text) => {
+                    let text = text.replace("EXIT", &self.exit(pass, k));
+                    out.push_str(&format!("{indent}{text}\n"));
+                }
+                Statement::Branch { cond, target } => {
+                    out.push_str(&format!(
+                        "{indent}let taken{pass} = {cond};\n\
+                         {indent}if (taken{pass} && {target}u >= clen) {}\n",
+                        self.exit(pass, k)
+                    ));
+                    next = format!(
+                        "select(pc0 + {}u, {target}u, taken{pass})",
+                        self.block.pixels
+                    );
+                    looping = Some(*target);
+                }
+            }
+        }
+        match looping.filter(|_| pass + 1 < total) {
+            Some(target) => {
+                let more = (pass + 2) * self.block.len();
+                let inner = format!("{indent}    ");
+                out.push_str(&format!(
+                    "{indent}if (taken{pass} && {target}u == pc0 && budget - done >= {more}u \
+                     && !(ticking && timer_left <= {more}u)) {{\n{}{indent}}} else {{\n{}{indent}}}\n",
+                    self.pass(pass + 1, total, &inner),
+                    self.finish(pass + 1, &next, &inner)
+                ));
+            }
+            None => out.push_str(&self.finish(pass + 1, &next, indent)),
+        }
+        out
+    }
+}
+
+/// Indentation of a block's `case` and of its statements in `run_block`.
+const CASE: &str = "            ";
+const I: &str = "                ";
+
+/// Add each block's pass counter (`counts[code_len + start]`) to the counts
+/// of its instructions and drop the counters: the per-pixel counts the CPU
+/// interpreter keeps. `counts` holds `2 × code_len` words.
+pub fn expand_counts(counts: &mut Vec<u32>, blocks: &[Block]) {
+    let code_len = counts.len() / 2;
+    for block in blocks {
+        let passes = counts[code_len + block.start as usize];
+        for o in &block.offsets {
+            let c = &mut counts[(block.start + o) as usize];
+            *c = c.wrapping_add(passes);
+        }
+    }
+    counts.truncate(code_len);
+}
