@@ -159,7 +159,7 @@ fn shell_commands_and_user_programs() {
             // SYS_BLIT reaches the host, which has no screen here (QEMU's does:
             // microkernel/qemu-tests checks the drawn pixels).
             "paint: this host has no screen\n",
-            "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile bigmem ai\n",
+            "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile bigmem ai fsrace\n",
         ],
     );
 }
@@ -478,6 +478,40 @@ fn swap_replaces_a_running_programs_code_and_keeps_its_state() {
             "{executor}: ps shows pid 2:\n{}",
             end.output
         );
+    }
+    std::fs::remove_dir_all(disk.parent().unwrap()).ok();
+}
+
+/// File calls from processes on different harts at once each use their own
+/// path: three `fsrace` processes (pids 2, 3, 4: harts 2, 3, 0) open, read
+/// and close their own file over and over, and every read must give back
+/// that file's contents (its own path), never another process's file.
+#[test]
+fn concurrent_file_calls_keep_their_own_paths() {
+    let disk = fat_volume(
+        "race",
+        &[],
+        &[
+            ("/race1.txt", b"/race1.txt"),
+            ("/race2.txt", b"/race2.txt"),
+            ("/race3.txt", b"/race3.txt"),
+        ],
+    );
+    let script = Script::new()
+        .step("run fsrace 1 &\n", "[2]\n")
+        .step("run fsrace 2 &\n", "[3]\n")
+        .step("run fsrace 3\n", "fsrace 3:")
+        .wait_for("fsrace 1:")
+        .wait_for("fsrace 2:");
+    for gpu_run in [false, true] {
+        let end = run_script_with_disk(os_image(), gpu_run.then(gpu), limits(), &script, Some(&disk));
+        let executor = if gpu_run { "GPU" } else { "CPU" };
+        assert_eq!(end.stuck, None, "{executor}:\n{}", end.output);
+        assert_eq!(end.stop, "Halted(0) []", "{executor}:\n{}", end.output);
+        for n in 1..=3 {
+            let line = format!("fsrace {n}: 0 wrong of 60\n");
+            assert!(end.output.contains(&line), "{executor}: no {line:?} in\n{}", end.output);
+        }
     }
     std::fs::remove_dir_all(disk.parent().unwrap()).ok();
 }
@@ -822,7 +856,7 @@ fn programs_from_outside_the_image_run_as_user_processes() {
             .expect("run pxi-run");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
-            stdout.contains(" paint hostile bigmem ai greet\n"),
+            stdout.contains(" paint hostile bigmem ai fsrace greet\n"),
             "cpu={cpu}:\n{stdout}"
         );
         assert!(
