@@ -120,18 +120,6 @@ fn session_with_disk(
     check(&cpu, "CPU", &expected);
     let gpu_run = run_gpu_with(gpu(), image, limits(), ROUNDS_PER_BATCH, host()).expect("GPU run");
     check(&gpu_run, "GPU", &expected);
-    // The compiled mode (an image compiles once per test binary: the
-    // pipeline is cached on the device).
-    let compiled = run_gpu_mode(
-        gpu(),
-        image,
-        limits(),
-        ROUNDS_PER_BATCH,
-        host(),
-        Mode::Compiled,
-    )
-    .expect("compiled GPU run");
-    check(&compiled, "GPU, compiled", &expected);
     (cpu, gpu_run)
 }
 
@@ -161,6 +149,35 @@ fn shell_commands_and_user_programs() {
             "paint: this host has no screen\n",
             "programs: shell hello counter primes pingpong pong spin preempt ipctest producer consumer oom sneaky calls switch paint hostile bigmem ai fsrace\n",
         ],
+    );
+}
+
+/// The compiled mode (docs/compiler.md) runs the OS like the interpreter: one
+/// session, since compiling os.pxs's hottest blocks costs seconds to minutes
+/// on lavapipe (every other session runs interpreted on both executors).
+#[test]
+fn a_session_runs_the_same_in_compiled_mode() {
+    let input = "run primes 30\nrun counter\n";
+    let expected = transcript(&[
+        "primes: 2 3 5 7 11 13 17 19 23 29\n",
+        "counter: 1 2 3 4 5\n",
+    ]);
+    let host = || CaptureHost::with_input(input.as_bytes());
+    let cpu = run_cpu_with(os_image(), limits(), ROUNDS_PER_BATCH, host());
+    check(&cpu, "CPU", &expected);
+    let compiled = run_gpu_mode(
+        gpu(),
+        os_image(),
+        limits(),
+        ROUNDS_PER_BATCH,
+        host(),
+        Mode::Compiled,
+    )
+    .expect("compiled GPU run");
+    check(&compiled, "GPU, compiled", &expected);
+    assert_eq!(
+        compiled.outcome.steps, cpu.outcome.steps,
+        "the same instructions"
     );
 }
 
@@ -504,13 +521,23 @@ fn concurrent_file_calls_keep_their_own_paths() {
         .wait_for("fsrace 1:")
         .wait_for("fsrace 2:");
     for gpu_run in [false, true] {
-        let end = run_script_with_disk(os_image(), gpu_run.then(gpu), limits(), &script, Some(&disk));
+        let end = run_script_with_disk(
+            os_image(),
+            gpu_run.then(gpu),
+            limits(),
+            &script,
+            Some(&disk),
+        );
         let executor = if gpu_run { "GPU" } else { "CPU" };
         assert_eq!(end.stuck, None, "{executor}:\n{}", end.output);
         assert_eq!(end.stop, "Halted(0) []", "{executor}:\n{}", end.output);
         for n in 1..=3 {
             let line = format!("fsrace {n}: 0 wrong of 60\n");
-            assert!(end.output.contains(&line), "{executor}: no {line:?} in\n{}", end.output);
+            assert!(
+                end.output.contains(&line),
+                "{executor}: no {line:?} in\n{}",
+                end.output
+            );
         }
     }
     std::fs::remove_dir_all(disk.parent().unwrap()).ok();
