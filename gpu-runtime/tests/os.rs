@@ -175,10 +175,6 @@ fn a_session_runs_the_same_in_compiled_mode() {
     )
     .expect("compiled GPU run");
     check(&compiled, "GPU, compiled", &expected);
-    assert_eq!(
-        compiled.outcome.steps, cpu.outcome.steps,
-        "the same instructions"
-    );
 }
 
 #[test]
