@@ -15,6 +15,7 @@ use gpu_runtime::testing::{
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::{Image, Limits};
+use support::disk::tool;
 use support::session::{Script, run_script, run_script_with_disk};
 
 const BANNER: &str = "pxOS 0.3: protected processes in pixels (4 harts + console, type help)\n";
@@ -255,19 +256,6 @@ fn fat_volume(name: &str, dirs: &[&str], files: &[(&str, &[u8])]) -> std::path::
     std::fs::create_dir_all(&dir).unwrap();
     let image = dir.join("disk.img");
     let _ = std::fs::remove_file(&image);
-    let tool = |program: &str, args: &[&str]| {
-        let out = std::process::Command::new(program)
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("{program}: {e} (scripts/setup.sh installs dosfstools, mtools)")
-            });
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     let img = image.to_str().unwrap();
     tool("mkfs.fat", &["-C", "-F", "32", img, "40960"]);
     for d in dirs {
