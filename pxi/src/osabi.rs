@@ -34,6 +34,12 @@ pub const CAP_ALL: u32 = 511;
 pub const SPAWN_TEXT: u32 = 0x8000;
 /// Words of a `SPAWN_TEXT` argument (at most 4 · ARG_WORDS − 1 bytes and a NUL).
 pub const ARG_WORDS: u32 = 32;
+/// log2 [`ARG_WORDS`]: the kernel finds a pid's argument text at `pid << ARG_SHIFT`.
+pub const ARG_SHIFT: u32 = ARG_WORDS.trailing_zeros();
+const _: () = assert!(
+    ARG_WORDS == 1 << ARG_SHIFT,
+    "ARG_WORDS must be a power of two"
+);
 
 /// Error results: every result `>= ERR_MIN` is an error, nothing else is.
 pub const ERRORS: &[(&str, u32, &str)] = &[
@@ -208,6 +214,7 @@ pub fn abi_pxs() -> String {
     s.push_str(&format!(
         ".equ ARG_WORDS, {ARG_WORDS} ; its words, at the end of the child's window\n"
     ));
+    s.push_str(&format!(".equ ARG_SHIFT, {ARG_SHIFT} ; log2 ARG_WORDS\n"));
     s
 }
 
