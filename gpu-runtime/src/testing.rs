@@ -86,6 +86,16 @@ pub enum Mode {
     Compiled,
 }
 
+impl Mode {
+    /// Whether the tests run *everything* in compiled mode too
+    /// (`PXOS_COMPILED=all`: every generated program and every os session;
+    /// hours on lavapipe, where each program compiles a shader). By default
+    /// the compiled mode runs a sample (docs/compiler.md).
+    pub fn compile_everything() -> bool {
+        std::env::var("PXOS_COMPILED").is_ok_and(|v| v == "all")
+    }
+}
+
 /// Run on the GPU runtime in `mode` with `host`.
 pub fn run_gpu_mode(
     gpu: &Gpu,

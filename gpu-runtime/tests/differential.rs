@@ -25,10 +25,12 @@ fn generated_programs_match() {
 }
 
 /// The compiled mode on every 25th program (each compiles a shader:
-/// `PXOS_DIFF_PROGRAMS` raises the count, `PXOS_DIFF_SEED` picks one).
+/// `PXOS_COMPILED=all` runs every one, `PXOS_DIFF_PROGRAMS` raises the count,
+/// `PXOS_DIFF_SEED` picks one).
 #[test]
 fn generated_programs_match_compiled() {
-    generated_programs_match_in(Mode::Compiled, 25);
+    let every = if Mode::compile_everything() { 1 } else { 25 };
+    generated_programs_match_in(Mode::Compiled, every);
 }
 
 fn generated_programs_match_in(mode: Mode, every: u64) {

@@ -121,6 +121,21 @@ fn session_with_disk(
     check(&cpu, "CPU", &expected);
     let gpu_run = run_gpu_with(gpu(), image, limits(), ROUNDS_PER_BATCH, host()).expect("GPU run");
     check(&gpu_run, "GPU", &expected);
+    if Mode::compile_everything() {
+        let compiled = run_gpu_mode(
+            gpu(),
+            image,
+            limits(),
+            ROUNDS_PER_BATCH,
+            host(),
+            Mode::Compiled,
+        );
+        check(
+            &compiled.expect("compiled GPU run"),
+            "GPU, compiled",
+            &expected,
+        );
+    }
     (cpu, gpu_run)
 }
 
@@ -155,7 +170,8 @@ fn shell_commands_and_user_programs() {
 
 /// The compiled mode (docs/compiler.md) runs the OS like the interpreter: one
 /// session, since compiling os.pxs's hottest blocks costs seconds to minutes
-/// on lavapipe (every other session runs interpreted on both executors).
+/// on lavapipe (every other session runs interpreted on both executors, and
+/// compiled too with `PXOS_COMPILED=all`).
 #[test]
 fn a_session_runs_the_same_in_compiled_mode() {
     let input = "run primes 30\nrun counter\n";

@@ -10,7 +10,7 @@ use std::time::Instant;
 use std::vec::Vec;
 
 use crate::devices::Devices;
-use crate::mailbox::{Host, Input};
+use crate::mailbox::{Host, Input, Received};
 use crate::virtio_blk::{BlockStore, Fault, IoError, SECTOR, VirtioBlk};
 
 /// The process's stdout and stdin, and a real clock.
@@ -139,6 +139,14 @@ impl Host for StdioHost {
         match std::io::stdin().lock().read(&mut byte) {
             Ok(1) => Input::Byte(byte[0]),
             _ => Input::Eof,
+        }
+    }
+
+    /// One read: a terminal answers a line, a pipe what is buffered.
+    fn read_bytes(&mut self, buf: &mut [u8]) -> Received {
+        match std::io::stdin().lock().read(buf) {
+            Ok(0) | Err(_) => Received::Eof,
+            Ok(n) => Received::Bytes(n),
         }
     }
 

@@ -190,6 +190,7 @@ syscalls! {
     Getc  = 5, "SYS_GETC",  "Read one byte of console input; waits until one arrives. Returns it, or EOF (0xFFFFFFFF) at end of input.";
     Heat  = 7, "SYS_HEAT",  "Profiling: returns the code address (`r2` = 0) or the execution count (`r2` = 1) of the `r1`-th most executed code pixel so far (0 = hottest; ties go to the lower address), or EOF when fewer pixels have run. Counts are taken at the end of the batch.";
     Load  = 8, "SYS_LOAD",  "Load a `.pxi` image from data memory (CPU-side decode): `r1` = address of a LD_WORDS-word block (bytes, length, code place and room, data place and room; out: code length, entry, memory words, initial data words), `r2` = LD_PROBE or LD_INSTALL. Returns 0, MB_NOTPXI, MB_CORRUPT, MB_TOOBIG or MB_FAULT. See docs/mailbox.md.";
+    Read  = 9, "SYS_READ",  "Read console input into word address `r1`: up to `r2` bytes (at most 256), packed little-endian four to a word, the rest of the last word zero. Waits until at least one byte arrives, then takes what has arrived. Returns the bytes read (0 when `r2` is 0), EOF at end of input, or ERR_FAULT.";
     Blit  = 6, "SYS_BLIT",  "Draw `r2` (at most 64) 0xAARRGGBB pixels from word address `r1` in a row on the screen, starting at x = `r3` & 0xFFFF, y = `r3` >> 16. Returns the pixels drawn, ERR_FAULT, or ERR_NOSYS when the host has no screen.";
     DevInfo  = 16, "SYS_DEVINFO",  "Device table: field `r2` (DEV_KIND, DEV_IRQ, DEV_REGIONS, DEV_REGION_LEN + i) of device `r1`. Returns the value, or ERR_NODEV past the table.";
     DevRead  = 17, "SYS_DEVREAD",  "Read a device register: `r1` = device | region << 8 | width << 16 (width 1, 2 or 4 bytes), `r2` = byte offset in the region. Returns the value, ERR_NODEV, or ERR_DENIED outside the granted region or misaligned.";
@@ -209,6 +210,17 @@ pub enum Input {
     Eof,
 }
 
+/// One console-input poll for several bytes (`SYS_READ`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// This many bytes (at least one) arrived.
+    Bytes(usize),
+    /// No input yet; ask again later (the hart keeps waiting).
+    NotYet,
+    /// Input is closed.
+    Eof,
+}
+
 /// The devices behind the mailbox, implemented by each host (std process,
 /// test harness, microkernel).
 pub trait Host {
@@ -218,6 +230,29 @@ pub trait Host {
     fn clock_us(&mut self) -> u64;
     /// Poll console input.
     fn read_byte(&mut self) -> Input;
+    /// Poll console input for up to `buf.len()` bytes: what has arrived, without
+    /// waiting for more once one byte is there. The default polls
+    /// [`Host::read_byte`] until it has no byte (end of input after some bytes
+    /// is reported by the next poll, so `read_byte` must keep answering
+    /// [`Input::Eof`] once input has ended). A host whose `read_byte` blocks
+    /// (a terminal) overrides it with one blocking read.
+    fn read_bytes(&mut self, buf: &mut [u8]) -> Received {
+        let mut n = 0;
+        for byte in buf.iter_mut() {
+            match self.read_byte() {
+                Input::Byte(b) => *byte = b,
+                Input::NotYet => break,
+                Input::Eof if n == 0 => return Received::Eof,
+                Input::Eof => break,
+            }
+            n += 1;
+        }
+        if n == 0 {
+            Received::NotYet
+        } else {
+            Received::Bytes(n)
+        }
+    }
     /// Nothing can progress until input arrives: wait a little (or `hlt`).
     fn idle(&mut self) {}
     /// Draw a row of 0xAARRGGBB `pixels` at (`x`, `y`); false when there is no screen.
@@ -242,6 +277,10 @@ pub struct Serviced {
     pub freed: u32,
     /// Set when a hart asked to halt the machine: its exit status.
     pub halt: Option<u32>,
+    /// Slots (bit `i` = slot `i`) whose reply carries bytes in its payload
+    /// for the driver to copy into data memory at `r1` (`SYS_READ`; see
+    /// [`reply_words`]).
+    pub filled: u32,
 }
 
 /// Whether a posted request needs the executor's execution counts ([`Call::Heat`]).
@@ -318,6 +357,13 @@ pub fn service(
                 Input::Eof => Some(EOF),
                 Input::NotYet => None,
             },
+            Some(Call::Read) => {
+                let result = read_input(slot, arg0, arg1, memory_words, host);
+                if result.is_some_and(|n| n != ERR_FAULT && n != EOF && n != 0) {
+                    done.filled |= 1 << i;
+                }
+                result
+            }
             Some(Call::Heat) => Some(counts.map_or(ERR_NOSYS, |c| hottest(c, arg0, arg1))),
             // Needs the executor's memory and code: `pxi::run::drive` answers it.
             Some(Call::Load) => continue,
@@ -394,6 +440,43 @@ fn write_payload(
     }
     host.write(&bytes[..len as usize]);
     len
+}
+
+/// `SYS_READ`: console input into the slot's payload; `None` keeps it waiting.
+fn read_input(
+    slot: &mut [u32],
+    addr: u32,
+    len: u32,
+    memory_words: u32,
+    host: &mut impl Host,
+) -> Option<u32> {
+    let len = len.min(PAYLOAD_BYTES);
+    if addr as u64 + len.div_ceil(4) as u64 > memory_words as u64 {
+        return Some(ERR_FAULT);
+    }
+    if len == 0 {
+        return Some(0);
+    }
+    let mut bytes = [0u8; PAYLOAD_BYTES as usize];
+    let n = match host.read_bytes(&mut bytes[..len as usize]) {
+        Received::Bytes(n) => n.min(len as usize),
+        Received::NotYet => return None,
+        Received::Eof => return Some(EOF),
+    };
+    for (word, chunk) in slot[W_PAYLOAD..].iter_mut().zip(bytes[..n].chunks(4)) {
+        let mut le = [0u8; 4];
+        le[..chunk.len()].copy_from_slice(chunk);
+        *word = u32::from_le_bytes(le);
+    }
+    Some(n as u32)
+}
+
+/// The payload words of a replied `SYS_READ` (slot `i` of [`Serviced::filled`])
+/// and the data address they belong at.
+pub fn reply_words(mailbox: &[u32], i: usize) -> (u32, &[u32]) {
+    let slot = &mailbox[i * SLOT_WORDS..(i + 1) * SLOT_WORDS];
+    let words = slot[W_RESULT].min(PAYLOAD_BYTES).div_ceil(4) as usize;
+    (slot[W_ARG0], &slot[W_PAYLOAD..W_PAYLOAD + words])
 }
 
 fn blit_payload(
@@ -579,10 +662,66 @@ mod tests {
                 replied: 3,
                 waiting: 0,
                 freed: 0,
-                halt: None
+                halt: None,
+                filled: 0,
             }
         );
         assert_eq!(mb[3 * SLOT_WORDS + W_STATE], REPLIED);
+    }
+
+    fn recorder(input: &[Input]) -> Recorder {
+        Recorder {
+            out: vec![],
+            input: input.to_vec(),
+        }
+    }
+
+    #[test]
+    fn read_takes_what_has_arrived_and_packs_it() {
+        let mut mb = vec![0; MAILBOX_WORDS];
+        post(&mut mb, 4, 0, Call::Read as u32, [10, 8, 0]);
+        let bytes = b"hello".map(Input::Byte);
+        let mut host = recorder(&[&bytes[..], &[Input::NotYet, Input::Byte(b'!')]].concat());
+        let done = service(&mut mb, 16, None, &mut host);
+        assert_eq!((done.replied, done.filled), (1, 1 << 4));
+        assert_eq!(
+            mb[4 * SLOT_WORDS + W_RESULT],
+            5,
+            "stops at the first NotYet"
+        );
+        assert_eq!(reply_words(&mb, 4), (10, &[0x6c6c_6568, 0x6f][..]));
+        // The next read gets the rest; then end of input, after no bytes, is EOF.
+        post(&mut mb, 4, 1, Call::Read as u32, [10, 8, 0]);
+        service(&mut mb, 16, None, &mut host);
+        assert_eq!(reply_words(&mb, 4), (10, &[b'!' as u32][..]));
+        post(&mut mb, 4, 2, Call::Read as u32, [10, 8, 0]);
+        let done = service(&mut mb, 16, None, &mut host);
+        assert_eq!((mb[4 * SLOT_WORDS + W_RESULT], done.filled), (EOF, 0));
+    }
+
+    #[test]
+    fn read_waits_for_input_and_checks_its_range() {
+        let mut mb = vec![0; MAILBOX_WORDS];
+        post(&mut mb, 0, 0, Call::Read as u32, [0, 4, 0]);
+        post(&mut mb, 1, 1, Call::Read as u32, [15, 5, 0]);
+        post(&mut mb, 2, 2, Call::Read as u32, [16, 0, 0]);
+        post(&mut mb, 3, 3, Call::Read as u32, [12, 1000, 0]);
+        let mut host = recorder(&[Input::NotYet, Input::Byte(1)]);
+        let done = service(&mut mb, 16, None, &mut host);
+        assert_eq!(mb[W_STATE], REQUEST, "no input yet: the read stays posted");
+        assert_eq!(mb[SLOT_WORDS + W_RESULT], ERR_FAULT, "two words from 15");
+        assert_eq!(
+            mb[2 * SLOT_WORDS + W_RESULT],
+            0,
+            "nothing asked, nothing read"
+        );
+        assert_eq!(
+            mb[3 * SLOT_WORDS + W_RESULT],
+            ERR_FAULT,
+            "1000 bytes are cut to 256, which still do not fit"
+        );
+        assert_eq!((done.waiting, done.replied, done.filled), (1, 3, 0));
+        assert_eq!(host.input, [Input::Byte(1)], "faults consume no input");
     }
 
     #[test]

@@ -147,6 +147,20 @@ fn run_loads<X: Executor>(executor: &mut X) -> Result<u32, X::Error> {
     Ok(replied)
 }
 
+/// Copy the bytes of the `SYS_READ` replies in `filled` (see
+/// [`mailbox::Serviced::filled`]) into data memory, before the harts run again.
+fn deliver_input<X: Executor>(executor: &mut X, filled: u32) -> Result<(), X::Error> {
+    for i in (0..mailbox::SLOTS).filter(|i| filled & (1 << i) != 0) {
+        let mut buf = [0u32; mailbox::PAYLOAD_WORDS];
+        let (addr, words) = mailbox::reply_words(executor.mailbox(), i);
+        let n = words.len();
+        buf[..n].copy_from_slice(words);
+        // `service` checked the range against memory_words: the write cannot miss.
+        executor.write_memory(addr, &buf[..n])?;
+    }
+    Ok(())
+}
+
 /// Let devices notified during the last service do their DMA.
 fn run_devices<X: Executor>(executor: &mut X, host: &mut impl Host) -> Result<(), X::Error> {
     let memory_words = executor.memory_words();
@@ -248,6 +262,7 @@ pub fn drive<X: Executor>(
             None
         };
         let mut done = mailbox::service(executor.mailbox(), memory_words, counts.as_deref(), host);
+        deliver_input(executor, done.filled)?;
         run_devices(executor, host)?;
         if done.halt.is_none() {
             done.replied += run_loads(executor)?;

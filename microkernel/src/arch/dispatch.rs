@@ -10,7 +10,7 @@ use super::interrupts;
 use super::serial::Com1;
 use crate::screen::ProgramView;
 use pxi::devices::Devices;
-use pxi::mailbox::{Host, Input};
+use pxi::mailbox::{Host, Input, Received};
 use pxi::run::{self, BatchReport, Executor, Outcome};
 use pxi::{Limits, Machine};
 
@@ -164,6 +164,10 @@ impl Host for ScreenHost<'_, '_, '_> {
 
     fn read_byte(&mut self) -> Input {
         self.host.read_byte()
+    }
+
+    fn read_bytes(&mut self, buf: &mut [u8]) -> Received {
+        self.host.read_bytes(buf)
     }
 
     fn idle(&mut self) {
