@@ -4,7 +4,9 @@
 //! `run_slice` (one invocation per hart, bounded by the slice budget),
 //! `run_vector` (indirect: one workgroup per queued vector instruction and
 //! 4096-element chunk), `run_tensor` (the same for tensor instructions:
-//! 64 rows or 4096 elements per workgroup) and `resolve` (one workgroup: spawns, mailbox posting,
+//! 64 rows or 4096 elements per workgroup; each pass has its own indirect
+//! dispatch, so a round without tensor work runs no tensor workgroup and
+//! vice versa) and `resolve` (one workgroup: spawns, mailbox posting,
 //! control block). A batch of rounds is one submission followed by one small
 //! readback (control block + mailbox); the host services the mailbox between
 //! batches with the same `pxi::mailbox::service` the CPU interpreter uses.
@@ -402,7 +404,9 @@ impl std::fmt::Display for CompileReport {
     }
 }
 
-/// Dispatches per round: run_slice, run_vector, resolve.
+/// Byte offset of the tensor pass's indirect dispatch in the dispatch buffer.
+const TENSOR_DISPATCH: u64 = 3 * 4;
+/// Dispatches per round.
 const DISPATCHES: [&str; 4] = ["run_slice", "run_vector", "run_tensor", "resolve"];
 /// Timestamps per round: the start and end of each dispatch's pass.
 const ROUND_QUERIES: u32 = 2 * DISPATCHES.len() as u32;
@@ -596,10 +600,11 @@ impl<'g> GpuMachine<'g> {
                 &vec![0; hart_count as usize * Q_ENTRY_WORDS],
                 wgpu::BufferUsages::empty(),
             ),
+            // The vector pass's indirect dispatch, then the tensor pass's (interpreter.wgsl).
             dispatch: storage(
                 gpu,
-                "vector dispatch",
-                &[0, 0, 1],
+                "pass dispatches",
+                &[0, 0, 1, 0, 0, 1],
                 wgpu::BufferUsages::INDIRECT,
             ),
             outbox: storage(
@@ -700,7 +705,7 @@ impl<'g> GpuMachine<'g> {
             2 => {
                 pass.set_pipeline(&p.run_tensor);
                 pass.set_bind_group(0, &self.tensor_group, &[]);
-                pass.dispatch_workgroups_indirect(&self.buffers.dispatch, 0);
+                pass.dispatch_workgroups_indirect(&self.buffers.dispatch, TENSOR_DISPATCH);
             }
             _ => {
                 pass.set_pipeline(&p.resolve);

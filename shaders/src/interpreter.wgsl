@@ -28,9 +28,11 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> counts: array<atomic<u32>>;
 // Queued vector instructions, Q_ENTRY_WORDS each.
 @group(0) @binding(6) var<storage, read_write> queue: array<atomic<u32>>;
-// Indirect dispatch of the vector pass: (max chunks, entries, 1). Chunks go in x:
-// llvmpipe spreads workgroups over its threads along x (measured 2x for one big op).
-@group(0) @binding(7) var<storage, read_write> dispatch: array<atomic<u32>, 3>;
+// Indirect dispatches: the vector pass (max vector chunks, entries, 1), then the
+// tensor pass (max tensor chunks, last tensor entry + 1, 1) (tensor_queue.wgsl).
+// Chunks go in x: llvmpipe spreads workgroups over its threads along x (measured
+// 2x for one big op). A pass without work dispatches no workgroup.
+@group(0) @binding(7) var<storage, read_write> dispatch: array<atomic<u32>, 6>;
 @group(0) @binding(8) var<uniform> params: Params;
 // OUTBOX_WORDS per hart: calls posted without a reply this round (count, then
 // entries of call, r1..r3, payload), moved into the mailbox by resolve.
@@ -932,6 +934,5 @@ fn finish_round(counted: bool, spawned: u32) {
     atomicStore(&control[S_PENDING], 0u);
     atomicStore(&control[S_ROUND_STEPS], 0u);
     atomicStore(&control[S_PROGRESS], 0u);
-    atomicStore(&dispatch[0], 0u);
-    atomicStore(&dispatch[1], 0u);
+    clear_dispatch();
 }

@@ -211,8 +211,12 @@ fn queue_tensor(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
     if (!t_check(op, w)) {
         return false;
     }
+    // The entry comes from the queue shared with vector instructions, the
+    // workgroups from the tensor pass's own dispatch (a pass that runs for
+    // nothing costs about as much as half a vadd of 4M words on llvmpipe).
     let e = atomicAdd(&dispatch[1], 1u);
-    atomicMax(&dispatch[0], max(1u, t_chunks(op, w)));
+    atomicMax(&dispatch[3], max(1u, t_chunks(op, w)));
+    atomicMax(&dispatch[4], e + 1u);
     let q = e * Q_ENTRY_WORDS;
     atomicStore(&queue[q + 0u], hart);
     atomicStore(&queue[q + 1u], op | (a << 8u));
@@ -225,4 +229,12 @@ fn queue_tensor(hart: u32, op: u32, a: u32, b: u32, c: u32, word: u32) -> bool {
         atomicStore(&queue[q + 2u + i], w[i] + select(0u, dbase, (addresses & (1u << i)) != 0u));
     }
     return true;
+}
+
+// Empty both passes' dispatches for the next round (resolve).
+fn clear_dispatch() {
+    for (var k = 0u; k < 6u; k += 3u) {
+        atomicStore(&dispatch[k], 0u);
+        atomicStore(&dispatch[k + 1u], 0u);
+    }
 }
