@@ -40,8 +40,13 @@ fn shell() -> &'static Image {
 /// The file shell built with its directory-index settings replaced: `(harts, FS_HELPERS,
 /// FS_SCAN)`; FS_SCAN 0 turns the indexes off (every lookup scans, as before them).
 fn shell_variant(harts: u32, helpers: u32, scan: u32) -> Image {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fsh.pxs");
-    let text = std::fs::read_to_string(path).expect("examples/fsh.pxs");
+    variant("fsh.pxs", harts, helpers, scan)
+}
+
+/// `examples/NAME` built with its `.harts`, `FS_HELPERS` and `FS_SCAN` lines replaced.
+fn variant(name: &str, harts: u32, helpers: u32, scan: u32) -> Image {
+    let path = format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect(name);
     let mut replaced = 0;
     let text: String = text
         .lines()
@@ -59,8 +64,8 @@ fn shell_variant(harts: u32, helpers: u32, scan: u32) -> Image {
             new + "\n"
         })
         .collect();
-    assert_eq!(replaced, 3, "fsh.pxs sets .harts, FS_HELPERS and FS_SCAN");
-    pxi_asm::assemble_source(path, &text)
+    assert_eq!(replaced, 3, "{name} sets .harts, FS_HELPERS and FS_SCAN");
+    pxi_asm::assemble_source(&path, &text)
         .unwrap_or_else(|e| panic!("{e}"))
         .image
 }
@@ -508,6 +513,77 @@ fn directory_indexes_change_no_answer() {
     let (_, _, _, scan_steps) = &runs[2];
     assert!(
         scan_steps / indexed_steps > 10,
+        "the index is used: {indexed_steps} instructions with it, {scan_steps} scanning"
+    );
+}
+
+/// The same for the OS (examples/os.pxs: the kernel's file calls under its lock, the
+/// user-mode shell): a session in a 1,000-file directory with the index built by the
+/// kernel's hart and 3 helper harts, by the kernel's hart alone, and with no index prints
+/// the same and leaves byte-identical images; fsck.fat finds nothing.
+#[test]
+fn the_os_directory_indexes_change_no_answer() {
+    let disk = Disk::new("os-index");
+    disk.mkdir("/many");
+    let host = numbered_files("os-index-many", 1000);
+    disk.put_dir(&host, "/many");
+    std::fs::remove_dir_all(&host).unwrap();
+    disk.put("/many/README.TXT", b"short name only\n");
+    disk.put("/many/A Long File Name With Spaces.text", b"spaces\n");
+    let script = "stat many/file-0999.txt\nstat many/file-0998.txt\nstat many/file-0997.txt\n\
+                  stat many/file-0996.txt\nstat many/file-0995.txt\nstat many/readme.txt\nstat many/FILE-0~1.TXT\n\
+                  stat \"many/a long file name with SPACES.TEXT\"\nstat many/nothing.txt\n\
+                  write many/new-one.txt hello\nstat many/new-one.txt\n\
+                  rm many/file-0500.txt\nstat many/file-0500.txt\nstat many/file-0501.txt\n\
+                  write \"many/Another Long Name.txt\" x\nmv many/file-0001.txt many/renamed.txt\n\
+                  stat many/file-0001.txt\nstat many/RENAMED.TXT\nmv many/file-0002.txt top.txt\n\
+                  mkdir many/sub\nwrite many/sub/in.txt deep\ncat many/sub/in.txt\n\
+                  rm many/sub/in.txt\nrmdir many/sub\ncp many/file-0003.txt many/copy.txt\n\
+                  cat \"many/another long name.txt\"\nstat many/copy.txt\nls -l many\nsync\n";
+    let limits = Limits {
+        slice_steps: 4096,
+        max_steps: 400_000_000,
+    };
+    let variants = [
+        ("3 helper harts", variant("os.pxs", 8, 3, 8192)),
+        ("no helpers", variant("os.pxs", 5, 0, 8192)),
+        ("no index", variant("os.pxs", 5, 0, 0)),
+    ];
+    let mut runs = Vec::new();
+    for (name, image) in &variants {
+        let copy = Disk {
+            path: temp(&format!("os-index-{}.img", name.replace(' ', "-"))),
+        };
+        std::fs::copy(&disk.path, &copy.path).unwrap();
+        let mut host = CaptureHost::with_input(script.as_bytes());
+        attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
+        let run = run_cpu_with(image, limits, 4, host);
+        assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
+        copy.fsck();
+        runs.push((name, text(&run), copy.bytes(), run.outcome.steps));
+    }
+    let (_, out, image, indexed_steps) = &runs[0];
+    for expected in [
+        "pxos$ many/file-0995.txt: file, 10 bytes\npxos$ many/readme.txt: file, 16 bytes\n",
+        "pxos$ many/FILE-0~1.TXT: file, 10 bytes\n",
+        "pxos$ error: no such file or directory\npxos$ pxos$ many/new-one.txt: file, 6 bytes\n",
+        "pxos$ pxos$ error: no such file or directory\npxos$ many/file-0501.txt: file, 10 bytes\n",
+        "pxos$ pxos$ error: no such file or directory\npxos$ many/RENAMED.TXT: file, 10 bytes\n",
+        "pxos$ deep\n",
+        "pxos$ x\npxos$ many/copy.txt: file, 10 bytes\n",
+        "- 10 file-0999.txt\n",
+        "- 10 renamed.txt\n",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(!out.contains("file-0500.txt\n"), "{out}");
+    for (name, other, other_image, _) in &runs[1..] {
+        assert_eq!(other, out, "{name} printed something else");
+        assert!(other_image == image, "{name} left another image");
+    }
+    let (_, _, _, scan_steps) = &runs[2];
+    assert!(
+        *scan_steps > indexed_steps + indexed_steps / 5,
         "the index is used: {indexed_steps} instructions with it, {scan_steps} scanning"
     );
 }
