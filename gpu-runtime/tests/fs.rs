@@ -588,13 +588,15 @@ fn the_os_directory_indexes_change_no_answer() {
     );
 }
 
-/// A benchmark row: name, the shell build, pxOS script, the reference's wall time (None:
-/// no reference).
+/// A benchmark row: name, the build (`fsh` or the OS), pxOS script, the reference's wall
+/// time (None: no reference), whether the GPU runtime runs it too (the OS without an index
+/// stats 1,000 files in minutes there).
 type Case<'a> = (
     &'a str,
     &'a Image,
-    &'a str,
+    String,
     Option<Box<dyn Fn() -> f64 + 'a>>,
+    bool,
 );
 
 /// One measured shell session: instructions, rounds and wall time.
@@ -648,7 +650,10 @@ fn wall(program: &str, args: &[&str]) -> f64 {
 /// pxOS against mtools on the same image (and `stat` against Linux on tmpfs):
 /// `cargo test --release -p gpu-runtime --test fs -- --ignored --nocapture`.
 /// Each pxOS figure is a session with the operation minus the same session
-/// without it (mount, sync), so it is the operation alone. Results: docs/benchmarks.md.
+/// without it (mount, sync), so it is the operation alone. The rows run `fsh` and then the
+/// OS (examples/os.pxs: its user-mode shell over the kernel's file calls) with and without
+/// directory indexes; `PXOS_BENCH=TEXT` runs only the rows whose name contains TEXT.
+/// Results: docs/benchmarks.md.
 #[test]
 #[ignore = "benchmark: run by hand, numbers go to docs/benchmarks.md"]
 fn bench_against_mtools() {
@@ -705,54 +710,137 @@ fn bench_against_mtools() {
     };
     let one_hart = shell_variant(1, 0, 8192);
     let no_index = shell_variant(1, 0, 0);
-    let cases: [Case; 8] = [
+    let os = variant("os.pxs", 8, 3, 8192);
+    let os_one_hart = variant("os.pxs", 5, 0, 8192);
+    let os_no_index = variant("os.pxs", 5, 0, 0);
+    let os_stat: String = (0..1000)
+        .map(|i| format!("stat many/file-{i:04}.txt\n"))
+        .chain(["sync\n".to_string()])
+        .collect();
+    let os_create: String = (0..100)
+        .map(|i| format!("write new/file-{i:04}.txt file {i:04}\n"))
+        .chain(["sync\n".to_string()])
+        .collect();
+    let stat_reference = move || linux_stat;
+    let cases: Vec<Case> = vec![
         (
             "`ls -l` of 1,000 files vs `mdir`",
             shell(),
-            "ls -l many\n",
+            "ls -l many\n".into(),
             Some(Box::new(mdir)),
+            true,
         ),
         (
             "`cat` 1 MiB vs `mcopy … -`",
             shell(),
-            "cat big.bin\n",
+            "cat big.bin\n".into(),
             Some(Box::new(mcopy_big)),
+            true,
         ),
         (
             "`read` 1 MiB (64 KiB calls, no console) vs `mcopy … -`",
             shell(),
-            "read big.bin\n",
+            "read big.bin\n".into(),
             Some(Box::new(mcopy_big)),
+            true,
         ),
         (
             "create 100 files (`mkfiles`) vs one `mcopy`",
             shell(),
-            "mkfiles new 100\n",
+            "mkfiles new 100\n".into(),
             Some(Box::new(one_mcopy)),
+            true,
         ),
         (
             "`stat` 1,000 files (`statall`) vs Linux `stat` on tmpfs",
             shell(),
-            "statall many 1000\n",
-            Some(Box::new(move || linux_stat)),
+            "statall many 1000\n".into(),
+            Some(Box::new(stat_reference)),
+            true,
         ),
         (
             "first lookup in the 1,000-file directory: index built by 4 harts",
             shell(),
-            "stat many/file-0999.txt\n",
+            "stat many/file-0999.txt\n".into(),
             None,
+            true,
         ),
         (
             "the same, index built by 1 hart",
             &one_hart,
-            "stat many/file-0999.txt\n",
+            "stat many/file-0999.txt\n".into(),
             None,
+            true,
         ),
         (
             "the same without an index (a scan)",
             &no_index,
-            "stat many/file-0999.txt\n",
+            "stat many/file-0999.txt\n".into(),
             None,
+            true,
+        ),
+        (
+            "OS: `ls -l` of 1,000 files vs `mdir`",
+            &os,
+            "ls -l many\nsync\n".into(),
+            Some(Box::new(mdir)),
+            true,
+        ),
+        (
+            "OS without an index: `ls -l` of 1,000 files",
+            &os_no_index,
+            "ls -l many\nsync\n".into(),
+            None,
+            true,
+        ),
+        (
+            "OS: `stat` 1,000 files (1,000 commands) vs Linux `stat` on tmpfs",
+            &os,
+            os_stat.clone(),
+            Some(Box::new(stat_reference)),
+            true,
+        ),
+        (
+            "OS without an index: `stat` 1,000 files",
+            &os_no_index,
+            os_stat,
+            None,
+            false,
+        ),
+        (
+            "OS: create 100 files (100 `write`s) vs one `mcopy`",
+            &os,
+            os_create.clone(),
+            Some(Box::new(one_mcopy)),
+            true,
+        ),
+        (
+            "OS without an index: create 100 files",
+            &os_no_index,
+            os_create,
+            None,
+            true,
+        ),
+        (
+            "OS: first lookup in the 1,000-file directory: index built by 4 harts",
+            &os,
+            "stat many/file-0999.txt\nsync\n".into(),
+            None,
+            true,
+        ),
+        (
+            "OS: the same, index built by 1 hart",
+            &os_one_hart,
+            "stat many/file-0999.txt\nsync\n".into(),
+            None,
+            true,
+        ),
+        (
+            "OS: the same without an index (a scan)",
+            &os_no_index,
+            "stat many/file-0999.txt\nsync\n".into(),
+            None,
+            true,
         ),
     ];
     let fresh_new = || {
@@ -764,26 +852,45 @@ fn bench_against_mtools() {
         "| operation | pxOS CPU interpreter: instructions, rounds, ms | pxOS GPU runtime: rounds, ms | reference: ms |"
     );
     println!("|---|---|---|---|");
-    for (name, image, script, reference) in &cases {
-        let reset: &dyn Fn() = if script.starts_with("mkfiles") {
+    let only = std::env::var("PXOS_BENCH").unwrap_or_default();
+    for (name, image, script, reference, on_gpu) in &cases {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
+        let reset: &dyn Fn() = if script.starts_with("mkfiles") || script.starts_with("write new/")
+        {
             &fresh_new
         } else {
             &|| {}
         };
-        let base_cpu = measure(image, &disk, "df\n", false, 5, &|| {});
-        let base_gpu = measure(image, &disk, "df\n", true, 3, &|| {});
+        // The OS syncs only when told (fsh does at the end of input): its rows end with
+        // `sync`, and so does their base session.
+        let base = if script.ends_with("sync\n") {
+            "df\nsync\n"
+        } else {
+            "df\n"
+        };
+        let base_cpu = measure(image, &disk, base, false, 5, &|| {});
         let cpu = measure(image, &disk, script, false, 3, reset);
-        let gpu = measure(image, &disk, script, true, 1, reset);
+        let gpu_cell = if *on_gpu {
+            let base_gpu = measure(image, &disk, base, true, 3, &|| {});
+            let gpu = measure(image, &disk, script, true, 1, reset);
+            format!(
+                "{}, {:.0}",
+                gpu.rounds - base_gpu.rounds,
+                (gpu.seconds - base_gpu.seconds) * 1e3
+            )
+        } else {
+            "not run".to_string()
+        };
         let reference_ms = reference
             .as_ref()
             .map_or("—".to_string(), |r| format!("{:.2}", r() * 1e3));
         println!(
-            "| {name} | {}, {}, {:.1} | {}, {:.0} | {reference_ms} |",
+            "| {name} | {}, {}, {:.1} | {gpu_cell} | {reference_ms} |",
             cpu.steps - base_cpu.steps,
             cpu.rounds - base_cpu.rounds,
             (cpu.seconds - base_cpu.seconds) * 1e3,
-            gpu.rounds - base_gpu.rounds,
-            (gpu.seconds - base_gpu.seconds) * 1e3,
         );
     }
     std::fs::remove_dir_all(&host).unwrap();
