@@ -438,6 +438,45 @@ fn the_gpu_runtime_runs_the_same_session() {
     );
 }
 
+/// A disk with `/many`: 1,000 numbered files written by one mcopy, a file with an 8.3 name
+/// only and one with a long name with spaces.
+fn many_files_disk(name: &str) -> Disk {
+    let disk = Disk::new(name);
+    disk.mkdir("/many");
+    let host = numbered_files(&format!("{name}-many"), 1000);
+    disk.put_dir(&host, "/many");
+    std::fs::remove_dir_all(&host).unwrap();
+    disk.put("/many/README.TXT", b"short name only\n");
+    disk.put("/many/A Long File Name With Spaces.text", b"spaces\n");
+    disk
+}
+
+/// One session of `script` per build in `variants` on a copy of `disk` (CPU interpreter):
+/// each must halt with 0 and leave a volume fsck.fat finds nothing in. Returns each
+/// build's output, image and instructions.
+fn sessions_on_copies<'a>(
+    disk: &Disk,
+    script: &str,
+    variants: &'a [(&'a str, Image)],
+    limits: Limits,
+) -> Vec<(&'a str, String, Vec<u8>, u64)> {
+    variants
+        .iter()
+        .map(|(name, image)| {
+            let copy = Disk {
+                path: temp(&format!("{}.img", name.replace(' ', "-"))),
+            };
+            std::fs::copy(&disk.path, &copy.path).unwrap();
+            let mut host = CaptureHost::with_input(script.as_bytes());
+            attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
+            let run = run_cpu_with(image, limits, 1, host);
+            assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
+            copy.fsck();
+            (*name, text(&run), copy.bytes(), run.outcome.steps)
+        })
+        .collect()
+}
+
 /// Directory indexes (examples/lib/fat32_index.pxs) only make lookups faster: the same
 /// session on copies of one image — a 1,000-file directory written by mcopy, long names,
 /// 8.3 names, aliases, creating, removing (free entries inside the directory), renaming,
@@ -445,13 +484,7 @@ fn the_gpu_runtime_runs_the_same_session() {
 /// 4 harts, by 1 hart, and with no index at all; fsck.fat finds nothing.
 #[test]
 fn directory_indexes_change_no_answer() {
-    let disk = Disk::new("index");
-    disk.mkdir("/many");
-    let host = numbered_files("index-many", 1000);
-    disk.put_dir(&host, "/many");
-    std::fs::remove_dir_all(&host).unwrap();
-    disk.put("/many/README.TXT", b"short name only\n");
-    disk.put("/many/A Long File Name With Spaces.text", b"spaces\n");
+    let disk = many_files_disk("index");
     let script = "statall many 1000\nstat many/readme.txt\nstat many/FILE-0~1.TXT\n\
                   stat \"many/a long file name with SPACES.TEXT\"\nstat many/nothing.txt\n\
                   write many/new-one.txt hello\nstat many/new-one.txt\n\
@@ -461,23 +494,11 @@ fn directory_indexes_change_no_answer() {
                   mkdir many/sub\nrmdir many/sub\nmkfiles many 20\nstatall many 20\n\
                   cat \"many/another long name.txt\"\nstatall many 1000\nls -l many\n";
     let variants = [
-        ("4 harts", shell_variant(4, 3, 8192)),
-        ("1 hart", shell_variant(1, 0, 8192)),
-        ("no index", shell_variant(1, 0, 0)),
+        ("index 4 harts", shell_variant(4, 3, 8192)),
+        ("index 1 hart", shell_variant(1, 0, 8192)),
+        ("index none", shell_variant(1, 0, 0)),
     ];
-    let mut runs = Vec::new();
-    for (name, image) in &variants {
-        let copy = Disk {
-            path: temp(&format!("index-{}.img", name.replace(' ', "-"))),
-        };
-        std::fs::copy(&disk.path, &copy.path).unwrap();
-        let mut host = CaptureHost::with_input(script.as_bytes());
-        attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
-        let run = run_cpu_with(image, limits(), 1, host);
-        assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
-        copy.fsck();
-        runs.push((name, text(&run), copy.bytes(), run.outcome.steps));
-    }
+    let runs = sessions_on_copies(&disk, script, &variants, limits());
     let (_, out, image, indexed_steps) = &runs[0];
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "10000", "{out}");
@@ -523,13 +544,7 @@ fn directory_indexes_change_no_answer() {
 /// the same and leaves byte-identical images; fsck.fat finds nothing.
 #[test]
 fn the_os_directory_indexes_change_no_answer() {
-    let disk = Disk::new("os-index");
-    disk.mkdir("/many");
-    let host = numbered_files("os-index-many", 1000);
-    disk.put_dir(&host, "/many");
-    std::fs::remove_dir_all(&host).unwrap();
-    disk.put("/many/README.TXT", b"short name only\n");
-    disk.put("/many/A Long File Name With Spaces.text", b"spaces\n");
+    let disk = many_files_disk("os-index");
     let script = "stat many/file-0999.txt\nstat many/file-0998.txt\nstat many/file-0997.txt\n\
                   stat many/file-0996.txt\nstat many/file-0995.txt\nstat many/readme.txt\nstat many/FILE-0~1.TXT\n\
                   stat \"many/a long file name with SPACES.TEXT\"\nstat many/nothing.txt\n\
@@ -545,23 +560,11 @@ fn the_os_directory_indexes_change_no_answer() {
         max_steps: 400_000_000,
     };
     let variants = [
-        ("3 helper harts", variant("os.pxs", 8, 3, 8192)),
-        ("no helpers", variant("os.pxs", 5, 0, 8192)),
-        ("no index", variant("os.pxs", 5, 0, 0)),
+        ("os 3 helper harts", variant("os.pxs", 8, 3, 8192)),
+        ("os no helpers", variant("os.pxs", 5, 0, 8192)),
+        ("os no index", variant("os.pxs", 5, 0, 0)),
     ];
-    let mut runs = Vec::new();
-    for (name, image) in &variants {
-        let copy = Disk {
-            path: temp(&format!("os-index-{}.img", name.replace(' ', "-"))),
-        };
-        std::fs::copy(&disk.path, &copy.path).unwrap();
-        let mut host = CaptureHost::with_input(script.as_bytes());
-        attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
-        let run = run_cpu_with(image, limits, 4, host);
-        assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
-        copy.fsck();
-        runs.push((name, text(&run), copy.bytes(), run.outcome.steps));
-    }
+    let runs = sessions_on_copies(&disk, script, &variants, limits);
     let (_, out, image, indexed_steps) = &runs[0];
     for expected in [
         "pxos$ many/file-0995.txt: file, 10 bytes\npxos$ many/readme.txt: file, 16 bytes\n",
