@@ -40,8 +40,13 @@ fn shell() -> &'static Image {
 /// The file shell built with its directory-index settings replaced: `(harts, FS_HELPERS,
 /// FS_SCAN)`; FS_SCAN 0 turns the indexes off (every lookup scans, as before them).
 fn shell_variant(harts: u32, helpers: u32, scan: u32) -> Image {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fsh.pxs");
-    let text = std::fs::read_to_string(path).expect("examples/fsh.pxs");
+    variant("fsh.pxs", harts, helpers, scan)
+}
+
+/// `examples/NAME` built with its `.harts`, `FS_HELPERS` and `FS_SCAN` lines replaced.
+fn variant(name: &str, harts: u32, helpers: u32, scan: u32) -> Image {
+    let path = format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect(name);
     let mut replaced = 0;
     let text: String = text
         .lines()
@@ -59,8 +64,8 @@ fn shell_variant(harts: u32, helpers: u32, scan: u32) -> Image {
             new + "\n"
         })
         .collect();
-    assert_eq!(replaced, 3, "fsh.pxs sets .harts, FS_HELPERS and FS_SCAN");
-    pxi_asm::assemble_source(path, &text)
+    assert_eq!(replaced, 3, "{name} sets .harts, FS_HELPERS and FS_SCAN");
+    pxi_asm::assemble_source(&path, &text)
         .unwrap_or_else(|e| panic!("{e}"))
         .image
 }
@@ -433,6 +438,45 @@ fn the_gpu_runtime_runs_the_same_session() {
     );
 }
 
+/// A disk with `/many`: 1,000 numbered files written by one mcopy, a file with an 8.3 name
+/// only and one with a long name with spaces.
+fn many_files_disk(name: &str) -> Disk {
+    let disk = Disk::new(name);
+    disk.mkdir("/many");
+    let host = numbered_files(&format!("{name}-many"), 1000);
+    disk.put_dir(&host, "/many");
+    std::fs::remove_dir_all(&host).unwrap();
+    disk.put("/many/README.TXT", b"short name only\n");
+    disk.put("/many/A Long File Name With Spaces.text", b"spaces\n");
+    disk
+}
+
+/// One session of `script` per build in `variants` on a copy of `disk` (CPU interpreter):
+/// each must halt with 0 and leave a volume fsck.fat finds nothing in. Returns each
+/// build's output, image and instructions.
+fn sessions_on_copies<'a>(
+    disk: &Disk,
+    script: &str,
+    variants: &'a [(&'a str, Image)],
+    limits: Limits,
+) -> Vec<(&'a str, String, Vec<u8>, u64)> {
+    variants
+        .iter()
+        .map(|(name, image)| {
+            let copy = Disk {
+                path: temp(&format!("{}.img", name.replace(' ', "-"))),
+            };
+            std::fs::copy(&disk.path, &copy.path).unwrap();
+            let mut host = CaptureHost::with_input(script.as_bytes());
+            attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
+            let run = run_cpu_with(image, limits, 1, host);
+            assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
+            copy.fsck();
+            (*name, text(&run), copy.bytes(), run.outcome.steps)
+        })
+        .collect()
+}
+
 /// Directory indexes (examples/lib/fat32_index.pxs) only make lookups faster: the same
 /// session on copies of one image — a 1,000-file directory written by mcopy, long names,
 /// 8.3 names, aliases, creating, removing (free entries inside the directory), renaming,
@@ -440,13 +484,7 @@ fn the_gpu_runtime_runs_the_same_session() {
 /// 4 harts, by 1 hart, and with no index at all; fsck.fat finds nothing.
 #[test]
 fn directory_indexes_change_no_answer() {
-    let disk = Disk::new("index");
-    disk.mkdir("/many");
-    let host = numbered_files("index-many", 1000);
-    disk.put_dir(&host, "/many");
-    std::fs::remove_dir_all(&host).unwrap();
-    disk.put("/many/README.TXT", b"short name only\n");
-    disk.put("/many/A Long File Name With Spaces.text", b"spaces\n");
+    let disk = many_files_disk("index");
     let script = "statall many 1000\nstat many/readme.txt\nstat many/FILE-0~1.TXT\n\
                   stat \"many/a long file name with SPACES.TEXT\"\nstat many/nothing.txt\n\
                   write many/new-one.txt hello\nstat many/new-one.txt\n\
@@ -456,23 +494,11 @@ fn directory_indexes_change_no_answer() {
                   mkdir many/sub\nrmdir many/sub\nmkfiles many 20\nstatall many 20\n\
                   cat \"many/another long name.txt\"\nstatall many 1000\nls -l many\n";
     let variants = [
-        ("4 harts", shell_variant(4, 3, 8192)),
-        ("1 hart", shell_variant(1, 0, 8192)),
-        ("no index", shell_variant(1, 0, 0)),
+        ("index 4 harts", shell_variant(4, 3, 8192)),
+        ("index 1 hart", shell_variant(1, 0, 8192)),
+        ("index none", shell_variant(1, 0, 0)),
     ];
-    let mut runs = Vec::new();
-    for (name, image) in &variants {
-        let copy = Disk {
-            path: temp(&format!("index-{}.img", name.replace(' ', "-"))),
-        };
-        std::fs::copy(&disk.path, &copy.path).unwrap();
-        let mut host = CaptureHost::with_input(script.as_bytes());
-        attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
-        let run = run_cpu_with(image, limits(), 1, host);
-        assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
-        copy.fsck();
-        runs.push((name, text(&run), copy.bytes(), run.outcome.steps));
-    }
+    let runs = sessions_on_copies(&disk, script, &variants, limits());
     let (_, out, image, indexed_steps) = &runs[0];
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "10000", "{out}");
@@ -512,13 +538,68 @@ fn directory_indexes_change_no_answer() {
     );
 }
 
-/// A benchmark row: name, the shell build, pxOS script, the reference's wall time (None:
-/// no reference).
+/// The same for the OS (examples/os.pxs: the kernel's file calls under its lock, the
+/// user-mode shell): a session in a 1,000-file directory with the index built by the
+/// kernel's hart and 3 helper harts, by the kernel's hart alone, and with no index prints
+/// the same and leaves byte-identical images; fsck.fat finds nothing.
+#[test]
+fn the_os_directory_indexes_change_no_answer() {
+    let disk = many_files_disk("os-index");
+    let script = "stat many/file-0999.txt\nstat many/file-0998.txt\nstat many/file-0997.txt\n\
+                  stat many/file-0996.txt\nstat many/file-0995.txt\nstat many/readme.txt\nstat many/FILE-0~1.TXT\n\
+                  stat \"many/a long file name with SPACES.TEXT\"\nstat many/nothing.txt\n\
+                  write many/new-one.txt hello\nstat many/new-one.txt\n\
+                  rm many/file-0500.txt\nstat many/file-0500.txt\nstat many/file-0501.txt\n\
+                  write \"many/Another Long Name.txt\" x\nmv many/file-0001.txt many/renamed.txt\n\
+                  stat many/file-0001.txt\nstat many/RENAMED.TXT\nmv many/file-0002.txt top.txt\n\
+                  mkdir many/sub\nwrite many/sub/in.txt deep\ncat many/sub/in.txt\n\
+                  rm many/sub/in.txt\nrmdir many/sub\ncp many/file-0003.txt many/copy.txt\n\
+                  cat \"many/another long name.txt\"\nstat many/copy.txt\nls -l many\nsync\n";
+    let limits = Limits {
+        slice_steps: 4096,
+        max_steps: 400_000_000,
+    };
+    let variants = [
+        ("os 3 helper harts", variant("os.pxs", 8, 3, 8192)),
+        ("os no helpers", variant("os.pxs", 5, 0, 8192)),
+        ("os no index", variant("os.pxs", 5, 0, 0)),
+    ];
+    let runs = sessions_on_copies(&disk, script, &variants, limits);
+    let (_, out, image, indexed_steps) = &runs[0];
+    for expected in [
+        "pxos$ many/file-0995.txt: file, 10 bytes\npxos$ many/readme.txt: file, 16 bytes\n",
+        "pxos$ many/FILE-0~1.TXT: file, 10 bytes\n",
+        "pxos$ error: no such file or directory\npxos$ pxos$ many/new-one.txt: file, 6 bytes\n",
+        "pxos$ pxos$ error: no such file or directory\npxos$ many/file-0501.txt: file, 10 bytes\n",
+        "pxos$ pxos$ error: no such file or directory\npxos$ many/RENAMED.TXT: file, 10 bytes\n",
+        "pxos$ deep\n",
+        "pxos$ x\npxos$ many/copy.txt: file, 10 bytes\n",
+        "- 10 file-0999.txt\n",
+        "- 10 renamed.txt\n",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(!out.contains("file-0500.txt\n"), "{out}");
+    for (name, other, other_image, _) in &runs[1..] {
+        assert_eq!(other, out, "{name} printed something else");
+        assert!(other_image == image, "{name} left another image");
+    }
+    let (_, _, _, scan_steps) = &runs[2];
+    assert!(
+        *scan_steps > indexed_steps + indexed_steps / 5,
+        "the index is used: {indexed_steps} instructions with it, {scan_steps} scanning"
+    );
+}
+
+/// A benchmark row: name, the build (`fsh` or the OS), pxOS script, the reference's wall
+/// time (None: no reference), whether the GPU runtime runs it too (the OS without an index
+/// stats 1,000 files in minutes there).
 type Case<'a> = (
     &'a str,
     &'a Image,
-    &'a str,
+    String,
     Option<Box<dyn Fn() -> f64 + 'a>>,
+    bool,
 );
 
 /// One measured shell session: instructions, rounds and wall time.
@@ -572,7 +653,10 @@ fn wall(program: &str, args: &[&str]) -> f64 {
 /// pxOS against mtools on the same image (and `stat` against Linux on tmpfs):
 /// `cargo test --release -p gpu-runtime --test fs -- --ignored --nocapture`.
 /// Each pxOS figure is a session with the operation minus the same session
-/// without it (mount, sync), so it is the operation alone. Results: docs/benchmarks.md.
+/// without it (mount, sync), so it is the operation alone. The rows run `fsh` and then the
+/// OS (examples/os.pxs: its user-mode shell over the kernel's file calls) with and without
+/// directory indexes; `PXOS_BENCH=TEXT` runs only the rows whose name contains TEXT.
+/// Results: docs/benchmarks.md.
 #[test]
 #[ignore = "benchmark: run by hand, numbers go to docs/benchmarks.md"]
 fn bench_against_mtools() {
@@ -629,54 +713,137 @@ fn bench_against_mtools() {
     };
     let one_hart = shell_variant(1, 0, 8192);
     let no_index = shell_variant(1, 0, 0);
-    let cases: [Case; 8] = [
+    let os = variant("os.pxs", 8, 3, 8192);
+    let os_one_hart = variant("os.pxs", 5, 0, 8192);
+    let os_no_index = variant("os.pxs", 5, 0, 0);
+    let os_stat: String = (0..1000)
+        .map(|i| format!("stat many/file-{i:04}.txt\n"))
+        .chain(["sync\n".to_string()])
+        .collect();
+    let os_create: String = (0..100)
+        .map(|i| format!("write new/file-{i:04}.txt file {i:04}\n"))
+        .chain(["sync\n".to_string()])
+        .collect();
+    let stat_reference = move || linux_stat;
+    let cases: Vec<Case> = vec![
         (
             "`ls -l` of 1,000 files vs `mdir`",
             shell(),
-            "ls -l many\n",
+            "ls -l many\n".into(),
             Some(Box::new(mdir)),
+            true,
         ),
         (
             "`cat` 1 MiB vs `mcopy … -`",
             shell(),
-            "cat big.bin\n",
+            "cat big.bin\n".into(),
             Some(Box::new(mcopy_big)),
+            true,
         ),
         (
             "`read` 1 MiB (64 KiB calls, no console) vs `mcopy … -`",
             shell(),
-            "read big.bin\n",
+            "read big.bin\n".into(),
             Some(Box::new(mcopy_big)),
+            true,
         ),
         (
             "create 100 files (`mkfiles`) vs one `mcopy`",
             shell(),
-            "mkfiles new 100\n",
+            "mkfiles new 100\n".into(),
             Some(Box::new(one_mcopy)),
+            true,
         ),
         (
             "`stat` 1,000 files (`statall`) vs Linux `stat` on tmpfs",
             shell(),
-            "statall many 1000\n",
-            Some(Box::new(move || linux_stat)),
+            "statall many 1000\n".into(),
+            Some(Box::new(stat_reference)),
+            true,
         ),
         (
             "first lookup in the 1,000-file directory: index built by 4 harts",
             shell(),
-            "stat many/file-0999.txt\n",
+            "stat many/file-0999.txt\n".into(),
             None,
+            true,
         ),
         (
             "the same, index built by 1 hart",
             &one_hart,
-            "stat many/file-0999.txt\n",
+            "stat many/file-0999.txt\n".into(),
             None,
+            true,
         ),
         (
             "the same without an index (a scan)",
             &no_index,
-            "stat many/file-0999.txt\n",
+            "stat many/file-0999.txt\n".into(),
             None,
+            true,
+        ),
+        (
+            "OS: `ls -l` of 1,000 files vs `mdir`",
+            &os,
+            "ls -l many\nsync\n".into(),
+            Some(Box::new(mdir)),
+            true,
+        ),
+        (
+            "OS without an index: `ls -l` of 1,000 files",
+            &os_no_index,
+            "ls -l many\nsync\n".into(),
+            None,
+            true,
+        ),
+        (
+            "OS: `stat` 1,000 files (1,000 commands) vs Linux `stat` on tmpfs",
+            &os,
+            os_stat.clone(),
+            Some(Box::new(stat_reference)),
+            true,
+        ),
+        (
+            "OS without an index: `stat` 1,000 files",
+            &os_no_index,
+            os_stat,
+            None,
+            false,
+        ),
+        (
+            "OS: create 100 files (100 `write`s) vs one `mcopy`",
+            &os,
+            os_create.clone(),
+            Some(Box::new(one_mcopy)),
+            true,
+        ),
+        (
+            "OS without an index: create 100 files",
+            &os_no_index,
+            os_create,
+            None,
+            true,
+        ),
+        (
+            "OS: first lookup in the 1,000-file directory: index built by 4 harts",
+            &os,
+            "stat many/file-0999.txt\nsync\n".into(),
+            None,
+            true,
+        ),
+        (
+            "OS: the same, index built by 1 hart",
+            &os_one_hart,
+            "stat many/file-0999.txt\nsync\n".into(),
+            None,
+            true,
+        ),
+        (
+            "OS: the same without an index (a scan)",
+            &os_no_index,
+            "stat many/file-0999.txt\nsync\n".into(),
+            None,
+            true,
         ),
     ];
     let fresh_new = || {
@@ -688,26 +855,45 @@ fn bench_against_mtools() {
         "| operation | pxOS CPU interpreter: instructions, rounds, ms | pxOS GPU runtime: rounds, ms | reference: ms |"
     );
     println!("|---|---|---|---|");
-    for (name, image, script, reference) in &cases {
-        let reset: &dyn Fn() = if script.starts_with("mkfiles") {
+    let only = std::env::var("PXOS_BENCH").unwrap_or_default();
+    for (name, image, script, reference, on_gpu) in &cases {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
+        let reset: &dyn Fn() = if script.starts_with("mkfiles") || script.starts_with("write new/")
+        {
             &fresh_new
         } else {
             &|| {}
         };
-        let base_cpu = measure(image, &disk, "df\n", false, 5, &|| {});
-        let base_gpu = measure(image, &disk, "df\n", true, 3, &|| {});
+        // The OS syncs only when told (fsh does at the end of input): its rows end with
+        // `sync`, and so does their base session.
+        let base = if script.ends_with("sync\n") {
+            "df\nsync\n"
+        } else {
+            "df\n"
+        };
+        let base_cpu = measure(image, &disk, base, false, 5, &|| {});
         let cpu = measure(image, &disk, script, false, 3, reset);
-        let gpu = measure(image, &disk, script, true, 1, reset);
+        let gpu_cell = if *on_gpu {
+            let base_gpu = measure(image, &disk, base, true, 3, &|| {});
+            let gpu = measure(image, &disk, script, true, 1, reset);
+            format!(
+                "{}, {:.0}",
+                gpu.rounds - base_gpu.rounds,
+                (gpu.seconds - base_gpu.seconds) * 1e3
+            )
+        } else {
+            "not run".to_string()
+        };
         let reference_ms = reference
             .as_ref()
             .map_or("—".to_string(), |r| format!("{:.2}", r() * 1e3));
         println!(
-            "| {name} | {}, {}, {:.1} | {}, {:.0} | {reference_ms} |",
+            "| {name} | {}, {}, {:.1} | {gpu_cell} | {reference_ms} |",
             cpu.steps - base_cpu.steps,
             cpu.rounds - base_cpu.rounds,
             (cpu.seconds - base_cpu.seconds) * 1e3,
-            gpu.rounds - base_gpu.rounds,
-            (gpu.seconds - base_gpu.seconds) * 1e3,
         );
     }
     std::fs::remove_dir_all(&host).unwrap();

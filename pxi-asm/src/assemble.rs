@@ -14,8 +14,8 @@ use pxi::{Image, Instruction, Op};
 
 use crate::error::{Error, ErrorKind, ErrorList, Errors};
 use crate::parser::{
-    Expr, Header, Operand, Parsed, Section, SourceFile, Span, Statement, Stmt, Term, locate, parse,
-    read_source,
+    Expr, Header, Join, Operand, Parsed, Section, SourceFile, Span, Statement, Stmt, Term, locate,
+    parse, read_source,
 };
 use crate::source_map::{PixelSource, SourceMap, Space, Symbol};
 
@@ -174,6 +174,20 @@ pub fn set_width(image: &mut Image, width: u32) -> Result<(), ErrorKind> {
     Ok(())
 }
 
+/// `total` plus or minus the product `(value, subtracted, _)`; an overflow is reported at `span`.
+fn signed_add(
+    total: i64,
+    (value, negative, _): (i64, bool, Span),
+    span: Span,
+) -> Result<i64, Fault> {
+    let sum = if negative {
+        total.checked_sub(value)
+    } else {
+        total.checked_add(value)
+    };
+    sum.ok_or((ErrorKind::Overflow, span))
+}
+
 fn out_of_range(value: i64, what: &'static str, min: i64, max: i64) -> ErrorKind {
     ErrorKind::OutOfRange {
         value,
@@ -294,21 +308,36 @@ impl<'s> Assembler<'_, 's> {
         self.eval_nested(expr, &mut Vec::new())
     }
 
+    /// The sum of the expression's signed products. An overflow names the product or sum
+    /// that overflowed: the source from its first operand to the one that overflowed it.
     fn eval_nested(&self, expr: &Expr, visiting: &mut Vec<&'s str>) -> Result<i64, Fault> {
+        let Some(&(_, _, first)) = expr.terms.first() else {
+            return Ok(0);
+        };
         let mut total: i64 = 0;
-        for (negative, term, span) in &expr.terms {
+        // The product being built: its value, whether it is subtracted, where it starts.
+        let mut product: (i64, bool, Span) = (0, false, first);
+        let mut last = first;
+        for (join, term, span) in &expr.terms {
             let value = match term {
                 Term::Number(n) => *n,
                 Term::Symbol(name) => self.symbol_value(name, *span, visiting)?,
             };
-            let sum = if *negative {
-                total.checked_sub(value)
+            product = if *join == Join::Mul {
+                let (factor, negative, start) = product;
+                let value = factor.checked_mul(value);
+                (
+                    value.ok_or((ErrorKind::Overflow, start.to(*span)))?,
+                    negative,
+                    start,
+                )
             } else {
-                total.checked_add(value)
+                total = signed_add(total, product, first.to(last))?;
+                (value, *join == Join::Sub, *span)
             };
-            total = sum.ok_or((ErrorKind::Overflow, expr.span))?;
+            last = *span;
         }
-        Ok(total)
+        signed_add(total, product, expr.span)
     }
 
     fn symbol_value(

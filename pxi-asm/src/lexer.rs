@@ -22,6 +22,8 @@ pub enum TokenKind {
     Plus,
     /// `-`
     Minus,
+    /// `*`
+    Star,
 }
 
 impl TokenKind {
@@ -36,6 +38,7 @@ impl TokenKind {
             TokenKind::Colon => "`:`".into(),
             TokenKind::Plus => "`+`".into(),
             TokenKind::Minus => "`-`".into(),
+            TokenKind::Star => "`*`".into(),
         }
     }
 }
@@ -80,12 +83,13 @@ pub fn tokenize(line: &str) -> Result<Vec<Token>, LexError> {
                 i += 1;
                 continue;
             }
-            ',' | ':' | '+' | '-' => {
+            ',' | ':' | '+' | '-' | '*' => {
                 i += 1;
                 match c {
                     ',' => TokenKind::Comma,
                     ':' => TokenKind::Colon,
                     '+' => TokenKind::Plus,
+                    '*' => TokenKind::Star,
                     _ => TokenKind::Minus,
                 }
             }

@@ -21,6 +21,16 @@ pub struct Span {
     pub len: usize,
 }
 
+impl Span {
+    /// From the start of `self` to the end of `end` (a later span on the same line).
+    pub fn to(self, end: Span) -> Span {
+        Span {
+            len: end.col + end.len - self.col,
+            ..self
+        }
+    }
+}
+
 /// A source file taking part in an assembly.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
@@ -84,13 +94,25 @@ pub const MAX_INCLUDE_DEPTH: usize = 64;
 /// How many files one assembly may include in total.
 pub const MAX_INCLUDED_FILES: usize = 1024;
 
-/// A value: a sum of signed numbers and symbols (`label+4`, `N-1`, `-8`).
+/// A value: a sum of signed products of numbers and symbols (`label+4`, `N-1`, `-8`,
+/// `NPROC*ARG_WORDS`, `base+2*N`); `*` binds tighter than `+` and `-`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expr {
-    /// Terms and whether each is subtracted.
-    pub terms: Vec<(bool, Term, Span)>,
+    /// The operands in order, each with how it joins what comes before it.
+    pub terms: Vec<(Join, Term, Span)>,
     /// The whole expression.
     pub span: Span,
+}
+
+/// How an operand of an [`Expr`] joins the operands before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Join {
+    /// Starts a product that is added (the first operand, or after `+`).
+    Add,
+    /// Starts a product that is subtracted (after `-`).
+    Sub,
+    /// Multiplies the current product (after `*`).
+    Mul,
 }
 
 /// One term of an [`Expr`].
@@ -338,7 +360,7 @@ fn salvage(line: &str, col: usize) -> Vec<Stmt> {
                 len: *len,
             };
             let zero = Expr {
-                terms: vec![(false, Term::Number(0), span)],
+                terms: vec![(Join::Add, Term::Number(0), span)],
                 span,
             };
             out.push(Stmt::Equ(name.clone(), zero));
@@ -665,10 +687,12 @@ impl LineParser<'_> {
     fn expr(&mut self) -> LineResult<Expr> {
         let start = self.pos;
         let mut terms = Vec::new();
-        let mut negative = self.eat(&TokenKind::Minus);
-        if !negative {
+        let mut join = if self.eat(&TokenKind::Minus) {
+            Join::Sub
+        } else {
             self.eat(&TokenKind::Plus);
-        }
+            Join::Add
+        };
         loop {
             let term_start = self.pos;
             let term = match self.peek() {
@@ -687,10 +711,11 @@ impl LineParser<'_> {
                 _ => return self.error("a number, label or constant"),
             };
             self.pos += 1;
-            terms.push((negative, term, self.span_from(term_start)));
-            negative = match self.peek() {
-                Some(TokenKind::Plus) => false,
-                Some(TokenKind::Minus) => true,
+            terms.push((join, term, self.span_from(term_start)));
+            join = match self.peek() {
+                Some(TokenKind::Plus) => Join::Add,
+                Some(TokenKind::Minus) => Join::Sub,
+                Some(TokenKind::Star) => Join::Mul,
                 _ => break,
             };
             self.pos += 1;

@@ -241,6 +241,49 @@ fn syntax_features() {
 }
 
 #[test]
+fn multiplication_binds_tighter_than_addition() {
+    let source = "
+        .equ N, 4
+        .equ W, 128
+        .data
+        a: .word N*W, 2+3*4, 2*3+4, 10-2*3, -2*3, N*W-1, 2*3*4, -N*2+1, a+2*N
+        .code
+        nop
+    ";
+    let image = common::assemble(source).image;
+    assert_eq!(
+        image.segments[0].words,
+        [512, 14, 10, 4, -6i32 as u32, 511, 24, -7i32 as u32, 8]
+    );
+}
+
+#[test]
+fn multiplication_overflow_names_the_product() {
+    let source = ".equ BIG, 0x100000000\nnop\nli r1, 1 + BIG*BIG*2\n";
+    let err = assemble_source("t.pxs", source).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "error: expression overflows\n --> t.pxs:3:12\n  |\n3 | li r1, 1 + BIG*BIG*2\n  |            ^^^^^^^\n\n1 error found"
+    );
+    assert_eq!(
+        first_error("li r1, 4611686018427387904 * 2 + 1"),
+        ErrorKind::Overflow
+    );
+    assert_eq!(
+        first_error("li r1, 9223372036854775807 + 2*1"),
+        ErrorKind::Overflow
+    );
+    assert!(matches!(
+        first_error("li r1, 2 * * 3"),
+        ErrorKind::Expected { .. }
+    ));
+    assert!(matches!(
+        first_error("li r1, 2 *"),
+        ErrorKind::Expected { .. }
+    ));
+}
+
+#[test]
 fn pixel_texts_cover_every_code_pixel() {
     let image = common::assemble("top: li r1, 5\n.pixel 0xEE\njmp top").image;
     assert_eq!(
