@@ -235,12 +235,15 @@ fn block_case(code: &[u32], block: &Block) -> String {
         "{CASE}case {start}u: {{\n\
          {I}if (budget - done < {n}u || {pixels}u > clen - pc0 || (ticking && timer_left <= {n}u)) {{ return done; }}\n\
          {I}{locals}var passes = 0u;\n{}\
-         {I}count_run({start}u, {stop}, passes);\n\
+         {I}count_entries({start}u, passes);{stops}\n\
          {CASE}}}\n",
         case.pass(0, passes, I),
         start = block.start,
         pixels = block.pixels,
-        stop = case.stop(),
+        stops = match case.stop() {
+            Some(stop) => format!(" count_stops({stop}u, passes);"),
+            None => String::new(),
+        },
     )
 }
 
@@ -312,17 +315,18 @@ impl Case<'_> {
             self.block.start,
             self.block.start + offset + 1,
             self.stop()
+                .map_or("NO_STOP".into(), |stop| format!("{stop}u"))
         )
     }
 
     /// Where a complete pass stops in its run's chain (interpreter.wgsl
-    /// `count_run`): after a branch nowhere, else before the next pixel. That
-    /// pixel may be rewritten into a simple instruction later, so the stop is
-    /// counted whatever it holds now.
-    fn stop(&self) -> String {
+    /// `count_run`): after a branch nowhere (`None`, `NO_STOP` in WGSL), else
+    /// before the next pixel. That pixel may be rewritten into a simple
+    /// instruction later, so the stop is counted whatever it holds now.
+    fn stop(&self) -> Option<u32> {
         match self.statements.last() {
-            Some(Statement::Branch { .. }) => "NO_STOP".into(),
-            _ => format!("{}u", self.block.start + self.block.pixels),
+            Some(Statement::Branch { .. }) => None,
+            _ => Some(self.block.start + self.block.pixels),
         }
     }
 

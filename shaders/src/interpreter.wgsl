@@ -309,11 +309,23 @@ const NO_STOP: u32 = 0xffffffffu;
 // Count `runs` runs from code pixel `start` that stopped before `stop`
 // (NO_STOP: at the end of the chain).
 fn count_run(start: u32, stop: u32, runs: u32) {
+    count_entries(start, runs);
+    if (stop < params.code_len) {
+        count_stops(stop, runs);
+    }
+}
+
+// The two halves of count_run, for compiled blocks that know at compile time
+// whether they stop inside their chain (each atomic site costs every pass).
+fn count_entries(start: u32, runs: u32) {
     if (COUNT_EXEC && runs != 0u) {
         atomicAdd(&counts[params.code_len + start], runs);
-        if (stop < params.code_len) {
-            atomicAdd(&counts[2u * params.code_len + stop], runs);
-        }
+    }
+}
+
+fn count_stops(stop: u32, runs: u32) {
+    if (COUNT_EXEC && runs != 0u) {
+        atomicAdd(&counts[2u * params.code_len + stop], runs);
     }
 }
 
