@@ -320,7 +320,8 @@ fn map_words(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Result<Vec<u32>, G
 /// Options of a GPU run beyond the machine limits.
 #[derive(Clone, Copy, Debug)]
 pub struct GpuOptions {
-    /// Count executions per code pixel (needed for heatmaps; costs an atomic per step).
+    /// Count executions per code pixel (needed for heatmaps; costs an atomic per run of
+    /// simple instructions and per slow instruction).
     pub count_exec: bool,
 }
 
@@ -374,7 +375,7 @@ struct CompiledProgram {
     /// `run_slice`, counting executions or not as the machine does.
     run_slice: wgpu::ComputePipeline,
     /// Every block compiled so far, and whether it still runs (false once
-    /// its code was rewritten): the counts of all of them are expanded.
+    /// its code was rewritten).
     blocks: Vec<(shaders::compile::Block, bool)>,
 }
 
@@ -820,14 +821,24 @@ impl<'g> GpuMachine<'g> {
         })
     }
 
-    /// Execution counts per code pixel so far (compiled blocks' passes expanded).
+    /// Execution counts per code pixel so far (the run counters expanded,
+    /// `shaders::compile::expand_counts`).
     pub fn read_counts(&self) -> Result<Vec<u32>, GpuError> {
         let b = &self.buffers.counts;
         let mut counts = self.gpu.read_words(b, 0, (b.size() / 4) as usize)?;
-        let blocks = self.compiled.iter().flat_map(|c| &c.blocks);
-        let blocks: Vec<shaders::compile::Block> = blocks.map(|(b, _)| b.clone()).collect();
-        shaders::compile::expand_counts(&mut counts, &blocks);
+        shaders::compile::expand_counts(&mut counts, &self.code);
         Ok(counts)
+    }
+
+    /// Fold the run counters into the pixel counts while the code they ran
+    /// is still the machine's (before `write_code` changes it).
+    fn fold_counts(&self) -> Result<(), GpuError> {
+        let mut counts = self.read_counts()?;
+        counts.resize(3 * self.code.len(), 0);
+        self.gpu
+            .queue()
+            .write_buffer(&self.buffers.counts, 0, bytemuck::cast_slice(&counts));
+        Ok(())
     }
 
     /// Compile the program's code as it is now into WGSL (the compiled mode,
@@ -845,14 +856,6 @@ impl<'g> GpuMachine<'g> {
         };
         let compiled = shaders::compile::compile(&self.code, &counts);
         let run_slice = self.compiled_pipeline(&compiled.source)?;
-        // Earlier blocks' counters are folded into the pixel counts first.
-        if self.compiled.is_some() {
-            let mut counts = self.read_counts()?;
-            counts.resize(3 * self.code.len(), 0);
-            self.gpu
-                .queue()
-                .write_buffer(&self.buffers.counts, 0, bytemuck::cast_slice(&counts));
-        }
         let report = CompileReport {
             blocks: compiled.blocks.len(),
             instructions: compiled.blocks.iter().map(|b| b.len() as usize).sum(),
@@ -1100,8 +1103,13 @@ impl Executor for GpuMachine<'_> {
     }
 
     /// Compiled blocks overlapping the pixels stop running (the interpreter
-    /// runs that code) until [`GpuMachine::compile`] is called again.
+    /// runs that code) until [`GpuMachine::compile`] is called again. The run
+    /// counters are folded into the pixel counts first: they are expanded
+    /// along the code they ran.
     fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, GpuError> {
+        if self.count_exec {
+            self.fold_counts()?;
+        }
         let Some(tables) = pxi::run::code_patch(&mut self.code, addr, pixels) else {
             return Ok(false);
         };

@@ -20,9 +20,11 @@
 //! would trap leaves the block just before it (registers written back,
 //! counts and the timer brought up to date) and the interpreter traps.
 //!
-//! Counts: a block adds its completed passes to one counter
-//! (`counts[code_len + start]`); [`expand_counts`] turns those into the
-//! per-pixel counts every executor reports. Partial passes count per pixel.
+//! Counts: a block adds its completed passes to the run counters of the
+//! interpreter (`counts[code_len + start]`, and the pixel after the block
+//! when its run's chain goes on there); a pass that leaves early counts as a
+//! run stopped before the exit. [`expand_counts`] turns the counters into
+//! the per-pixel counts every executor reports.
 
 use alloc::format;
 use alloc::string::String;
@@ -233,11 +235,15 @@ fn block_case(code: &[u32], block: &Block) -> String {
         "{CASE}case {start}u: {{\n\
          {I}if (budget - done < {n}u || {pixels}u > clen - pc0 || (ticking && timer_left <= {n}u)) {{ return done; }}\n\
          {I}{locals}var passes = 0u;\n{}\
-         {I}count_block({start}u, passes);\n\
+         {I}count_entries({start}u, passes);{stops}\n\
          {CASE}}}\n",
         case.pass(0, passes, I),
         start = block.start,
         pixels = block.pixels,
+        stops = match case.stop() {
+            Some(stop) => format!(" count_stops({stop}u, passes);"),
+            None => String::new(),
+        },
     )
 }
 
@@ -304,11 +310,24 @@ impl Case<'_> {
         let offset = self.block.offsets[k];
         format!(
             "{{ {}pc = pc0 + {offset}u; if (ticking) {{ timer_left -= {ran}u; }} \
-             left_block = vec3({}u, {pass}u, {}u); return done + {ran}u; }}",
+             left_block = vec4({}u, {pass}u, {}u, {}); return done + {ran}u; }}",
             self.writeback,
             self.block.start,
-            self.block.start + offset + 1
+            self.block.start + offset + 1,
+            self.stop()
+                .map_or("NO_STOP".into(), |stop| format!("{stop}u"))
         )
+    }
+
+    /// Where a complete pass stops in its run's chain (interpreter.wgsl
+    /// `count_run`): after a branch nowhere (`None`, `NO_STOP` in WGSL), else
+    /// before the next pixel. That pixel may be rewritten into a simple
+    /// instruction later, so the stop is counted whatever it holds now.
+    fn stop(&self) -> Option<u32> {
+        match self.statements.last() {
+            Some(Statement::Branch { .. }) => None,
+            _ => Some(self.block.start + self.block.pixels),
+        }
     }
 
     /// End the case after `passes` complete passes, continuing at `next`.
@@ -371,25 +390,102 @@ impl Case<'_> {
 const CASE: &str = "            ";
 const I: &str = "                ";
 
-/// Add each block's pass counter (`counts[code_len + start]`) to the counts
-/// of its instructions, and each early exit's counter (`counts[2 × code_len +
-/// start + offset]`: passes that left before the instruction at `offset`) to
-/// the instructions before it, and drop the counters: the per-pixel counts
-/// the CPU interpreter keeps. `counts` holds `3 × code_len` words.
-pub fn expand_counts(counts: &mut Vec<u32>, blocks: &[Block]) {
-    let code_len = counts.len() / 3;
-    for block in blocks {
-        let start = block.start as usize;
-        let passes = counts[code_len + start];
-        for (k, &o) in block.offsets.iter().enumerate() {
-            let exits = counts[2 * code_len + start + o as usize];
-            for &before in &block.offsets[..k] {
-                let c = &mut counts[start + before as usize];
-                *c = c.wrapping_add(exits);
-            }
-            let c = &mut counts[start + o as usize];
-            *c = c.wrapping_add(passes);
+/// Turn the run counters after the pixel counts into per-pixel counts, the
+/// counts the CPU interpreter keeps (interpreter.wgsl `count_run`).
+/// `counts` holds `3 × code.len()` words: executions per pixel, then runs
+/// entered at each pixel, then runs that stopped before each pixel; `code` is
+/// the code the runs executed. A run from `p` passes through `p`, then the
+/// pixel after it while `p` is simple and not a branch: so the runs through a
+/// pixel are those entered there, less those that stopped there, plus those
+/// through the simple non-branch instructions just before it. Pixels go in
+/// order (an instruction's next pixel lies after it), and the counters are
+/// dropped.
+pub fn expand_counts(counts: &mut Vec<u32>, code: &[u32]) {
+    let code_len = code.len();
+    let mut through = alloc::vec![0u32; code_len];
+    for pc in 0..code_len {
+        let Ok(inst) = Instruction::decode(code, pc) else {
+            continue;
+        };
+        if !inst.op.is_simple() {
+            continue;
+        }
+        let runs = through[pc]
+            .wrapping_add(counts[code_len + pc])
+            .wrapping_sub(counts[2 * code_len + pc]);
+        counts[pc] = counts[pc].wrapping_add(runs);
+        let next = pc + inst.len() as usize;
+        if next < code_len && !matches!(inst.op.semantics(), Some(Semantics::Branch(_))) {
+            through[next] = through[next].wrapping_add(runs);
         }
     }
     counts.truncate(code_len);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assemble(insts: &[Instruction]) -> Vec<u32> {
+        insts
+            .iter()
+            .flat_map(|inst| {
+                let (pixels, len) = inst.encode();
+                pixels.into_iter().take(len)
+            })
+            .collect()
+    }
+
+    /// Runs counted as the interpreter counts them expand to the counts of
+    /// stepping through each run pixel by pixel (an independent walk), also
+    /// for runs entering an instruction's extension word and runs stopped
+    /// anywhere.
+    #[test]
+    fn expanded_runs_match_a_walk() {
+        let code = assemble(&[
+            Instruction::new(Op::Li, 1, 0, 0, 0x20),
+            Instruction::new(Op::Add, 1, 1, 1, 0),
+            Instruction::new(Op::Jne, 0, 0, 0, 1),
+            Instruction::new(Op::Add, 2, 2, 2, 0),
+            Instruction::new(Op::Syscall, 0, 0, 0, 0),
+            Instruction::new(Op::Add, 3, 3, 3, 0),
+            Instruction::new(Op::Jmp, 0, 0, 0, 0),
+        ]);
+        let n = code.len();
+        // Each run: start pixel, instructions run (None: to the chain's end).
+        let runs = [
+            (0, None),
+            (2, Some(1)),
+            (1, Some(2)),
+            (6, None),
+            (5, None),
+            (8, Some(1)),
+        ];
+        let mut walked = alloc::vec![0u32; n];
+        let mut counters = alloc::vec![0u32; 3 * n];
+        for (start, limit) in runs {
+            counters[n + start] += 1;
+            let mut pc = start;
+            let mut ran = 0;
+            loop {
+                let inst = match Instruction::decode(&code, pc) {
+                    Ok(inst) if inst.op.is_simple() => inst,
+                    _ => break,
+                };
+                if limit == Some(ran) {
+                    counters[2 * n + pc] += 1;
+                    break;
+                }
+                walked[pc] += 1;
+                ran += 1;
+                pc += inst.len() as usize;
+                if matches!(inst.op.semantics(), Some(Semantics::Branch(_))) || pc >= n {
+                    break;
+                }
+            }
+        }
+        expand_counts(&mut counters, &code);
+        assert_eq!(counters, walked);
+        assert_eq!(walked[1], 1, "a run entered an extension word");
+    }
 }

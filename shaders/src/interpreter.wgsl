@@ -285,7 +285,8 @@ fn post_without_reply(id: u32) -> bool {
     return true;
 }
 
-// Count one execution of code pixel `phys`. Only the COUNT_EXEC pipeline
+// Count one execution of code pixel `phys` (the slow path's instructions;
+// simple ones are counted per run, below). Only the COUNT_EXEC pipeline
 // counts: llvmpipe runs a branch's code under a mask even when the condition
 // is false for every lane, so the counting code must not exist at all in the
 // pipeline that does not count (an override constant folds it away).
@@ -295,17 +296,45 @@ fn count(phys: u32) {
     }
 }
 
-// A compiled block that ran `y` complete passes and left early before code
-// pixel `z - 1`, starting at `x` (z = 0: none), for the caller to count.
-var<private> left_block: vec3<u32>;
+// Counts of simple instructions (shaders::compile::expand_counts). A *run*
+// is a stretch of simple instructions executed one after the other from code
+// pixel `start`: its chain is `start` and the pixels that follow it
+// (pixel + length) while they are simple, up to and including the first
+// branch. A run that went to the end of its chain adds one to
+// `counts[code_len + start]`; one that stopped before pixel `stop` of its chain
+// also adds one to `counts[2 * code_len + stop]` (cancelling a whole run from
+// there). The host expands both into per-pixel counts between rounds, so the
+// fast loop needs no atomic per step: the counting code runs once per run,
+// outside it.
+const NO_STOP: u32 = 0xffffffffu;
 
-// Add `passes` complete passes of the compiled block starting at code pixel
-// `start` to its counter after the pixel counts (shaders::compile::expand_counts).
-fn count_block(start: u32, passes: u32) {
-    if (COUNT_EXEC && passes != 0u) {
-        atomicAdd(&counts[params.code_len + start], passes);
+// Count `runs` runs from code pixel `start` that stopped before `stop`
+// (NO_STOP: at the end of the chain).
+fn count_run(start: u32, stop: u32, runs: u32) {
+    count_entries(start, runs);
+    if (stop < params.code_len) {
+        count_stops(stop, runs);
     }
 }
+
+// The two halves of count_run, for compiled blocks that know at compile time
+// whether they stop inside their chain (each atomic site costs every pass).
+fn count_entries(start: u32, runs: u32) {
+    if (COUNT_EXEC && runs != 0u) {
+        atomicAdd(&counts[params.code_len + start], runs);
+    }
+}
+
+fn count_stops(stop: u32, runs: u32) {
+    if (COUNT_EXEC && runs != 0u) {
+        atomicAdd(&counts[2u * params.code_len + stop], runs);
+    }
+}
+
+// A compiled block starting at `x` that ran `y` complete passes (each a run
+// stopped before `w`, NO_STOP: at its chain's end) and left early before code
+// pixel `z - 1` (z = 0: none), for the caller to count.
+var<private> left_block: vec4<u32>;
 
 const STEP_CONTINUE: u32 = 0u;
 const STEP_END_SLICE: u32 = 1u;
@@ -564,79 +593,116 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         // The fast inner loop runs register work without ever touching the
         // slow path's code (llvmpipe executes every branch of a divergent
         // switch under masks, so a big switch in the hot loop costs dearly);
-        // the outer loop runs one slow instruction per pass.
+        // the middle loop counts one run of simple instructions per pass (its
+        // atomics stay out of the fast loop, which llvmpipe would run masked
+        // on every step) and runs compiled blocks; the outer loop runs one slow
+        // instruction per pass.
         loop {
             loop {
-                if (steps >= slice || pc >= clen) {
-                    break;
-                }
-                let phys = cbase + pc;
-                let info = code[2u * code_len + phys];
-                if ((info & INFO_FAST) == 0u) {
-                    break;
-                }
-                if (COMPILED && (info & INFO_BLOCK) != 0u) {
+                if (COMPILED && steps < slice && pc < clen
+                    && (code[2u * code_len + cbase + pc] & INFO_BLOCK) != 0u) {
                     // Compiled mode: blocks of straight-line WGSL run from here
                     // while their budget, window and timer allow (0: none did).
-                    let done = run_block(id, slice - steps);
+                    steps += run_block(id, slice - steps);
                     if (COUNT_EXEC && left_block.z != 0u) {
                         // A block left early: its complete passes and the partial one.
-                        count_block(left_block.x, left_block.y);
-                        atomicAdd(&counts[2u * code_len + left_block.z - 1u], 1u);
-                        left_block = vec3<u32>();
-                    }
-                    if (done != 0u) {
-                        steps += done;
-                        continue;
+                        count_run(left_block.x, left_block.w, left_block.y);
+                        count_run(left_block.x, left_block.z - 1u, 1u);
+                        left_block = vec4<u32>();
                     }
                 }
-                let px = code[code_len + phys];
-                let op = px & 0xffu;
-                let a = (px >> 8u) & 0xffu;
-                let c = px >> 24u;
-                let ra = regs[a & 15u];
-                let rb = regs[(px >> 16u) & 15u];
-                let rc = regs[c & 15u];
-                let word = code[phys + 1u];
-                var next = pc + (info & INFO_LEN);
-                var bail = false;
-                // Pure instructions (generated from the ISA table's templates),
-                // then loads and stores; nop and hartid need nothing else.
-                let v = pure_value(op, id, ra, rb, rc, c, word, flags);
-                if ((info & INFO_RESULT) != 0u) {
-                    regs[a] = v;
-                } else if ((info & INFO_FLAGS) != 0u) {
-                    flags = v;
-                } else if ((info & INFO_BRANCH) != 0u) {
-                    let taken = v != 0u;
-                    bail = taken && word >= clen;
-                    next = select(next, word, taken);
-                } else if (op == OP_LD || op == OP_ST) {
-                    let addr = rb + c;
-                    bail = addr >= dlen;
-                    if (!bail) {
-                        if (op == OP_LD) {
-                            regs[a] = atomicLoad(&memory[dbase + addr]);
-                        } else {
-                            atomicStore(&memory[dbase + addr], ra);
+                let run_start = cbase + pc;
+                let run_from = steps;
+                // The run ended after a branch (the end of its chain), or at a
+                // compiled block: the middle loop goes on with the next run.
+                var branched = false;
+                var at_block = false;
+                // The next instruction's info, loaded before each pass of the
+                // fast loop (none past the slice or the window) and checked
+                // at the end of the pass before: a slow instruction costs the
+                // fast loop no pass, so no step costs llvmpipe's loop limit
+                // more than two passes of all loops.
+                var info = 0u;
+                if (steps < slice && pc < clen) {
+                    info = code[2u * code_len + cbase + pc];
+                }
+                if ((info & INFO_FAST) != 0u) {
+                    loop {
+                        let phys = cbase + pc;
+                        let px = code[code_len + phys];
+                        let op = px & 0xffu;
+                        let a = (px >> 8u) & 0xffu;
+                        let c = px >> 24u;
+                        let ra = regs[a & 15u];
+                        let rb = regs[(px >> 16u) & 15u];
+                        let rc = regs[c & 15u];
+                        let word = code[phys + 1u];
+                        var next = pc + (info & INFO_LEN);
+                        var bail = false;
+                        // Pure instructions (generated from the ISA table's templates),
+                        // then loads and stores; nop and hartid need nothing else.
+                        let v = pure_value(op, id, ra, rb, rc, c, word, flags);
+                        if ((info & INFO_RESULT) != 0u) {
+                            regs[a] = v;
+                        } else if ((info & INFO_FLAGS) != 0u) {
+                            flags = v;
+                        } else if ((info & INFO_BRANCH) != 0u) {
+                            let taken = v != 0u;
+                            bail = taken && word >= clen;
+                            next = select(next, word, taken);
+                        } else if (op == OP_LD || op == OP_ST) {
+                            let addr = rb + c;
+                            bail = addr >= dlen;
+                            if (!bail) {
+                                if (op == OP_LD) {
+                                    regs[a] = atomicLoad(&memory[dbase + addr]);
+                                } else {
+                                    atomicStore(&memory[dbase + addr], ra);
+                                }
+                            }
+                        }
+                        if (bail) {
+                            break;
+                        }
+                        steps += 1u;
+                        pc = next;
+                        branched = COUNT_EXEC && (info & INFO_BRANCH) != 0u;
+                        // tick_timer, with the kernel entry it may cause moved out of
+                        // this loop: llvmpipe would run enter_kernel's loops under a
+                        // mask on every step (measured: 20x slower).
+                        if (mode == MODE_USER && timer_left != 0u) {
+                            timer_left -= 1u;
+                            if (timer_left == 0u) {
+                                expired = true;
+                                break;
+                            }
+                        }
+                        if (branched || steps >= slice || pc >= clen) {
+                            break;
+                        }
+                        info = code[2u * code_len + cbase + pc];
+                        if ((info & INFO_FAST) == 0u) {
+                            break;
+                        }
+                        if (COMPILED && (info & INFO_BLOCK) != 0u) {
+                            at_block = true;
+                            break;
                         }
                     }
                 }
-                if (bail) {
-                    break;
-                }
-                count(phys);
-                steps += 1u;
-                pc = next;
-                // tick_timer, with the kernel entry it may cause moved out of
-                // this loop: llvmpipe would run enter_kernel's loops under a
-                // mask on every step (measured: 20x slower).
-                if (mode == MODE_USER && timer_left != 0u) {
-                    timer_left -= 1u;
-                    if (timer_left == 0u) {
-                        expired = true;
-                        break;
+                if (COUNT_EXEC && steps != run_from) {
+                    // Stopped before the next pixel of its chain unless it
+                    // branched; pc advanced one instruction at a time, so
+                    // cbase + pc is that pixel.
+                    var stop = NO_STOP;
+                    let at = cbase + pc;
+                    if (!branched && at < code_len && (code[2u * code_len + at] & INFO_FAST) != 0u) {
+                        stop = at;
                     }
+                    count_run(run_start, stop, 1u);
+                }
+                if (expired || !(branched || at_block)) {
+                    break;
                 }
             }
             if (expired) {

@@ -71,7 +71,7 @@ fn the_fast_path_handles_exactly_the_simple_opcodes() {
     // names plus the pure simple ones plus nop must be exactly the simple ones.
     let source = shaders::INTERPRETER;
     let start = source
-        .find("if ((info & INFO_FAST) == 0u)")
+        .find("if ((info & INFO_FAST) != 0u)")
         .expect("the fast loop's INFO_FAST test");
     let fast = &source[start..];
     let fast = &fast[..fast.find("if (bail)").expect("the end of the fast switch")];

@@ -227,7 +227,8 @@ impl<'c, T: Transport> VirglMachine<'c, T> {
             harts: ctx.buffer(&harts)?,
             mailbox: ctx.buffer(&vec![0; MAILBOX_WORDS])?,
             control: ctx.buffer(&control)?,
-            counts: ctx.buffer(&vec![0; image.code.len()])?,
+            // Per-pixel counts, then the run counters (shaders::compile::expand_counts).
+            counts: ctx.buffer(&vec![0; 3 * image.code.len()])?,
             queue: ctx.buffer(&vec![0; image.harts as usize * Q_ENTRY_WORDS])?,
             dispatch: ctx.buffer(&[0, 0, 1])?,
             params: ctx.buffer(&params)?,
@@ -264,8 +265,16 @@ impl<'c, T: Transport> VirglMachine<'c, T> {
             harts: self.read(b.harts, b.harts.words())?,
             mailbox: self.read(b.mailbox, MAILBOX_WORDS)?,
             control: self.read(b.control, CONTROL_WORDS)?,
-            counts: self.read(b.counts, b.counts.words())?,
+            counts: self.read_counts()?,
         })
+    }
+
+    /// Execution counts per code pixel so far (the run counters expanded).
+    pub fn read_counts(&mut self) -> Result<Vec<u32>, VirglError<T::Error>> {
+        let b = self.buffers.counts;
+        let mut counts = self.read(b, b.words())?;
+        shaders::compile::expand_counts(&mut counts, &self.code);
+        Ok(counts)
     }
 
     /// Hart words, for trap reports.
@@ -339,8 +348,7 @@ impl<T: Transport> Executor for VirglMachine<'_, T> {
     }
 
     fn counts(&mut self) -> Result<Vec<u32>, Self::Error> {
-        let b = self.buffers.counts;
-        self.read(b, b.words())
+        self.read_counts()
     }
 
     fn harts(&mut self) -> Result<Vec<u32>, Self::Error> {
@@ -371,10 +379,19 @@ impl<T: Transport> Executor for VirglMachine<'_, T> {
         Ok(true)
     }
 
+    /// The run counters are folded into the pixel counts first: they are
+    /// expanded along the code they ran.
     fn write_code(&mut self, addr: u32, pixels: &[u32]) -> Result<bool, Self::Error> {
+        let mut counts = self.read_counts()?;
+        counts.resize(3 * self.code.len(), 0);
         let Some(tables) = pxi::run::code_patch(&mut self.code, addr, pixels) else {
             return Ok(false);
         };
+        let counts_handle = self.buffers.counts.handle;
+        self.ctx
+            .transport
+            .write(counts_handle, 0, &counts)
+            .map_err(VirglError::Transport)?;
         let handle = self.buffers.code.handle;
         for (offset, words) in tables {
             self.ctx
