@@ -405,8 +405,6 @@ impl std::fmt::Display for CompileReport {
     }
 }
 
-/// Byte offset of the tensor pass's indirect dispatch in the dispatch buffer.
-const TENSOR_DISPATCH: u64 = 3 * 4;
 /// Dispatches per round.
 const DISPATCHES: [&str; 4] = ["run_slice", "run_vector", "run_tensor", "resolve"];
 /// Timestamps per round: the start and end of each dispatch's pass.
@@ -605,7 +603,7 @@ impl<'g> GpuMachine<'g> {
             dispatch: storage(
                 gpu,
                 "pass dispatches",
-                &[0, 0, 1, 0, 0, 1],
+                &shaders::layout::PASS_DISPATCHES,
                 wgpu::BufferUsages::INDIRECT,
             ),
             outbox: storage(
@@ -706,7 +704,10 @@ impl<'g> GpuMachine<'g> {
             2 => {
                 pass.set_pipeline(&p.run_tensor);
                 pass.set_bind_group(0, &self.tensor_group, &[]);
-                pass.dispatch_workgroups_indirect(&self.buffers.dispatch, TENSOR_DISPATCH);
+                pass.dispatch_workgroups_indirect(
+                    &self.buffers.dispatch,
+                    shaders::layout::TENSOR_DISPATCH,
+                );
             }
             _ => {
                 pass.set_pipeline(&p.resolve);

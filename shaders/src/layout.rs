@@ -19,6 +19,11 @@ pub const S_PROGRESS: usize = CONTROL_WORDS + 6;
 pub const S_IDLE: usize = CONTROL_WORDS + 7;
 /// interpreter.wgsl `Q_ENTRY_WORDS`: words per queued vector instruction.
 pub const Q_ENTRY_WORDS: usize = 8;
+/// interpreter.wgsl `dispatch`: the indirect dispatch arguments of the vector
+/// pass (x, y, 1), then the tensor pass's, as the buffer starts out (no work).
+pub const PASS_DISPATCHES: [u32; 6] = [0, 0, 1, 0, 0, 1];
+/// Byte offset of the tensor pass's indirect dispatch in that buffer.
+pub const TENSOR_DISPATCH: u64 = 3 * 4;
 /// Most harts `resolve` can scan serially in one dispatch and stay under llvmpipe's
 /// 65,535-iteration loop limit.
 pub const MAX_HARTS: u32 = 16_384;

@@ -230,7 +230,7 @@ impl<'c, T: Transport> VirglMachine<'c, T> {
             // Per-pixel counts, then the run counters (shaders::compile::expand_counts).
             counts: ctx.buffer(&vec![0; 3 * image.code.len()])?,
             queue: ctx.buffer(&vec![0; image.harts as usize * Q_ENTRY_WORDS])?,
-            dispatch: ctx.buffer(&[0, 0, 1])?,
+            dispatch: ctx.buffer(&shaders::layout::PASS_DISPATCHES)?,
             params: ctx.buffer(&params)?,
             outbox: ctx.buffer(&vec![0; image.harts as usize * pxi::mailbox::OUTBOX_WORDS])?,
         };
@@ -303,7 +303,11 @@ fn round_commands(b: &Buffers, blocks: [[u32; 3]; 4], harts: u32) -> Commands {
     c.memory_barrier();
     c.bind_compute_shader(RUN_TENSOR);
     c.set_shader_buffers(0, &[b.memory.binding(), b.queue.binding()]);
-    c.launch_grid_indirect(tensor_block, b.dispatch.handle, 0);
+    c.launch_grid_indirect(
+        tensor_block,
+        b.dispatch.handle,
+        shaders::layout::TENSOR_DISPATCH as u32,
+    );
     c.memory_barrier();
     c.bind_compute_shader(RESOLVE);
     c.set_shader_buffers(0, &all);
