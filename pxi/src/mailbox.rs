@@ -359,7 +359,8 @@ pub fn service(
             },
             Some(Call::Read) => {
                 let result = read_input(slot, arg0, arg1, memory_words, host);
-                if result.is_some_and(|n| n != ERR_FAULT && n != EOF && n != 0) {
+                // Bytes were read (not 0, EOF or ERR_FAULT): the driver delivers them.
+                if matches!(result, Some(1..=PAYLOAD_BYTES)) {
                     done.filled |= 1 << i;
                 }
                 result
