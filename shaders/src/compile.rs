@@ -20,11 +20,13 @@
 //! would trap leaves the block just before it (registers written back,
 //! counts and the timer brought up to date) and the interpreter traps.
 //!
-//! Counts: a block adds its completed passes to the run counters of the
+//! Counts: a block adds its completed passes to a private counter of its
+//! own, and once per slice (`count_blocks`) to the run counters of the
 //! interpreter (`counts[code_len + start]`, and the pixel after the block
-//! when its run's chain goes on there); a pass that leaves early counts as a
-//! run stopped before the exit. [`expand_counts`] turns the counters into
-//! the per-pixel counts every executor reports.
+//! when its run's chain goes on there): no atomic in `run_block`'s loop. A
+//! pass that leaves early counts as a run stopped before the exit.
+//! [`expand_counts`] turns the counters into the per-pixel counts every
+//! executor reports.
 
 use alloc::format;
 use alloc::string::String;
@@ -144,9 +146,8 @@ pub fn compile(code: &[u32], counts: &[u32]) -> Compiled {
         blocks.truncate(MAX_BLOCKS);
         blocks.sort_by_key(|b| b.start);
     }
-    let cases: String = blocks.iter().map(|b| block_case(code, b)).collect();
     Compiled {
-        source: crate::interpreter_module_with(&run_block(&cases)),
+        source: crate::interpreter_module_with(&run_block(code, &blocks)),
         blocks,
     }
 }
@@ -162,23 +163,64 @@ fn heat(code: &[u32], counts: &[u32], block: &Block) -> (u64, bool, u32) {
     (runs * block.len() as u64, self_loop, block.len())
 }
 
-/// `run_block` around the generated cases (none: a stub that runs nothing).
-/// One loop runs block after block while the next pc starts one, so a
-/// compiled pass costs llvmpipe's loop limit one iteration, like an
-/// interpreted step (the cases themselves have no loops).
-pub(crate) fn run_block(cases: &str) -> String {
+/// `run_block` around the blocks' cases (none: a stub that runs nothing),
+/// with `count_blocks`. One loop runs block after block while the next pc
+/// starts one, so a compiled pass costs llvmpipe's loop limit one iteration,
+/// like an interpreted step (the cases themselves have no loops).
+///
+/// Counting costs the loop no atomic: each block adds its complete passes to
+/// a private counter of its own (`passes_START`: a scalar per block, not an
+/// indexed array, whose gathers and scatters would run on every pass), and
+/// `count_blocks`, called once at the end of the hart's slice, adds them to
+/// the run counters. llvmpipe runs an atomic site under a mask on every pass
+/// of the loop around it, whether any lane takes it or not: the atomics in
+/// the cases cost about a third of the benchmark's compiled speed
+/// (docs/benchmarks.md, "Compiled counting").
+pub(crate) fn run_block(code: &[u32], blocks: &[Block]) -> String {
     let head = "// Compiled blocks (shaders::compile): runs blocks from the current pc while\n\
                 // one starts there and `budget` steps allow; returns the steps run.\n\
                 fn run_block(id: u32, budget: u32) -> u32 {\n";
-    if cases.is_empty() {
-        return format!("{head}    return 0u;\n}}\n");
+    let counters: String = blocks
+        .iter()
+        .map(|b| format!("var<private> passes_{}: u32;\n", b.start))
+        .collect();
+    let flush: String = blocks
+        .iter()
+        .map(|b| {
+            let stop = stop(code, b).map_or("NO_STOP".into(), |stop| format!("{stop}u"));
+            format!(
+                "    count_run({start}u, {stop}, passes_{start});\n",
+                start = b.start
+            )
+        })
+        .collect();
+    let count_blocks = format!(
+        "// Add the compiled blocks' complete passes in this slice to the run counters\n\
+         // (each pass is a run from the block's start, stopped where its chain goes on).\n\
+         {counters}fn count_blocks() {{\n{flush}}}\n"
+    );
+    if blocks.is_empty() {
+        return format!("{head}    return 0u;\n}}\n{count_blocks}");
     }
+    let cases: String = blocks.iter().map(|b| block_case(code, b)).collect();
     format!(
         "{head}    var done = 0u;\n    loop {{\n        \
          let pc0 = pc;\n        \
          let ticking = mode == MODE_USER && timer_left != 0u;\n        \
-         switch cbase + pc0 {{\n{cases}            default: {{ return done; }}\n        }}\n    }}\n    return done;\n}}\n"
+         switch cbase + pc0 {{\n{cases}            default: {{ return done; }}\n        }}\n    }}\n    return done;\n}}\n\
+         {count_blocks}"
     )
+}
+
+/// Where a complete pass of `block` stops in its run's chain
+/// (interpreter.wgsl `count_run`): after a closing branch nowhere, else
+/// before the pixel after the block. That pixel may be rewritten into a simple
+/// instruction later, so the stop is counted whatever it holds now.
+fn stop(code: &[u32], block: &Block) -> Option<u32> {
+    let last = block.start + block.offsets[block.offsets.len() - 1];
+    let branch = Instruction::decode(code, last as usize)
+        .is_ok_and(|inst| matches!(inst.op.semantics(), Some(Semantics::Branch(_))));
+    (!branch).then_some(block.start + block.pixels)
 }
 
 /// Registers the block reads or writes, and those it writes.
@@ -234,16 +276,11 @@ fn block_case(code: &[u32], block: &Block) -> String {
     format!(
         "{CASE}case {start}u: {{\n\
          {I}if (budget - done < {n}u || {pixels}u > clen - pc0 || (ticking && timer_left <= {n}u)) {{ return done; }}\n\
-         {I}{locals}var passes = 0u;\n{}\
-         {I}count_entries({start}u, passes);{stops}\n\
+         {I}{locals}\n{}\
          {CASE}}}\n",
         case.pass(0, passes, I),
         start = block.start,
         pixels = block.pixels,
-        stops = match case.stop() {
-            Some(stop) => format!(" count_stops({stop}u, passes);"),
-            None => String::new(),
-        },
     )
 }
 
@@ -304,30 +341,22 @@ struct Case<'b> {
 
 impl Case<'_> {
     /// Leave before instruction `k` of pass `pass` (it traps in the
-    /// interpreter); the caller counts the passes and the partial one.
+    /// interpreter): the complete passes go to the block's counter, and the
+    /// caller counts the partial one.
     fn exit(&self, pass: u32, k: usize) -> String {
         let ran = pass * self.block.len() + k as u32;
         let offset = self.block.offsets[k];
+        let start = self.block.start;
+        let passes = match pass {
+            0 => String::new(),
+            _ => format!("passes_{start} += {pass}u; "),
+        };
         format!(
             "{{ {}pc = pc0 + {offset}u; if (ticking) {{ timer_left -= {ran}u; }} \
-             left_block = vec4({}u, {pass}u, {}u, {}); return done + {ran}u; }}",
+             {passes}left_block = vec2({start}u, {}u); return done + {ran}u; }}",
             self.writeback,
-            self.block.start,
-            self.block.start + offset + 1,
-            self.stop()
-                .map_or("NO_STOP".into(), |stop| format!("{stop}u"))
+            start + offset + 1,
         )
-    }
-
-    /// Where a complete pass stops in its run's chain (interpreter.wgsl
-    /// `count_run`): after a branch nowhere (`None`, `NO_STOP` in WGSL), else
-    /// before the next pixel. That pixel may be rewritten into a simple
-    /// instruction later, so the stop is counted whatever it holds now.
-    fn stop(&self) -> Option<u32> {
-        match self.statements.last() {
-            Some(Statement::Branch { .. }) => None,
-            _ => Some(self.block.start + self.block.pixels),
-        }
     }
 
     /// End the case after `passes` complete passes, continuing at `next`.
@@ -336,8 +365,8 @@ impl Case<'_> {
         format!(
             "{indent}{}\n{indent}done += {steps}u;\n\
              {indent}if (ticking) {{ timer_left -= {steps}u; }}\n\
-             {indent}passes = {passes}u;\n{indent}pc = {next};\n",
-            self.writeback
+             {indent}passes_{} += {passes}u;\n{indent}pc = {next};\n",
+            self.writeback, self.block.start
         )
     }
 

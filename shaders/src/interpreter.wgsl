@@ -309,32 +309,22 @@ fn count(phys: u32) {
 const NO_STOP: u32 = 0xffffffffu;
 
 // Count `runs` runs from code pixel `start` that stopped before `stop`
-// (NO_STOP: at the end of the chain).
+// (NO_STOP: at the end of the chain). llvmpipe runs an atomic site under a
+// mask on every pass of the loops around it, taken or not, so none is in a
+// hot loop: compiled blocks count their passes in private counters that
+// count_blocks adds once per slice (shaders::compile::run_block).
 fn count_run(start: u32, stop: u32, runs: u32) {
-    count_entries(start, runs);
-    if (stop < params.code_len) {
-        count_stops(stop, runs);
-    }
-}
-
-// The two halves of count_run, for compiled blocks that know at compile time
-// whether they stop inside their chain (each atomic site costs every pass).
-fn count_entries(start: u32, runs: u32) {
     if (COUNT_EXEC && runs != 0u) {
         atomicAdd(&counts[params.code_len + start], runs);
+        if (stop < params.code_len) {
+            atomicAdd(&counts[2u * params.code_len + stop], runs);
+        }
     }
 }
 
-fn count_stops(stop: u32, runs: u32) {
-    if (COUNT_EXEC && runs != 0u) {
-        atomicAdd(&counts[2u * params.code_len + stop], runs);
-    }
-}
-
-// A compiled block starting at `x` that ran `y` complete passes (each a run
-// stopped before `w`, NO_STOP: at its chain's end) and left early before code
-// pixel `z - 1` (z = 0: none), for the caller to count.
-var<private> left_block: vec4<u32>;
+// A compiled block starting at `x` that left early, in a pass stopped before
+// code pixel `y - 1` (y = 0: none), for the caller to count.
+var<private> left_block: vec2<u32>;
 
 const STEP_CONTINUE: u32 = 0u;
 const STEP_END_SLICE: u32 = 1u;
@@ -604,11 +594,12 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                     // Compiled mode: blocks of straight-line WGSL run from here
                     // while their budget, window and timer allow (0: none did).
                     steps += run_block(id, slice - steps);
-                    if (COUNT_EXEC && left_block.z != 0u) {
-                        // A block left early: its complete passes and the partial one.
-                        count_run(left_block.x, left_block.w, left_block.y);
-                        count_run(left_block.x, left_block.z - 1u, 1u);
-                        left_block = vec4<u32>();
+                    if (COUNT_EXEC && left_block.y != 0u) {
+                        // A block left early: its partial pass is a run
+                        // stopped before the exit (its complete passes are
+                        // the block's, count_blocks).
+                        count_run(left_block.x, left_block.y - 1u, 1u);
+                        left_block = vec2<u32>();
                     }
                 }
                 let run_start = cbase + pc;
@@ -732,6 +723,10 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                 stopped = true;
                 break;
             }
+        }
+        if (COUNT_EXEC) {
+            // The compiled blocks' passes in this slice (shaders::compile).
+            count_blocks();
         }
         if (trap_kind != 0u) {
             status = HART_TRAPPED;

@@ -47,7 +47,7 @@ pub fn module(body: &str) -> String {
 /// instruction semantics generated from the ISA table, `INTERPRETER` and no
 /// compiled blocks.
 pub fn interpreter_module() -> String {
-    interpreter_module_with(&compile::run_block(""))
+    interpreter_module_with(&compile::run_block(&[], &[]))
 }
 
 /// The interpreter module with `run_block` (see [`compile`]).
