@@ -83,26 +83,36 @@ fn timed<X: Executor>(
 where
     X::Error: std::fmt::Display,
 {
-    let mut runs = Vec::new();
-    for _ in 0..repeat {
-        let mut machine = make()?;
-        let mut host = CaptureHost::default();
-        let start = Instant::now();
-        let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let elapsed = start.elapsed();
-        anyhow::ensure!(
-            outcome.stop == Stop::AllExited,
-            "benchmark program ended with {:?}",
-            outcome.stop
-        );
-        runs.push(Run {
-            elapsed,
-            steps: outcome.steps,
-            rounds: outcome.rounds,
-        });
-    }
+    let runs = (0..repeat)
+        .map(|_| timed_once(rounds_per_batch, &mut make))
+        .collect::<Result<Vec<_>>>()?;
     Ok(median(runs))
+}
+
+/// One timed run of a fresh executor from `make`.
+fn timed_once<X: Executor>(
+    rounds_per_batch: u32,
+    make: &mut impl FnMut() -> Result<X>,
+) -> Result<Run>
+where
+    X::Error: std::fmt::Display,
+{
+    let mut machine = make()?;
+    let mut host = CaptureHost::default();
+    let start = Instant::now();
+    let outcome = drive(&mut machine, &mut host, rounds_per_batch, |_, _| {})
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let elapsed = start.elapsed();
+    anyhow::ensure!(
+        outcome.stop == Stop::AllExited,
+        "benchmark program ended with {:?}",
+        outcome.stop
+    );
+    Ok(Run {
+        elapsed,
+        steps: outcome.steps,
+        rounds: outcome.rounds,
+    })
 }
 
 fn cpu_run(image: &Image, limits: Limits, rounds_per_batch: u32, repeat: u32) -> Result<Run> {
@@ -126,35 +136,49 @@ fn gpu_run(
     count_exec: bool,
     repeat: u32,
 ) -> Result<Run> {
-    gpu_run_mode(
-        gpu,
-        image,
-        limits,
-        rounds_per_batch,
-        GpuMode::Interpreted { count_exec },
-        repeat,
-    )
+    let mode = GpuMode::Interpreted { count_exec };
+    timed(repeat, rounds_per_batch, || {
+        gpu_machine(gpu, image, limits, mode)
+    })
 }
 
-fn gpu_run_mode(
-    gpu: &Gpu,
+/// A fresh GPU machine running `image` in `mode` (compiled outside any timing).
+fn gpu_machine<'g>(
+    gpu: &'g Gpu,
     image: &Image,
     limits: Limits,
-    rounds_per_batch: u32,
     mode: GpuMode,
-    repeat: u32,
-) -> Result<Run> {
+) -> Result<GpuMachine<'g>> {
     let (count_exec, compiled) = match mode {
         GpuMode::Interpreted { count_exec } => (count_exec, false),
         GpuMode::Compiled { count_exec } => (count_exec, true),
     };
-    timed(repeat, rounds_per_batch, || {
-        let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions { count_exec })?;
-        if compiled {
-            machine.compile()?;
+    let mut machine = GpuMachine::new(gpu, image, limits, GpuOptions { count_exec })?;
+    if compiled {
+        machine.compile()?;
+    }
+    Ok(machine)
+}
+
+/// The median run of each of `modes`, measured in turns (one run of each per
+/// repetition), so that the load of a shared machine, which drifts over
+/// seconds, weighs on all of them alike and their ratios hold within a run.
+fn gpu_runs_in_turns(
+    gpu: &Gpu,
+    image: &Image,
+    limits: Limits,
+    rounds_per_batch: u32,
+    modes: &[GpuMode],
+    repeat: u32,
+) -> Result<Vec<Run>> {
+    let mut runs: Vec<Vec<Run>> = modes.iter().map(|_| Vec::new()).collect();
+    for _ in 0..repeat {
+        for (&mode, runs) in modes.iter().zip(&mut runs) {
+            let mut make = || gpu_machine(gpu, image, limits, mode);
+            runs.push(timed_once(rounds_per_batch, &mut make)?);
         }
-        Ok(machine)
-    })
+    }
+    Ok(runs.into_iter().map(median).collect())
 }
 
 fn mips(run: &Run) -> f64 {
@@ -273,7 +297,8 @@ fn scalar_bench(setup: &Setup) -> Result<()> {
     println!("### Scalar and data-parallel programs (Minstr/s)\n");
     println!(
         "Interpreted: the WGSL interpreter; compiled: `--compile` (the program's blocks as \
-         WGSL, compiled before the timed run).\n"
+         WGSL, compiled before the timed run). The four GPU columns are measured in turns, one \
+         run of each per repetition.\n"
     );
     println!(
         "| harts | steps | CPU | interpreted, counting | interpreted, no counts | compiled, counting | compiled, no counts \
@@ -296,18 +321,20 @@ fn scalar_bench(setup: &Setup) -> Result<()> {
         let image = assemble("data-parallel", &data_parallel_source(harts, iterations))?;
         let cpu_steps = cpu_run(&image, limits, batch, repeat)?;
         let cpu = mips(&cpu_steps);
-        let gpu_mips = |mode| -> Result<f64> {
-            Ok(mips(&gpu_run_mode(
-                gpu, &image, limits, batch, mode, repeat,
-            )?))
-        };
+        let modes = [
+            GpuMode::Interpreted { count_exec: true },
+            GpuMode::Interpreted { count_exec: false },
+            GpuMode::Compiled { count_exec: true },
+            GpuMode::Compiled { count_exec: false },
+        ];
+        let runs = gpu_runs_in_turns(gpu, &image, limits, batch, &modes, repeat)?;
         let row = ScalarRow {
             harts,
             cpu,
-            counted: gpu_mips(GpuMode::Interpreted { count_exec: true })?,
-            plain: gpu_mips(GpuMode::Interpreted { count_exec: false })?,
-            compiled_counted: gpu_mips(GpuMode::Compiled { count_exec: true })?,
-            compiled_plain: gpu_mips(GpuMode::Compiled { count_exec: false })?,
+            counted: mips(&runs[0]),
+            plain: mips(&runs[1]),
+            compiled_counted: mips(&runs[2]),
+            compiled_plain: mips(&runs[3]),
         };
         println!(
             "| {harts} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2}× | {:.2}× | {:.2}× / {:.2}× |",
