@@ -29,25 +29,26 @@ use support::gpu::gpu;
 
 const BIG: usize = 300 * 1024;
 
-fn shell() -> &'static Image {
-    static IMAGE: OnceLock<Image> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fsh.pxs");
-        pxi_asm::assemble_file(Path::new(path))
+/// `examples/NAME`, assembled once per test process into `cell`.
+fn example(cell: &'static OnceLock<Image>, name: &str) -> &'static Image {
+    cell.get_or_init(|| {
+        let path = format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"));
+        pxi_asm::assemble_file(Path::new(&path))
             .unwrap_or_else(|e| panic!("{e}"))
             .image
     })
 }
 
+/// The file shell (examples/fsh.pxs).
+fn shell() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    example(&IMAGE, "fsh.pxs")
+}
+
 /// The OS (examples/os.pxs: user-mode shell, file OS calls in the kernel).
 fn os() -> &'static Image {
     static IMAGE: OnceLock<Image> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/os.pxs");
-        pxi_asm::assemble_file(Path::new(path))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .image
-    })
+    example(&IMAGE, "os.pxs")
 }
 
 /// The file shell built with its directory-index settings replaced: `(harts, FS_HELPERS,
