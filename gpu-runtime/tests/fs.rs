@@ -5,10 +5,12 @@
 //! GPU runtime with `pxi-run --disk`'s device model, then `fsck.fat -n` must find
 //! nothing and mtools must read every file back byte for byte.
 //!
-//! The big cases (1,000 files in one directory, 300 KiB files, a full disk) run on
-//! the CPU interpreter only (they take hundreds of millions of instructions); the
-//! GPU runtime runs a smaller session that must print exactly what the CPU
-//! interpreter prints and leave an identical disk image.
+//! Every case runs on both executors, and the GPU runtime must print exactly what the
+//! CPU interpreter prints and leave a byte-identical disk image — except the file
+//! shell's biggest sessions (a 1,000-file directory and 300 KiB files written through
+//! `fsh`, tens of millions of instructions and ~20,000 disk round trips, minutes on
+//! lavapipe), which the GPU runtime covers through the OS instead: a session in a
+//! 1,000-file directory and a 300 KiB copy (`the_os_*` tests).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -27,14 +29,26 @@ use support::gpu::gpu;
 
 const BIG: usize = 300 * 1024;
 
-fn shell() -> &'static Image {
-    static IMAGE: OnceLock<Image> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/fsh.pxs");
-        pxi_asm::assemble_file(Path::new(path))
+/// `examples/NAME`, assembled once per test process into `cell`.
+fn example(cell: &'static OnceLock<Image>, name: &str) -> &'static Image {
+    cell.get_or_init(|| {
+        let path = format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"));
+        pxi_asm::assemble_file(Path::new(&path))
             .unwrap_or_else(|e| panic!("{e}"))
             .image
     })
+}
+
+/// The file shell (examples/fsh.pxs).
+fn shell() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    example(&IMAGE, "fsh.pxs")
+}
+
+/// The OS (examples/os.pxs: user-mode shell, file OS calls in the kernel).
+fn os() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    example(&IMAGE, "os.pxs")
 }
 
 /// The file shell built with its directory-index settings replaced: `(harts, FS_HELPERS,
@@ -143,6 +157,15 @@ impl Disk {
         );
     }
 
+    /// A copy of this image under another name.
+    fn copy_as(&self, name: &str) -> Disk {
+        let copy = Disk {
+            path: temp(&format!("{name}.img")),
+        };
+        std::fs::copy(&self.path, &copy.path).expect("disk image copy");
+        copy
+    }
+
     fn bytes(&self) -> Vec<u8> {
         std::fs::read(&self.path).expect("disk image")
     }
@@ -234,6 +257,17 @@ fn ok_session(disk: &Disk, script: &str, gpu_run: bool, read_only: bool) -> Stri
     let run = session(disk, script, gpu_run, read_only, Fault::None);
     assert_eq!(run.outcome.stop, Stop::Halted(0), "{}", text(&run));
     text(&run)
+}
+
+/// Run `case` (sessions and their checks, given whether to use the GPU runtime) on the CPU
+/// interpreter with `disk` and on the GPU runtime with a copy of it taken before: both must
+/// print the same and leave byte-identical images.
+fn on_both_executors(disk: &Disk, case: impl Fn(&Disk, bool) -> String) {
+    let gpu_disk = disk.copy_as(&format!("{}-gpu", disk.path.file_stem().unwrap().display()));
+    let cpu = case(disk, false);
+    let gpu = case(&gpu_disk, true);
+    assert_eq!(gpu, cpu, "GPU and CPU sessions differ");
+    assert!(gpu_disk.bytes() == disk.bytes(), "the two disks differ");
 }
 
 #[test]
@@ -336,20 +370,19 @@ fn a_full_disk_is_enospc_and_loses_nothing() {
     let free: usize = df.split(' ').next().unwrap().parse().expect(&df);
     let filler = pattern(free * 512 - 16 * 512);
     disk.put("/filler.bin", &filler);
-    let out = ok_session(
-        &disk,
-        "fill more.bin 100000\nstat more.bin\ndf\n",
-        false,
-        false,
-    );
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 3, "{out}");
-    assert_eq!(lines[0], "error: no space left on device");
-    assert!(lines[1].starts_with("more.bin: file, 8192 bytes"), "{out}");
-    assert!(lines[2].starts_with("0 clusters free of "), "{out}");
-    disk.fsck();
-    assert_eq!(disk.get("/more.bin"), pattern(8192));
-    assert!(disk.get("/filler.bin") == filler, "the filler must survive");
+    on_both_executors(&disk, |disk, gpu_run| {
+        let script = "fill more.bin 100000\nstat more.bin\ndf\n";
+        let out = ok_session(disk, script, gpu_run, false);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert_eq!(lines[0], "error: no space left on device");
+        assert!(lines[1].starts_with("more.bin: file, 8192 bytes"), "{out}");
+        assert!(lines[2].starts_with("0 clusters free of "), "{out}");
+        disk.fsck();
+        assert_eq!(disk.get("/more.bin"), pattern(8192));
+        assert!(disk.get("/filler.bin") == filler, "the filler must survive");
+        out
+    });
 }
 
 #[test]
@@ -358,48 +391,56 @@ fn corrupt_images_are_errors() {
     disk.mkdir("/d");
     disk.put("/f.bin", &pattern(2000));
     disk.put("/g.bin", &pattern(2000));
-    let image = disk.bytes();
-    let geometry = Geometry::of(&image);
-    let f = geometry.root_entry(&image, b"F       BIN");
-    let g = geometry.root_entry(&image, b"G       BIN");
-    let d = geometry.root_entry(&image, b"D          ");
-    let cluster = |o: usize| u16::from_le_bytes([image[o + 26], image[o + 27]]) as u32;
-    geometry.set_fat(&disk, cluster(d), cluster(d)); // a directory chain that loops
-    geometry.set_fat(&disk, cluster(g), cluster(g)); // a file chain that loops
-    disk.patch(f + 28, &100_000u32.to_le_bytes()); // a size the chain cannot hold
-    let script = "ls d\ncat f.bin\ncat g.bin\nls -l\n";
-    let out = ok_session(&disk, script, false, false);
-    assert_eq!(
-        out,
-        "error: file system is corrupt\nerror: file system is corrupt\n\
-         error: file system is corrupt\nd 0 d\n- 100000 f.bin\n- 2000 g.bin\n"
-    );
-    disk.patch(f + 20, &0x0FFFu16.to_le_bytes()); // a first cluster past the volume
-    let out = ok_session(&disk, "cat f.bin\n", false, false);
-    assert_eq!(out, "error: file system is corrupt\n");
+    on_both_executors(&disk, |disk, gpu_run| {
+        let image = disk.bytes();
+        let geometry = Geometry::of(&image);
+        let f = geometry.root_entry(&image, b"F       BIN");
+        let g = geometry.root_entry(&image, b"G       BIN");
+        let d = geometry.root_entry(&image, b"D          ");
+        let cluster = |o: usize| u16::from_le_bytes([image[o + 26], image[o + 27]]) as u32;
+        geometry.set_fat(disk, cluster(d), cluster(d)); // a directory chain that loops
+        geometry.set_fat(disk, cluster(g), cluster(g)); // a file chain that loops
+        disk.patch(f + 28, &100_000u32.to_le_bytes()); // a size the chain cannot hold
+        let script = "ls d\ncat f.bin\ncat g.bin\nls -l\n";
+        let mut out = ok_session(disk, script, gpu_run, false);
+        assert_eq!(
+            out,
+            "error: file system is corrupt\nerror: file system is corrupt\n\
+             error: file system is corrupt\nd 0 d\n- 100000 f.bin\n- 2000 g.bin\n"
+        );
+        disk.patch(f + 20, &0x0FFFu16.to_le_bytes()); // a first cluster past the volume
+        let past = ok_session(disk, "cat f.bin\n", gpu_run, false);
+        assert_eq!(past, "error: file system is corrupt\n");
 
-    disk.patch(510, &[0, 0]);
-    let run = session(&disk, "ls\n", false, false, Fault::None);
-    assert_eq!(
-        (text(&run).as_str(), run.outcome.stop),
-        (
-            "error: not a FAT32 file system (bad boot sector)\n",
-            Stop::Halted(1)
-        )
-    );
+        disk.patch(510, &[0, 0]);
+        let run = session(disk, "ls\n", gpu_run, false, Fault::None);
+        assert_eq!(
+            (text(&run).as_str(), run.outcome.stop),
+            (
+                "error: not a FAT32 file system (bad boot sector)\n",
+                Stop::Halted(1)
+            )
+        );
+        out += &past;
+        out
+    });
 }
 
 #[test]
 fn a_misbehaving_disk_is_an_io_error() {
     let disk = Disk::new("faults");
-    for fault in [Fault::BadStatus, Fault::WrongUsedId, Fault::NoCompletion] {
-        let run = session(&disk, "ls\n", false, false, fault);
-        assert_eq!(
-            (text(&run).as_str(), run.outcome.stop),
-            ("error: I/O error\n", Stop::Halted(1)),
-            "{fault:?}"
-        );
+    let before = disk.bytes();
+    for gpu_run in [false, true] {
+        for fault in [Fault::BadStatus, Fault::WrongUsedId, Fault::NoCompletion] {
+            let run = session(&disk, "ls\n", gpu_run, false, fault);
+            assert_eq!(
+                (text(&run).as_str(), run.outcome.stop),
+                ("error: I/O error\n", Stop::Halted(1)),
+                "{fault:?}, GPU: {gpu_run}"
+            );
+        }
     }
+    assert!(disk.bytes() == before, "a failing mount writes nothing");
 }
 
 #[test]
@@ -451,25 +492,27 @@ fn many_files_disk(name: &str) -> Disk {
     disk
 }
 
-/// One session of `script` per build in `variants` on a copy of `disk` (CPU interpreter):
-/// each must halt with 0 and leave a volume fsck.fat finds nothing in. Returns each
-/// build's output, image and instructions.
+/// One session of `script` per build in `variants` on a copy of `disk` (the CPU
+/// interpreter, or the GPU runtime with `gpu_run`): each must halt with 0 and leave a
+/// volume fsck.fat finds nothing in. Returns each build's output, image and instructions.
 fn sessions_on_copies<'a>(
     disk: &Disk,
     script: &str,
     variants: &'a [(&'a str, Image)],
     limits: Limits,
+    gpu_run: bool,
 ) -> Vec<(&'a str, String, Vec<u8>, u64)> {
     variants
         .iter()
         .map(|(name, image)| {
-            let copy = Disk {
-                path: temp(&format!("{}.img", name.replace(' ', "-"))),
-            };
-            std::fs::copy(&disk.path, &copy.path).unwrap();
+            let copy = disk.copy_as(&name.replace(' ', "-"));
             let mut host = CaptureHost::with_input(script.as_bytes());
             attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
-            let run = run_cpu_with(image, limits, 1, host);
+            let run = if gpu_run {
+                run_gpu_with(gpu(), image, limits, 4, host).expect("GPU run")
+            } else {
+                run_cpu_with(image, limits, 1, host)
+            };
             assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
             copy.fsck();
             (*name, text(&run), copy.bytes(), run.outcome.steps)
@@ -498,7 +541,7 @@ fn directory_indexes_change_no_answer() {
         ("index 1 hart", shell_variant(1, 0, 8192)),
         ("index none", shell_variant(1, 0, 0)),
     ];
-    let runs = sessions_on_copies(&disk, script, &variants, limits());
+    let runs = sessions_on_copies(&disk, script, &variants, limits(), false);
     let (_, out, image, indexed_steps) = &runs[0];
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "10000", "{out}");
@@ -540,8 +583,9 @@ fn directory_indexes_change_no_answer() {
 
 /// The same for the OS (examples/os.pxs: the kernel's file calls under its lock, the
 /// user-mode shell): a session in a 1,000-file directory with the index built by the
-/// kernel's hart and 3 helper harts, by the kernel's hart alone, and with no index prints
-/// the same and leaves byte-identical images; fsck.fat finds nothing.
+/// kernel's hart and 3 helper harts, by the kernel's hart alone, and with no index, and the
+/// OS as built on the GPU runtime, prints the same and leaves byte-identical images;
+/// fsck.fat finds nothing.
 #[test]
 fn the_os_directory_indexes_change_no_answer() {
     let disk = many_files_disk("os-index");
@@ -564,7 +608,9 @@ fn the_os_directory_indexes_change_no_answer() {
         ("os no helpers", variant("os.pxs", 5, 0, 8192)),
         ("os no index", variant("os.pxs", 5, 0, 0)),
     ];
-    let runs = sessions_on_copies(&disk, script, &variants, limits);
+    let on_gpu = [("os on the GPU", variants[0].1.clone())];
+    let mut runs = sessions_on_copies(&disk, script, &variants, limits, false);
+    runs.extend(sessions_on_copies(&disk, script, &on_gpu, limits, true));
     let (_, out, image, indexed_steps) = &runs[0];
     for expected in [
         "pxos$ many/file-0995.txt: file, 10 bytes\npxos$ many/readme.txt: file, 16 bytes\n",
@@ -901,16 +947,68 @@ fn bench_against_mtools() {
     disk.fsck();
 }
 
+/// One OS session on `disk` (4 rounds per batch); it must halt with 0. Returns its output.
+fn os_session(disk: &Disk, script: &str, limits: Limits, gpu_run: bool) -> String {
+    let mut host = CaptureHost::with_input(script.as_bytes());
+    attach_disk(&mut host.devices, &disk.path, false, Fault::None).unwrap();
+    let run = if gpu_run {
+        run_gpu_with(gpu(), os(), limits, 4, host).expect("GPU run")
+    } else {
+        run_cpu_with(os(), limits, 4, host)
+    };
+    let out = text(&run);
+    assert_eq!(run.outcome.stop, Stop::Halted(0), "{out}");
+    out
+}
+
+/// A file of several hundred KiB and nested directories with long names in the OS, on both
+/// executors: mtools writes a 300 KiB file, the OS copies it into a nested directory with a
+/// long name and reads a deep file by a differently cased name; mtools reads the copy back
+/// byte for byte, fsck.fat finds nothing, and both executors leave the same image.
+#[test]
+fn the_os_copies_a_large_file_on_both_executors() {
+    let disk = Disk::new("os-big");
+    disk.put("/big.bin", &pattern(BIG));
+    disk.mkdir("/Deep Directory");
+    disk.mkdir("/Deep Directory/Deeper Still");
+    disk.put(
+        "/Deep Directory/Deeper Still/A Note With A Long Name.txt",
+        b"deep\n",
+    );
+    let copy = "Deep Directory/Deeper Still/A Copy Of The Big File.bin";
+    let script = format!(
+        "cp big.bin \"{copy}\"\nstat \"deep directory/DEEPER STILL/a copy of the big file.BIN\"\n\
+         cat \"DEEP DIRECTORY/deeper still/a note with a long name.TXT\"\n\
+         ls -l \"Deep Directory/Deeper Still\"\nsync\n"
+    );
+    let limits = Limits {
+        slice_steps: 4096,
+        max_steps: 100_000_000,
+    };
+    on_both_executors(&disk, |disk, gpu_run| {
+        let out = os_session(disk, &script, limits, gpu_run);
+        for expected in [
+            "pxos$ deep directory/DEEPER STILL/a copy of the big file.BIN: file, 307200 bytes\n",
+            "pxos$ deep\n",
+            "- 5 A Note With A Long Name.txt\n",
+            "- 307200 A Copy Of The Big File.bin\n",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+        disk.fsck();
+        assert!(
+            disk.get(&format!("/{copy}")) == pattern(BIG),
+            "the copy differs"
+        );
+        assert!(disk.get("/big.bin") == pattern(BIG), "the original changed");
+        out
+    });
+}
+
 /// The file commands of the pxOS shell (examples/os.pxs: user-mode shell,
 /// file OS calls in the kernel) on a disk, on both executors.
 #[test]
 fn the_os_shell_uses_files_on_both_executors() {
-    let os = pxi_asm::assemble_file(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/os.pxs"
-    )))
-    .unwrap_or_else(|e| panic!("{e}"))
-    .image;
     let script = "ls -l\ncat hello.txt\nmkdir \"My Documents\"\n\
                   write \"My Documents/A long file name.txt\" written by the OS\n\
                   append \"My Documents/A long file name.txt\" more\n\
@@ -926,15 +1024,7 @@ fn the_os_shell_uses_files_on_both_executors() {
     for gpu_run in [false, true] {
         let disk = Disk::new(if gpu_run { "os-gpu" } else { "os-cpu" });
         disk.put("/hello.txt", b"hello\n");
-        let mut host = CaptureHost::with_input(script.as_bytes());
-        attach_disk(&mut host.devices, &disk.path, false, Fault::None).unwrap();
-        let run = if gpu_run {
-            run_gpu_with(gpu(), &os, limits, 4, host).expect("GPU run")
-        } else {
-            run_cpu_with(&os, limits, 4, host)
-        };
-        let out = text(&run);
-        assert_eq!(run.outcome.stop, Stop::Halted(0), "{out}");
+        let out = os_session(&disk, script, limits, gpu_run);
         for expected in [
             "pxos$ - 6 hello.txt\npxos$ hello\n",
             "pxos$ written by the OS\nmore\n",

@@ -133,7 +133,7 @@ pub enum DeviceError {
 /// The device table of one host, with the waits in progress.
 pub struct Devices {
     devices: Vec<Box<dyn Device>>,
-    /// (request sequence number, deadline in µs) of each `SYS_DEVWAIT` waiting.
+    /// (request sequence number, deadline in µs) of each `SYS_DEVWAIT` or `SYS_DEVKICK` waiting.
     waits: Vec<(u32, u64)>,
     /// Bus address of data word 0.
     pub dma_base: u64,
@@ -224,6 +224,11 @@ impl Devices {
         let (device, region, width) = self.checked(selector, offset)?;
         device.write(region, offset, width, value);
         Ok(())
+    }
+
+    /// Whether mailbox request `seq` is a wait in progress (served before, not done).
+    pub fn waiting(&self, seq: u32) -> bool {
+        self.waits.iter().any(|&(s, _)| s == seq)
     }
 
     /// `SYS_DEVWAIT` (mailbox request `seq`) on device `index` at time `now`:

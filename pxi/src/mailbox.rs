@@ -84,6 +84,8 @@ pub const ERR_NODEV: u32 = 0xFFFF_FFFC;
 pub const ERR_DENIED: u32 = 0xFFFF_FFFB;
 /// Result of `SYS_DEVWAIT` when the device did not complete in time.
 pub const ERR_TIMEOUT: u32 = 0xFFFF_FFFA;
+/// How long `SYS_DEVKICK` waits for the device's completion, in microseconds.
+pub const KICK_TIMEOUT_US: u32 = 2_000_000;
 /// Result of `SYS_LOAD`: the bytes are no PXI image (no PNG, or not an RGBA8 PXI).
 pub const ERR_NOTPXI: u32 = 0xFFFF_FFF9;
 /// Result of `SYS_LOAD`: a PXI image, but damaged (CRC, Adler-32, header, truncated).
@@ -130,6 +132,11 @@ pub const DEVICE_CONSTANTS: &[(&str, u32, &str)] = &[
         "MB_TOOBIG",
         ERR_TOOBIG,
         "result: SYS_LOAD: the code or data window does not fit",
+    ),
+    (
+        "DEV_KICK_US",
+        KICK_TIMEOUT_US,
+        "SYS_DEVKICK: microseconds it waits for the completion",
     ),
     (
         "DEV_VIRTIO_BLK",
@@ -197,6 +204,7 @@ syscalls! {
     DevWrite = 18, "SYS_DEVWRITE", "Write `r3` to a device register: `r1` and `r2` as for SYS_DEVREAD. Returns 0, ERR_NODEV or ERR_DENIED.";
     Dma      = 19, "SYS_DMA",      "Device-visible (bus) address of the `r2` data words at word address `r1` (low 32 bits; the high half is 0), or ERR_FAULT when the range is outside data memory.";
     DevWait  = 20, "SYS_DEVWAIT",  "Wait up to `r2` microseconds for device `r1` to signal completion; returns its interrupt status (non-zero, now acknowledged), ERR_TIMEOUT or ERR_NODEV.";
+    DevKick  = 21, "SYS_DEVKICK",  "Write `r3` to a device register (`r1` and `r2` as for SYS_DEVWRITE), then wait as SYS_DEVWAIT does, up to DEV_KICK_US microseconds, for that device to signal completion: one request where SYS_DEVWRITE and SYS_DEVWAIT take two. Returns the interrupt status (non-zero, now acknowledged), ERR_TIMEOUT, ERR_NODEV, or ERR_DENIED (nothing written).";
 }
 
 /// One console-input poll.
@@ -369,7 +377,12 @@ pub fn service(
             // Needs the executor's memory and code: `pxi::run::drive` answers it.
             Some(Call::Load) => continue,
             Some(
-                call @ (Call::DevInfo | Call::DevRead | Call::DevWrite | Call::Dma | Call::DevWait),
+                call @ (Call::DevInfo
+                | Call::DevRead
+                | Call::DevWrite
+                | Call::Dma
+                | Call::DevWait
+                | Call::DevKick),
             ) => device_call(call, slot, memory_words, host),
             None => Some(ERR_NOSYS),
         };
@@ -389,10 +402,10 @@ pub fn service(
     done
 }
 
-/// The device calls; `None` keeps a `SYS_DEVWAIT` waiting.
+/// The device calls; `None` keeps a `SYS_DEVWAIT` or `SYS_DEVKICK` waiting.
 fn device_call(call: Call, slot: &[u32], memory_words: u32, host: &mut impl Host) -> Option<u32> {
     let (arg0, arg1, arg2, seq) = (slot[W_ARG0], slot[W_ARG1], slot[W_ARG2], slot[W_SEQ]);
-    let now = if call == Call::DevWait {
+    let now = if matches!(call, Call::DevWait | Call::DevKick) {
         host.clock_us()
     } else {
         0
@@ -415,12 +428,26 @@ fn device_call(call: Call, slot: &[u32], memory_words: u32, host: &mut impl Host
             };
             Some(map.bus_address(arg0, arg1).map_or(ERR_FAULT, |a| a as u32))
         }
-        _ => match devices.wait(seq, arg0, arg1, now) {
-            Wait::Done(status) => Some(status),
-            Wait::Pending => None,
-            Wait::TimedOut => Some(ERR_TIMEOUT),
-            Wait::NoDevice => Some(ERR_NODEV),
-        },
+        Call::DevKick => {
+            // The first service of the request writes; later ones (still waiting) only wait.
+            if !devices.waiting(seq)
+                && let Err(e) = devices.write(arg0, arg1, arg2)
+            {
+                return Some(error(e));
+            }
+            wait_result(devices.wait(seq, arg0 & 0xFF, KICK_TIMEOUT_US, now))
+        }
+        _ => wait_result(devices.wait(seq, arg0, arg1, now)),
+    }
+}
+
+/// A wait's answer as a call result; `None` keeps the request waiting.
+fn wait_result(wait: Wait) -> Option<u32> {
+    match wait {
+        Wait::Done(status) => Some(status),
+        Wait::Pending => None,
+        Wait::TimedOut => Some(ERR_TIMEOUT),
+        Wait::NoDevice => Some(ERR_NODEV),
     }
 }
 

@@ -161,18 +161,35 @@ fn deliver_input<X: Executor>(executor: &mut X, filled: u32) -> Result<(), X::Er
     Ok(())
 }
 
-/// Let devices notified during the last service do their DMA.
-fn run_devices<X: Executor>(executor: &mut X, host: &mut impl Host) -> Result<(), X::Error> {
+/// One pass of [`mailbox::service`] over the executor's mailbox, with the execution counts
+/// when a request wants them and the `SYS_READ` bytes delivered.
+fn service<X: Executor>(
+    executor: &mut X,
+    host: &mut impl Host,
+) -> Result<mailbox::Serviced, X::Error> {
+    let memory_words = executor.memory_words();
+    let counts = if mailbox::wants_counts(executor.mailbox()) {
+        Some(executor.counts()?)
+    } else {
+        None
+    };
+    let done = mailbox::service(executor.mailbox(), memory_words, counts.as_deref(), host);
+    deliver_input(executor, done.filled)?;
+    Ok(done)
+}
+
+/// Let devices notified during the last service do their DMA; whether any did.
+fn run_devices<X: Executor>(executor: &mut X, host: &mut impl Host) -> Result<bool, X::Error> {
     let memory_words = executor.memory_words();
     let Some(devices) = host.devices().filter(|d| d.wants_dma()) else {
-        return Ok(());
+        return Ok(false);
     };
     let mut memory = ExecutorMemory {
         executor,
         error: None,
     };
     devices.run_dma(&mut memory, memory_words);
-    memory.error.map_or(Ok(()), Err)
+    memory.error.map_or(Ok(true), Err)
 }
 
 /// Every word of a machine's state, as the CPU interpreter keeps it: what executors read back
@@ -255,15 +272,16 @@ pub fn drive<X: Executor>(
         let report = executor.run_batch(rounds_per_batch.max(1))?;
         batches += 1;
         on_batch(executor, &report);
-        let memory_words = executor.memory_words();
-        let counts = if mailbox::wants_counts(executor.mailbox()) {
-            Some(executor.counts()?)
-        } else {
-            None
-        };
-        let mut done = mailbox::service(executor.mailbox(), memory_words, counts.as_deref(), host);
-        deliver_input(executor, done.filled)?;
-        run_devices(executor, host)?;
+        let mut done = service(executor, host)?;
+        if run_devices(executor, host)? && done.waiting > 0 && done.halt.is_none() {
+            // A device that just did its work may complete a request waiting for it
+            // (`SYS_DEVKICK`): answer it now rather than after another batch.
+            let again = service(executor, host)?;
+            done.replied += again.replied;
+            done.freed += again.freed;
+            done.waiting = again.waiting;
+            done.halt = again.halt;
+        }
         if done.halt.is_none() {
             done.replied += run_loads(executor)?;
         }

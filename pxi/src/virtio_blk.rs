@@ -648,6 +648,15 @@ mod tests {
 
     /// Post one request (header, one data sector, status) and let the device run it.
     fn request(devices: &mut Devices, memory: &mut Vec<u32>, kind: u32, sector: u32) -> u8 {
+        publish(memory, kind, sector);
+        devices.write(1 << 8 | 2 << 16, 0, 0).unwrap(); // notify
+        assert!(devices.wants_dma());
+        devices.run_dma(memory, 256);
+        memory[STATUS as usize] as u8
+    }
+
+    /// Fill in one request (header, one data sector, status) and publish it in the avail ring.
+    fn publish(memory: &mut [u32], kind: u32, sector: u32) {
         let read = kind == T_IN;
         memory[HEADER as usize..HEADER as usize + 4].copy_from_slice(&[kind, 0, sector, 0]);
         memory[STATUS as usize] = 0xFF;
@@ -666,10 +675,59 @@ mod tests {
         }
         let idx = (memory[AVAIL as usize] >> 16) + 1;
         memory[AVAIL as usize] = idx << 16;
-        devices.write(1 << 8 | 2 << 16, 0, 0).unwrap(); // notify
-        assert!(devices.wants_dma());
-        devices.run_dma(memory, 256);
-        memory[STATUS as usize] as u8
+    }
+
+    /// A host with nothing but the device table, for `mailbox::service`.
+    struct DeviceHost(Devices);
+
+    impl crate::mailbox::Host for DeviceHost {
+        fn write(&mut self, _: &[u8]) {}
+        fn clock_us(&mut self) -> u64 {
+            0
+        }
+        fn read_byte(&mut self) -> crate::mailbox::Input {
+            crate::mailbox::Input::Eof
+        }
+        fn devices(&mut self) -> Option<&mut Devices> {
+            Some(&mut self.0)
+        }
+    }
+
+    #[test]
+    fn a_kick_notifies_once_and_answers_when_the_device_is_done() {
+        use crate::mailbox::*;
+        let (devices, mut memory) = ready(false);
+        let mut host = DeviceHost(devices);
+        let mut mb = vec![0u32; SLOTS * SLOT_WORDS];
+        let post = |mb: &mut [u32], seq: u32, args: [u32; 3]| {
+            mb[W_STATE] = REQUEST;
+            mb[W_SEQ] = seq;
+            mb[W_CALL] = Call::DevKick as u32;
+            mb[W_ARG0..=W_ARG2].copy_from_slice(&args);
+        };
+        post(&mut mb, 1, [9 << 8 | 2 << 16, 0, 0]); // region 9: not granted
+        let done = service(&mut mb, 256, None, &mut host);
+        assert_eq!((done.replied, mb[W_RESULT]), (1, ERR_DENIED));
+        assert!(!host.0.wants_dma(), "a denied kick writes nothing");
+
+        publish(&mut memory, T_IN, 1);
+        post(&mut mb, 2, [1 << 8 | 2 << 16, 0, 0]); // notify queue 0
+        let done = service(&mut mb, 256, None, &mut host);
+        assert_eq!((done.replied, done.waiting), (0, 1), "waits for the device");
+        assert!(host.0.wants_dma(), "notified");
+        host.0.run_dma(&mut memory, 256);
+        assert_eq!(memory[STATUS as usize] as u8, S_OK);
+        let done = service(&mut mb, 256, None, &mut host);
+        assert_eq!(
+            (done.replied, mb[W_RESULT]),
+            (1, 1),
+            "the used-buffer interrupt"
+        );
+        assert!(
+            !host.0.wants_dma(),
+            "the second service did not notify again"
+        );
+        assert_eq!(memory[DATA as usize], u32::from_le_bytes([0, 1, 2, 3]));
     }
 
     #[test]

@@ -413,11 +413,103 @@ fn files_on_a_virtio_blk_disk() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The free bytes mdir reports for the volume `image`.
+fn free_bytes(image: &str) -> u64 {
+    let listing = run_tool("mdir", &["-i", image, "::/"]).stdout;
+    let listing = String::from_utf8_lossy(&listing);
+    let line = listing
+        .lines()
+        .find(|l| l.contains("bytes free"))
+        .unwrap_or_else(|| panic!("mdir says no free bytes: {listing}"));
+    line.split("bytes free")
+        .next()
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("mdir: {line}"))
+}
+
+/// The bigger cases of the file-system tests on metal, on one mtools-made volume: a
+/// 1,000-file directory (listed with sizes, looked up by a short name in another case), a
+/// 300 KiB file copied into a nested directory with a long name (mtools reads the copy back
+/// byte for byte), a file whose size its cluster chain cannot hold (a corruption error),
+/// and a disk too full for a second copy (`ENOSPC`; fsck.fat still finds nothing).
+#[test]
+fn bigger_file_cases_on_a_virtio_blk_disk() {
+    require_qemu();
+    let dir = std::env::temp_dir().join(format!("pxos-qemu-fs-{}", std::process::id()));
+    let many = dir.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    let mut names = Vec::new();
+    for i in 0..1000 {
+        let name = many.join(format!("file-{i:04}.txt"));
+        std::fs::write(&name, format!("file {i:04}\n")).unwrap();
+        names.push(name);
+    }
+    let big: Vec<u8> = (0..300 * 1024u32)
+        .map(|i| (i * 7 + (i >> 8)) as u8)
+        .collect();
+    let big_file = dir.join("big.bin");
+    std::fs::write(&big_file, &big).unwrap();
+    let broken = dir.join("broken.txt");
+    std::fs::write(&broken, "a short file\n").unwrap();
+    let image = fat_image(&dir, &[&big_file, &broken]);
+    let image_arg = image.to_str().expect("UTF-8 temporary path");
+    run_tool("mmd", &["-i", image_arg, "::/many", "::/Deep Dir"]);
+    let mut args = vec!["-i", image_arg];
+    args.extend(names.iter().map(|n| n.to_str().unwrap()));
+    args.push("::/many");
+    run_tool("mcopy", &args);
+    // Room for one copy of big.bin (600 clusters) and directory growth, not for two.
+    let filler = dir.join("filler.bin");
+    let room = free_bytes(image_arg) - 800 * 512;
+    std::fs::File::create(&filler)
+        .unwrap()
+        .set_len(room)
+        .unwrap();
+    run_tool("mcopy", &["-i", image_arg, filler.to_str().unwrap(), "::/"]);
+    let mut bytes = std::fs::read(&image).unwrap();
+    let entry = bytes
+        .windows(11)
+        .position(|w| w == b"BROKEN  TXT")
+        .expect("broken.txt's directory entry");
+    bytes[entry + 28..entry + 32].copy_from_slice(&100_000u32.to_le_bytes());
+    std::fs::write(&image, bytes).unwrap();
+    let script: &[(&str, &str)] = &[
+        ("ls -l many\r", "- 10 file-0999.txt"),
+        ("stat many/FILE-0500.TXT\r", "TXT: file, 10 bytes"),
+        ("cp big.bin \"Deep Dir/A Big Copy.bin\"\r", "Copy.bin\""),
+        (
+            "stat \"deep dir/a BIG copy.bin\"\r",
+            "bin: file, 307200 bytes",
+        ),
+        ("cat broken.txt\r", "error: file system is corrupt"),
+        ("cp big.bin again.bin\r", "error: no space left on device"),
+        ("sync\r", "ync"),
+    ];
+    disk_session(image_arg, "", "virtio-blk offered to pixel drivers", script);
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes[entry + 28..entry + 32].copy_from_slice(&13u32.to_le_bytes()); // undo the damage
+    std::fs::write(&image, bytes).unwrap();
+    let fsck = run_tool("fsck.fat", &["-n", image_arg]);
+    let report = String::from_utf8_lossy(&fsck.stdout);
+    assert!(report.lines().count() <= 2, "fsck.fat -n: {report}");
+    let copy = run_tool(
+        "mcopy",
+        &["-n", "-i", image_arg, "::/Deep Dir/A Big Copy.bin", "-"],
+    );
+    assert!(copy.stdout == big, "mtools reads another copy back");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Programs from the file system on metal (issue 10, "microkernel programs from the file
 /// system"): a `.pxi` assembled by pxi-asm and copied onto the virtio-blk disk with mcopy is read
 /// by the pixel kernel through its FAT32 code, decoded by the microkernel's `SYS_LOAD` service,
 /// installed in the code load arena and run as a user process; a file that is not a program is
-/// refused and the shell goes on.
+/// refused and the shell goes on; on the read-only disk (`readonly=on`) writes are refused and
+/// change nothing.
 #[test]
 fn programs_from_the_disk_run_on_metal() {
     require_qemu();
@@ -454,12 +546,19 @@ fn programs_from_the_disk_run_on_metal() {
             "run: /notes.txt: not a PXI program image",
         ),
         ("run /bin/hello.pxi 43\r", "loaded from the disk, arg 43"),
+        ("write new.txt text\r", "error: read-only file system"),
+        ("mkdir newdir\r", "error: read-only file system"),
     ];
+    let before = std::fs::read(&image).unwrap();
     disk_session(
         image_arg,
         ",readonly=on",
         "arenas for loaded programs",
         script,
+    );
+    assert!(
+        std::fs::read(&image).unwrap() == before,
+        "a read-only disk must not change"
     );
     std::fs::remove_dir_all(&dir).ok();
 }
