@@ -380,20 +380,24 @@ fn files_on_a_virtio_blk_disk() {
     std::fs::write(&hello, "hello from mtools\n").unwrap();
     let image = fat_image(&dir, &[&hello]);
     let image_arg = image.to_str().expect("UTF-8 temporary path");
-    // Typed ahead (the console hart buffers it) and answered in order. Each step waits for a
-    // line only that step prints; a silent command waits for the end of its own echo (a
-    // typed-ahead byte may be echoed before the prompt, so never for the start of a line).
+    // Each step waits for a line that its last command prints, never for an echo: the console
+    // hart echoes typed bytes while the shell may still be printing its prompt, so an echo can
+    // have the prompt in its middle. A silent command is followed by one that prints.
     let script: &[(&str, &str)] = &[
         ("ls -l\r", "- 18 hello.txt"),
         ("cat hello.txt\r", "hello from mtools"),
-        ("mkdir \"From QEMU\"\r", "dir \"From QEMU\""),
         (
-            "write \"From QEMU/A long name.txt\" written on metal\r",
-            "name.txt\" written on metal",
+            "mkdir \"From QEMU\"\rstat \"from qemu\"\r",
+            "from qemu: directory",
+        ),
+        (
+            "write \"From QEMU/A long name.txt\" written on metal\r\
+             stat \"from qemu/a long name.txt\"\r",
+            "name.txt: file, 17 bytes",
         ),
         ("cat \"from qemu/a LONG name.TXT\"\r", "written on metal"),
         ("stat hello.txt\r", "hello.txt: file, 18 bytes"),
-        ("sync\r", "ync"),
+        ("sync\rdf\r", "clusters free of"),
     ];
     disk_session(image_arg, "", "virtio-blk offered to pixel drivers", script);
     let fsck = std::process::Command::new("fsck.fat")
@@ -480,14 +484,13 @@ fn bigger_file_cases_on_a_virtio_blk_disk() {
     let script: &[(&str, &str)] = &[
         ("ls -l many\r", "- 10 file-0999.txt"),
         ("stat many/FILE-0500.TXT\r", "TXT: file, 10 bytes"),
-        ("cp big.bin \"Deep Dir/A Big Copy.bin\"\r", "Copy.bin\""),
         (
-            "stat \"deep dir/a BIG copy.bin\"\r",
+            "cp big.bin \"Deep Dir/A Big Copy.bin\"\rstat \"deep dir/a BIG copy.bin\"\r",
             "bin: file, 307200 bytes",
         ),
         ("cat broken.txt\r", "error: file system is corrupt"),
         ("cp big.bin again.bin\r", "error: no space left on device"),
-        ("sync\r", "ync"),
+        ("sync\rdf\r", "clusters free of"),
     ];
     disk_session(image_arg, "", "virtio-blk offered to pixel drivers", script);
     let mut bytes = std::fs::read(&image).unwrap();
