@@ -333,6 +333,19 @@ fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
     output
 }
 
+/// `fsck.fat -n IMAGE` must exit 0 and report nothing but its banner and summary.
+fn fsck(image: &str) {
+    let fsck = std::process::Command::new("fsck.fat")
+        .args(["-n", image])
+        .output()
+        .expect("fsck.fat (scripts/test.sh installs dosfstools)");
+    let report = String::from_utf8_lossy(&fsck.stdout);
+    assert!(
+        fsck.status.success() && report.lines().count() <= 2,
+        "fsck.fat -n: {report}"
+    );
+}
+
 /// `dir/disk.img`: a fresh 40 MiB FAT32 volume (`mkfs.fat`) holding `files` in its root (`mcopy`).
 fn fat_image(dir: &std::path::Path, files: &[&std::path::Path]) -> std::path::PathBuf {
     let image = dir.join("disk.img");
@@ -400,15 +413,7 @@ fn files_on_a_virtio_blk_disk() {
         ("sync\rdf\r", "clusters free of"),
     ];
     disk_session(image_arg, "", "virtio-blk offered to pixel drivers", script);
-    let fsck = std::process::Command::new("fsck.fat")
-        .args(["-n", image_arg])
-        .output()
-        .expect("fsck.fat");
-    let report = String::from_utf8_lossy(&fsck.stdout);
-    assert!(
-        fsck.status.success() && report.lines().count() <= 2,
-        "fsck.fat -n: {report}"
-    );
+    fsck(image_arg);
     let notes = run_tool(
         "mcopy",
         &["-n", "-i", image_arg, "::/From QEMU/A long name.txt", "-"],
@@ -496,9 +501,7 @@ fn bigger_file_cases_on_a_virtio_blk_disk() {
     let mut bytes = std::fs::read(&image).unwrap();
     bytes[entry + 28..entry + 32].copy_from_slice(&13u32.to_le_bytes()); // undo the damage
     std::fs::write(&image, bytes).unwrap();
-    let fsck = run_tool("fsck.fat", &["-n", image_arg]);
-    let report = String::from_utf8_lossy(&fsck.stdout);
-    assert!(report.lines().count() <= 2, "fsck.fat -n: {report}");
+    fsck(image_arg);
     let copy = run_tool(
         "mcopy",
         &["-n", "-i", image_arg, "::/Deep Dir/A Big Copy.bin", "-"],
