@@ -638,7 +638,7 @@ pub fn posted_result(call: u32, addr: u32, len: u32, memory_words: u32) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use alloc::vec;
     use alloc::vec::Vec;
@@ -664,7 +664,8 @@ mod tests {
         }
     }
 
-    fn post(mb: &mut [u32], slot: usize, seq: u32, call: u32, args: [u32; 3]) {
+    /// Post request `seq` of `call` with `args` in mailbox slot `slot`.
+    pub(crate) fn post(mb: &mut [u32], slot: usize, seq: u32, call: u32, args: [u32; 3]) {
         let s = &mut mb[slot * SLOT_WORDS..];
         s[W_STATE] = REQUEST;
         s[W_SEQ] = seq;

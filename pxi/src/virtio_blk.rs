@@ -695,23 +695,19 @@ mod tests {
 
     #[test]
     fn a_kick_notifies_once_and_answers_when_the_device_is_done() {
+        use crate::mailbox::tests::post;
         use crate::mailbox::*;
         let (devices, mut memory) = ready(false);
         let mut host = DeviceHost(devices);
-        let mut mb = vec![0u32; SLOTS * SLOT_WORDS];
-        let post = |mb: &mut [u32], seq: u32, args: [u32; 3]| {
-            mb[W_STATE] = REQUEST;
-            mb[W_SEQ] = seq;
-            mb[W_CALL] = Call::DevKick as u32;
-            mb[W_ARG0..=W_ARG2].copy_from_slice(&args);
-        };
-        post(&mut mb, 1, [9 << 8 | 2 << 16, 0, 0]); // region 9: not granted
+        let mut mb = vec![0u32; MAILBOX_WORDS];
+        let kick = Call::DevKick as u32;
+        post(&mut mb, 0, 1, kick, [9 << 8 | 2 << 16, 0, 0]); // region 9: not granted
         let done = service(&mut mb, 256, None, &mut host);
         assert_eq!((done.replied, mb[W_RESULT]), (1, ERR_DENIED));
         assert!(!host.0.wants_dma(), "a denied kick writes nothing");
 
         publish(&mut memory, T_IN, 1);
-        post(&mut mb, 2, [1 << 8 | 2 << 16, 0, 0]); // notify queue 0
+        post(&mut mb, 0, 2, kick, [1 << 8 | 2 << 16, 0, 0]); // notify queue 0
         let done = service(&mut mb, 256, None, &mut host);
         assert_eq!((done.replied, done.waiting), (0, 1), "waits for the device");
         assert!(host.0.wants_dma(), "notified");
