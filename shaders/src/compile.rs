@@ -166,7 +166,16 @@ fn heat(code: &[u32], counts: &[u32], block: &Block) -> (u64, bool, u32) {
 /// `run_block` around the blocks' cases (none: a stub that runs nothing),
 /// with `count_blocks`. One loop runs block after block while the next pc
 /// starts one, so a compiled pass costs llvmpipe's loop limit one iteration,
-/// like an interpreted step (the cases themselves have no loops).
+/// like an interpreted step (the cases themselves have no loops but a
+/// one-pass one that exits break out of).
+///
+/// The registers the blocks use live in locals for the whole call: loaded on
+/// entry, the written ones stored on return, so a chain of blocks touches the
+/// register array twice. Each case has one way out: a trap exit sets what
+/// the tail needs (`ran`, `pc`, `left_block`) and breaks; there is no
+/// `return` and no register store inside a case. Both matter to lavapipe's
+/// compile time, which grew with every early return and its write-backs
+/// (docs/compiler.md, "Compile time").
 ///
 /// Counting costs the loop no atomic: each block adds its complete passes to
 /// a private counter of its own (`passes_START`: a scalar per block, not an
@@ -202,14 +211,44 @@ pub(crate) fn run_block(code: &[u32], blocks: &[Block]) -> String {
     if blocks.is_empty() {
         return format!("{head}    return 0u;\n}}\n{count_blocks}");
     }
-    let cases: String = blocks.iter().map(|b| block_case(code, b)).collect();
+    let insts: Vec<Vec<Instruction>> = blocks.iter().map(|b| instructions(code, b)).collect();
+    let (used, written) = insts
+        .iter()
+        .map(|i| registers(i))
+        .fold((0, 0), |(u, w), (bu, bw)| (u | bu, w | bw));
+    let load: String = reg_list(used)
+        .map(|r| format!("var r{r} = regs[{r}]; "))
+        .collect();
+    let store: String = reg_list(written)
+        .map(|r| format!("regs[{r}] = r{r}; "))
+        .collect();
+    let cases: String = blocks
+        .iter()
+        .zip(&insts)
+        .map(|(b, i)| block_case(b, i))
+        .collect();
     format!(
-        "{head}    var done = 0u;\n    loop {{\n        \
+        "{head}    {load}\n    var done = 0u;\n    loop {{\n        \
          let pc0 = pc;\n        \
          let ticking = mode == MODE_USER && timer_left != 0u;\n        \
-         switch cbase + pc0 {{\n{cases}            default: {{ return done; }}\n        }}\n    }}\n    return done;\n}}\n\
+         // Steps this pass of the loop ran (0: no block could).\n        \
+         var ran = 0u;\n        \
+         switch cbase + pc0 {{\n{cases}            default: {{}}\n        }}\n        \
+         done += ran;\n        \
+         if (ticking) {{ timer_left -= ran; }}\n        \
+         if (ran == 0u || left_block.y != 0u) {{ break; }}\n    }}\n    \
+         {store}\n    return done;\n}}\n\
          {count_blocks}"
     )
+}
+
+/// The instructions of `block`, in order.
+fn instructions(code: &[u32], block: &Block) -> Vec<Instruction> {
+    block
+        .offsets
+        .iter()
+        .map(|&o| Instruction::decode(code, (block.start + o) as usize).expect("blocks decode"))
+        .collect()
 }
 
 /// Where a complete pass of `block` stops in its run's chain
@@ -249,20 +288,12 @@ fn reg_list(mask: u32) -> impl Iterator<Item = u32> {
 /// (registers stay in locals across them; fewer trips through the switch).
 const UNROLL: u32 = 4;
 
-/// One `case` of `run_block`: the block as straight-line WGSL.
-fn block_case(code: &[u32], block: &Block) -> String {
-    let insts: Vec<Instruction> = block
-        .offsets
-        .iter()
-        .map(|&o| Instruction::decode(code, (block.start + o) as usize).expect("blocks decode"))
-        .collect();
-    let (used, written) = registers(&insts);
+/// One `case` of `run_block`: the block as straight-line WGSL inside a
+/// one-pass loop that its trap exits break out of.
+fn block_case(block: &Block, insts: &[Instruction]) -> String {
     let case = Case {
         block,
         statements: insts.iter().map(statement).collect(),
-        writeback: reg_list(written)
-            .map(|r| format!("regs[{r}] = r{r}; "))
-            .collect(),
     };
     let last = insts[insts.len() - 1];
     let passes = match last.op.semantics() {
@@ -270,20 +301,16 @@ fn block_case(code: &[u32], block: &Block) -> String {
         _ => 1,
     };
     let n = block.len();
-    let locals: String = reg_list(used)
-        .map(|r| format!("var r{r} = regs[{r}]; "))
-        .collect();
     format!(
         "{CASE}case {start}u: {{\n\
-         {I}if (budget - done < {n}u || {pixels}u > clen - pc0 || (ticking && timer_left <= {n}u)) {{ return done; }}\n\
-         {I}{locals}\n{}\
+         {I}if (budget - done >= {n}u && {pixels}u <= clen - pc0 && !(ticking && timer_left <= {n}u)) {{ loop {{\n{}\
+         {I}break;\n{I}}} }}\n\
          {CASE}}}\n",
         case.pass(0, passes, I),
         start = block.start,
         pixels = block.pixels,
     )
 }
-
 /// What one instruction of a block does, in WGSL.
 enum Statement {
     /// A statement (empty for `nop`); `EXIT` marks where it leaves the block early.
@@ -335,8 +362,6 @@ struct Case<'b> {
     block: &'b Block,
     /// What each instruction does.
     statements: Vec<Statement>,
-    /// Stores of the registers the block writes.
-    writeback: String,
 }
 
 impl Case<'_> {
@@ -352,21 +377,20 @@ impl Case<'_> {
             _ => format!("passes_{start} += {pass}u; "),
         };
         format!(
-            "{{ {}pc = pc0 + {offset}u; if (ticking) {{ timer_left -= {ran}u; }} \
-             {passes}left_block = vec2({start}u, {}u); return done + {ran}u; }}",
-            self.writeback,
+            "{{ pc = pc0 + {offset}u; ran = {ran}u; {passes}left_block = vec2({start}u, {}u); break; }}",
             start + offset + 1,
         )
     }
 
-    /// End the case after `passes` complete passes, continuing at `next`.
+    /// End the pass after `passes` complete passes, continuing at `next`.
     fn finish(&self, passes: u32, next: &str, indent: &str) -> String {
-        let steps = passes * self.block.len();
         format!(
-            "{indent}{}\n{indent}done += {steps}u;\n\
-             {indent}if (ticking) {{ timer_left -= {steps}u; }}\n\
-             {indent}passes_{} += {passes}u;\n{indent}pc = {next};\n",
-            self.writeback, self.block.start
+            "{indent}ran = {}u;
+{indent}passes_{} += {passes}u;
+{indent}pc = {next};
+",
+            passes * self.block.len(),
+            self.block.start
         )
     }
 

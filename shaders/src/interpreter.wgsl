@@ -119,13 +119,20 @@ fn enter_kernel(cause: u32, info: u32, resume: u32) -> u32 {
     return tvec;
 }
 
-// Count one user-mode instruction down on the timer; at zero, enter the
-// kernel (pxi's Exec::tick_timer). Harts left waiting or exited do not tick.
+// A kernel entry the current instruction asked for: cause (0: none), info.
+// step_full makes it, the one place that calls enter_kernel: lavapipe
+// inlines enter_kernel's unrolled context copies at every call site, and
+// each cost about 0.6 s of every pipeline's compile time (docs/compiler.md).
+var<private> entry: vec2<u32>;
+
+// Count one user-mode instruction down on the timer; at zero, ask to enter
+// the kernel (pxi's Exec::tick_timer). Harts left waiting or exited, and an
+// instruction that already enters the kernel (ecall), do not tick.
 fn tick_timer() {
-    if (timer_left != 0u && mode == MODE_USER && status == HART_RUNNABLE) {
+    if (timer_left != 0u && mode == MODE_USER && status == HART_RUNNABLE && entry.x == 0u) {
         timer_left -= 1u;
         if (timer_left == 0u) {
-            pc = enter_kernel(CAUSE_TIMER, 0u, pc);
+            entry = vec2(CAUSE_TIMER, 0u);
         }
     }
 }
@@ -331,8 +338,28 @@ const STEP_END_SLICE: u32 = 1u;
 const STEP_TRAP: u32 = 2u;
 
 // Execute one instruction of any kind (the slow path; the reference for the
-// fast path in run_slice). Updates pc, flags, sp, status, regs and counts.
+// fast path in run_slice) and enter the kernel where it asks to: an ecall,
+// the user-mode timer running out, or a user-mode fault (which counts as a
+// step: STEP_CONTINUE). Updates pc, flags, sp, status, regs and counts.
 fn step_full(id: u32, base: u32) -> u32 {
+    var r = execute(id, base);
+    if (r == STEP_TRAP && mode == MODE_USER) {
+        if (pc < clen) {
+            count(cbase + pc);
+        }
+        entry = vec2(trap_kind, trap_info);
+        trap_kind = 0u;
+        r = STEP_CONTINUE;
+    }
+    if (entry.x != 0u) {
+        pc = enter_kernel(entry.x, entry.y, pc);
+        entry = vec2<u32>();
+    }
+    return r;
+}
+
+// step_full's instruction, without the kernel entry it may ask for.
+fn execute(id: u32, base: u32) -> u32 {
     let code_len = params.code_len;
     if (pc >= clen) {
         trap(TRAP_PCOUTOFCODE, pc);
@@ -402,7 +429,7 @@ fn step_full(id: u32, base: u32) -> u32 {
             case OP_URET: { next = uret(regs[a], next); }
             case OP_ECALL: {
                 if (was_user) {
-                    next = enter_kernel(CAUSE_ECALL, 0u, next);
+                    entry = vec2(CAUSE_ECALL, 0u);
                 } else {
                     trap(TRAP_ILLEGALINSTRUCTION, code[phys]);
                 }
@@ -537,6 +564,13 @@ fn step_full(id: u32, base: u32) -> u32 {
     return STEP_CONTINUE;
 }
 
+// Whether the fast loop runs the instruction with `info`: one it executes
+// (pxi::isa::predecode sets INFO_FAST), unless it is the last tick of a
+// user-mode timer: that step and its kernel entry are step_full's.
+fn runs_fast(info: u32) -> bool {
+    return (info & INFO_FAST) != 0u && !(mode == MODE_USER && timer_left == 1u);
+}
+
 // True for instructions the fast path executes: register-only work, loads,
 // stores and jumps (pxi::isa::predecode sets INFO_FAST). Anything that may
 // trap there falls back to step_full, which traps exactly like the CPU.
@@ -579,7 +613,6 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         trap_kind = 0u;
         var steps = 0u;
         var stopped = false;
-        var expired = false;
         // The fast inner loop runs register work without ever touching the
         // slow path's code (llvmpipe executes every branch of a divergent
         // switch under masks, so a big switch in the hot loop costs dearly);
@@ -617,7 +650,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                 if (steps < slice && pc < clen) {
                     info = code[2u * code_len + cbase + pc];
                 }
-                if ((info & INFO_FAST) != 0u) {
+                if (runs_fast(info)) {
                     loop {
                         let phys = cbase + pc;
                         let px = code[code_len + phys];
@@ -658,21 +691,18 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                         steps += 1u;
                         pc = next;
                         branched = COUNT_EXEC && (info & INFO_BRANCH) != 0u;
-                        // tick_timer, with the kernel entry it may cause moved out of
-                        // this loop: llvmpipe would run enter_kernel's loops under a
-                        // mask on every step (measured: 20x slower).
+                        // tick_timer without its kernel entry: runs_fast leaves
+                        // the last tick to step_full (llvmpipe would run
+                        // enter_kernel's loops under a mask on every step here;
+                        // measured: 20x slower).
                         if (mode == MODE_USER && timer_left != 0u) {
                             timer_left -= 1u;
-                            if (timer_left == 0u) {
-                                expired = true;
-                                break;
-                            }
                         }
                         if (branched || steps >= slice || pc >= clen) {
                             break;
                         }
                         info = code[2u * code_len + cbase + pc];
-                        if ((info & INFO_FAST) == 0u) {
+                        if (!runs_fast(info)) {
                             break;
                         }
                         if (COMPILED && (info & INFO_BLOCK) != 0u) {
@@ -692,28 +722,14 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                     }
                     count_run(run_start, stop, 1u);
                 }
-                if (expired || !(branched || at_block)) {
+                if (!(branched || at_block)) {
                     break;
                 }
-            }
-            if (expired) {
-                expired = false;
-                pc = enter_kernel(CAUSE_TIMER, 0u, pc);
             }
             if (steps >= slice) {
                 break;
             }
             let r = step_full(id, base);
-            if (r == STEP_TRAP && mode == MODE_USER) {
-                // A user-mode fault counts as a step and enters the kernel.
-                if (pc < clen) {
-                    count(cbase + pc);
-                }
-                pc = enter_kernel(trap_kind, trap_info, pc);
-                trap_kind = 0u;
-                steps += 1u;
-                continue;
-            }
             if (r == STEP_TRAP) {
                 stopped = true;
                 break;

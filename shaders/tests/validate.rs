@@ -71,8 +71,8 @@ fn the_fast_path_handles_exactly_the_simple_opcodes() {
     // names plus the pure simple ones plus nop must be exactly the simple ones.
     let source = shaders::INTERPRETER;
     let start = source
-        .find("if ((info & INFO_FAST) != 0u)")
-        .expect("the fast loop's INFO_FAST test");
+        .find("if (runs_fast(info))")
+        .expect("the fast loop's runs_fast test");
     let fast = &source[start..];
     let fast = &fast[..fast.find("if (bail)").expect("the end of the fast switch")];
     let mut named: std::collections::BTreeSet<String> = fast
