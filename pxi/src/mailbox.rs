@@ -291,6 +291,21 @@ pub struct Serviced {
     pub filled: u32,
 }
 
+impl Serviced {
+    /// This service followed by `later`, a second one over the same mailbox:
+    /// the requests both answered, freed or filled, and what `later` left
+    /// waiting or halted with.
+    pub fn then(self, later: Serviced) -> Serviced {
+        Serviced {
+            replied: self.replied + later.replied,
+            waiting: later.waiting,
+            freed: self.freed + later.freed,
+            halt: later.halt,
+            filled: self.filled | later.filled,
+        }
+    }
+}
+
 /// Whether a posted request needs the executor's execution counts ([`Call::Heat`]).
 pub fn wants_counts(mailbox: &[u32]) -> bool {
     mailbox
@@ -671,6 +686,32 @@ pub(crate) mod tests {
         s[W_SEQ] = seq;
         s[W_CALL] = call;
         s[W_ARG0..=W_ARG2].copy_from_slice(&args);
+    }
+
+    #[test]
+    fn a_second_service_adds_its_answers_and_has_the_last_word() {
+        let first = Serviced {
+            replied: 2,
+            waiting: 1,
+            freed: 1,
+            halt: None,
+            filled: 0b01,
+        };
+        let second = Serviced {
+            replied: 1,
+            waiting: 0,
+            freed: 3,
+            halt: Some(7),
+            filled: 0b10,
+        };
+        let both = Serviced {
+            replied: 3,
+            waiting: 0,
+            freed: 4,
+            halt: Some(7),
+            filled: 0b11,
+        };
+        assert_eq!(first.then(second), both);
     }
 
     #[test]

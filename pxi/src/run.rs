@@ -276,11 +276,7 @@ pub fn drive<X: Executor>(
         if run_devices(executor, host)? && done.waiting > 0 && done.halt.is_none() {
             // A device that just did its work may complete a request waiting for it
             // (`SYS_DEVKICK`): answer it now rather than after another batch.
-            let again = service(executor, host)?;
-            done.replied += again.replied;
-            done.freed += again.freed;
-            done.waiting = again.waiting;
-            done.halt = again.halt;
+            done = done.then(service(executor, host)?);
         }
         if done.halt.is_none() {
             done.replied += run_loads(executor)?;
