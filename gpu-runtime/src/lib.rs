@@ -37,6 +37,10 @@ pub const MAX_SAFE_SLICE: u32 = 32_000;
 pub const MAX_GPU_HARTS: u32 = shaders::layout::MAX_HARTS;
 /// Default slice: long enough that dispatch overhead stays small (see docs/benchmarks.md).
 pub const DEFAULT_SLICE: u32 = 16_384;
+/// Compiled programs a device keeps (least recently used go first): each
+/// holds a JIT-compiled copy of the whole interpreter (megabytes on lavapipe),
+/// and a process may compile thousands (the differential tests).
+pub const COMPILED_CACHE: usize = 16;
 /// Default rounds per submission (one mailbox service per batch).
 pub const DEFAULT_ROUNDS_PER_BATCH: u32 = 4;
 
@@ -101,11 +105,43 @@ pub struct Gpu {
     limits: wgpu::Limits,
     /// Compiled once per device: shader compilation dominates small runs.
     pipelines: std::sync::OnceLock<Pipelines>,
-    /// Compiled programs' `run_slice` pipelines by (WGSL source, counting):
-    /// the same program compiles once per device.
-    compiled: std::sync::Mutex<std::collections::HashMap<(String, bool), wgpu::ComputePipeline>>,
+    /// Compiled programs' `run_slice` pipelines by (WGSL source, counting),
+    /// the most recently used last: the same program compiles once per device.
+    compiled: std::sync::Mutex<Lru<(String, bool), wgpu::ComputePipeline>>,
     /// Vector passes specialised to one opcode, by opcode.
     vector_passes: std::sync::Mutex<std::collections::HashMap<u32, wgpu::ComputePipeline>>,
+}
+
+/// A map of at most `capacity` entries that drops the least recently used.
+struct Lru<K, V> {
+    /// Entries, the most recently used last.
+    map: indexmap::IndexMap<K, V>,
+    capacity: usize,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Lru<K, V> {
+    fn new(capacity: usize) -> Lru<K, V> {
+        Lru {
+            map: indexmap::IndexMap::new(),
+            capacity,
+        }
+    }
+
+    /// `key`'s value, now the most recently used.
+    fn get(&mut self, key: &K) -> Option<V> {
+        let i = self.map.get_index_of(key)?;
+        let last = self.map.len() - 1;
+        self.map.move_index(i, last);
+        Some(self.map[last].clone())
+    }
+
+    /// Add `key`, dropping the least recently used entry when full.
+    fn insert(&mut self, key: K, value: V) {
+        self.map.insert(key, value);
+        if self.map.len() > self.capacity {
+            self.map.shift_remove_index(0);
+        }
+    }
 }
 
 /// The runtime's compute pipelines and the interpreter's bind group layout.
@@ -150,7 +186,7 @@ impl Gpu {
             info: adapter.get_info(),
             limits,
             pipelines: Default::default(),
-            compiled: Default::default(),
+            compiled: std::sync::Mutex::new(Lru::new(COMPILED_CACHE)),
             vector_passes: Default::default(),
         })
     }
@@ -880,7 +916,7 @@ impl<'g> GpuMachine<'g> {
         let gpu = self.gpu;
         let key = (source.to_string(), self.count_exec);
         if let Some(p) = gpu.compiled.lock().expect("cache lock").get(&key) {
-            return Ok(p.clone());
+            return Ok(p);
         }
         let scope = gpu.device().push_error_scope(wgpu::ErrorFilter::Validation);
         let module = gpu
@@ -895,6 +931,7 @@ impl<'g> GpuMachine<'g> {
             return Err(GpuError::Wgpu(e.to_string()));
         }
         self.warm_up(&run_slice)?;
+        // Machines using an evicted pipeline keep their own handle to it.
         gpu.compiled
             .lock()
             .expect("cache lock")
@@ -1138,5 +1175,22 @@ impl trace::Phases for GpuMachine<'_> {
         self.timing
             .as_mut()
             .map_or_else(Vec::new, |t| std::mem::take(&mut t.phases))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lru;
+
+    #[test]
+    fn the_compiled_cache_drops_the_least_recently_used() {
+        let mut lru = Lru::new(2);
+        lru.insert("a", 1);
+        lru.insert("b", 2);
+        assert_eq!(lru.get(&"a"), Some(1));
+        lru.insert("c", 3);
+        assert_eq!(lru.get(&"b"), None, "b was used least recently");
+        assert_eq!((lru.get(&"a"), lru.get(&"c")), (Some(1), Some(3)));
+        assert_eq!(lru.map.len(), 2);
     }
 }
