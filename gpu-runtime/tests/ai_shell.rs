@@ -10,13 +10,13 @@ mod support;
 
 use std::sync::OnceLock;
 
-use gpu_runtime::testing::{RunRecord, run_cpu_with, run_gpu_with};
+use gpu_runtime::testing::RunRecord;
 use llama::{Exact, Model, Options, Tokenizer, boot};
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::virtio_blk::Fault;
 use pxi::{Image, Limits};
 use support::disk::Disk;
-use support::gpu::gpu;
+use support::gpu::run_on;
 use support::llama_shapes::{blocks, small};
 
 /// Data memory of the OS sessions: the kernel, then the large-window arena
@@ -151,11 +151,7 @@ fn os_session(disk: &Disk, commands: &[Command], gpu_run: bool) -> RunRecord {
         slice_steps: 4096,
         max_steps: 4_000_000_000,
     };
-    let run = if gpu_run {
-        run_gpu_with(gpu(), os_image(), limits, 4, host).expect("GPU run")
-    } else {
-        run_cpu_with(os_image(), limits, 4, host)
-    };
+    let run = run_on(gpu_run, os_image(), limits, 4, host);
     assert_eq!(
         run.outcome.stop,
         pxi::run::Stop::Halted(0),

@@ -19,13 +19,13 @@ use std::sync::OnceLock;
 
 mod support;
 
-use gpu_runtime::testing::{RunRecord, run_cpu_with, run_gpu_with};
+use gpu_runtime::testing::RunRecord;
 use pxi::host::{CaptureHost, attach_disk};
 use pxi::run::Stop;
 use pxi::virtio_blk::Fault;
 use pxi::{Image, Limits};
 use support::disk::{Disk, temp, tool};
-use support::gpu::gpu;
+use support::gpu::{gpu, run_on};
 
 const BIG: usize = 300 * 1024;
 
@@ -242,11 +242,7 @@ fn session_of(
 ) -> RunRecord {
     let mut host = CaptureHost::with_input(script.as_bytes());
     attach_disk(&mut host.devices, &disk.path, read_only, fault).expect("disk image");
-    if gpu_run {
-        run_gpu_with(gpu(), image, limits(), 4, host).expect("GPU run")
-    } else {
-        run_cpu_with(image, limits(), 1, host)
-    }
+    run_on(gpu_run, image, limits(), 4, host)
 }
 
 fn text(run: &RunRecord) -> String {
@@ -508,11 +504,7 @@ fn sessions_on_copies<'a>(
             let copy = disk.copy_as(&name.replace(' ', "-"));
             let mut host = CaptureHost::with_input(script.as_bytes());
             attach_disk(&mut host.devices, &copy.path, false, Fault::None).unwrap();
-            let run = if gpu_run {
-                run_gpu_with(gpu(), image, limits, 4, host).expect("GPU run")
-            } else {
-                run_cpu_with(image, limits, 1, host)
-            };
+            let run = run_on(gpu_run, image, limits, 4, host);
             assert_eq!(run.outcome.stop, Stop::Halted(0), "{name}: {}", text(&run));
             copy.fsck();
             (*name, text(&run), copy.bytes(), run.outcome.steps)
@@ -951,11 +943,7 @@ fn bench_against_mtools() {
 fn os_session(disk: &Disk, script: &str, limits: Limits, gpu_run: bool) -> String {
     let mut host = CaptureHost::with_input(script.as_bytes());
     attach_disk(&mut host.devices, &disk.path, false, Fault::None).unwrap();
-    let run = if gpu_run {
-        run_gpu_with(gpu(), os(), limits, 4, host).expect("GPU run")
-    } else {
-        run_cpu_with(os(), limits, 4, host)
-    };
+    let run = run_on(gpu_run, os(), limits, 4, host);
     let out = text(&run);
     assert_eq!(run.outcome.stop, Stop::Halted(0), "{out}");
     out
