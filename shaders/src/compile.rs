@@ -165,9 +165,10 @@ fn heat(code: &[u32], counts: &[u32], block: &Block) -> (u64, bool, u32) {
 
 /// `run_block` around the blocks' cases (none: a stub that runs nothing),
 /// with `count_blocks`. One loop runs block after block while the next pc
-/// starts one, so a compiled pass costs llvmpipe's loop limit one iteration,
-/// like an interpreted step (the cases themselves have no loops but a
-/// one-pass one that exits break out of).
+/// starts one. A case's only loop is the one-pass loop its exits break out
+/// of, so a case costs llvmpipe's shared loop counter two iterations for at
+/// least two instructions (a block has at least two): no more per step than
+/// the interpreter's loops.
 ///
 /// The registers the blocks use live in locals for the whole call: loaded on
 /// entry, the written ones stored on return, so a chain of blocks touches the
@@ -304,9 +305,9 @@ fn block_case(block: &Block, insts: &[Instruction]) -> String {
     format!(
         "{CASE}case {start}u: {{\n\
          {I}if (budget - done >= {n}u && {pixels}u <= clen - pc0 && !(ticking && timer_left <= {n}u)) {{ loop {{\n{}\
-         {I}break;\n{I}}} }}\n\
+         {BODY}break;\n{I}}} }}\n\
          {CASE}}}\n",
-        case.pass(0, passes, I),
+        case.pass(0, passes, BODY),
         start = block.start,
         pixels = block.pixels,
     )
@@ -439,9 +440,11 @@ impl Case<'_> {
     }
 }
 
-/// Indentation of a block's `case` and of its statements in `run_block`.
+/// Indentation of a block's `case`, of its checks and of its statements in
+/// `run_block`.
 const CASE: &str = "            ";
 const I: &str = "                ";
+const BODY: &str = "                    ";
 
 /// Turn the run counters after the pixel counts into per-pixel counts, the
 /// counts the CPU interpreter keeps (interpreter.wgsl `count_run`).
