@@ -329,6 +329,25 @@ fn count_run(start: u32, stop: u32, runs: u32) {
     }
 }
 
+// Runs counted but not yet added to the counters: `pending_runs` runs from
+// `pending_run.x` stopped before `pending_run.y` (count_run's arguments). The
+// runs of a hot loop repeat one pair, so they cost the counters one atomic
+// when the pair changes or the slice ends instead of one per run: 64 harts
+// adding to the same two words contend for them on every pass.
+var<private> pending_run: vec2<u32>;
+var<private> pending_runs: u32;
+
+// Count one run from `start` stopped before `stop`, adding the pending ones
+// first when they are another pair.
+fn count_run_later(start: u32, stop: u32) {
+    if (pending_runs != 0u && (start != pending_run.x || stop != pending_run.y)) {
+        count_run(pending_run.x, pending_run.y, pending_runs);
+        pending_runs = 0u;
+    }
+    pending_run = vec2(start, stop);
+    pending_runs += 1u;
+}
+
 // A compiled block starting at `x` that left early, in a pass stopped before
 // code pixel `y - 1` (y = 0: none), for the caller to count.
 var<private> left_block: vec2<u32>;
@@ -720,7 +739,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                     if (!branched && at < code_len && (code[2u * code_len + at] & INFO_FAST) != 0u) {
                         stop = at;
                     }
-                    count_run(run_start, stop, 1u);
+                    count_run_later(run_start, stop);
                 }
                 if (!(branched || at_block)) {
                     break;
@@ -743,6 +762,7 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
         if (COUNT_EXEC) {
             // The compiled blocks' passes in this slice (shaders::compile).
             count_blocks();
+            count_run(pending_run.x, pending_run.y, pending_runs);
         }
         if (trap_kind != 0u) {
             status = HART_TRAPPED;
