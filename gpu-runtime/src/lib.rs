@@ -692,6 +692,10 @@ impl<'g> GpuMachine<'g> {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Wgpu(e.to_string()));
         }
+        // Copy the initial contents in now (wgpu stages them for the next
+        // submission), so that the first batch, its trace and timings hold
+        // only running.
+        gpu.submit_and_wait(gpu.device().create_command_encoder(&Default::default()))?;
         Ok(GpuMachine {
             gpu,
             hart_groups: hart_count.div_ceil(workgroup),

@@ -121,7 +121,14 @@ fn run_vector(
     @builtin(local_invocation_index) lane: u32,
 ) {
     let q = wid.y * Q_ENTRY_WORDS;
-    let word = load_entry(wid.y, lane);
+    // An element-wise pass needs no barrier at all, so it reads its entry
+    // without load_entry's (the reductions need barriers anyway).
+    var word: array<u32, 7>;
+    if (VECTOR_ONLY != 0u && !is_reduction(VECTOR_ONLY)) {
+        word = load_entry_per_lane(wid.y);
+    } else {
+        word = load_entry(wid.y, lane);
+    }
     let queued = word[0] & 0xffu;
     if (VECTOR_ONLY != 0u && queued != VECTOR_ONLY) {
         return;
