@@ -312,6 +312,7 @@ fn block_case(block: &Block, insts: &[Instruction]) -> String {
         pixels = block.pixels,
     )
 }
+
 /// What one instruction of a block does, in WGSL.
 enum Statement {
     /// A statement (empty for `nop`); `EXIT` marks where it leaves the block early.
@@ -386,10 +387,7 @@ impl Case<'_> {
     /// End the pass after `passes` complete passes, continuing at `next`.
     fn finish(&self, passes: u32, next: &str, indent: &str) -> String {
         format!(
-            "{indent}ran = {}u;
-{indent}passes_{} += {passes}u;
-{indent}pc = {next};
-",
+            "{indent}ran = {}u;\n{indent}passes_{} += {passes}u;\n{indent}pc = {next};\n",
             passes * self.block.len(),
             self.block.start
         )

@@ -27,9 +27,7 @@ fn load_entry_per_lane(index: u32) -> array<u32, 7> {
 // compiler cannot prove uniform costs about 2x on llvmpipe).
 fn load_entry(index: u32, lane: u32) -> array<u32, 7> {
     if (lane == 0u) {
-        for (var w = 0u; w < 7u; w++) {
-            wg_entry[w] = atomicLoad(&queue[index * Q_ENTRY_WORDS + 1u + w]);
-        }
+        wg_entry = load_entry_per_lane(index);
     }
     return workgroupUniformLoad(&wg_entry);
 }
