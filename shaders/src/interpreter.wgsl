@@ -654,8 +654,8 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                         left_block = vec2<u32>();
                     }
                 }
-                let run_start = cbase + pc;
-                let run_from = steps;
+                var run_start = cbase + pc;
+                var run_from = steps;
                 // The run ended after a branch (the end of its chain), or at a
                 // compiled block: the middle loop goes on with the next run.
                 var branched = false;
@@ -710,6 +710,14 @@ fn run_slice(@builtin(global_invocation_id) gid: vec3<u32>) {
                         steps += 1u;
                         pc = next;
                         branched = COUNT_EXEC && (info & INFO_BRANCH) != 0u;
+                        // A run that ends in a branch like the pending ones (a
+                        // hot loop's) is counted here without leaving the fast
+                        // loop; a new pair leaves it for count_run_later.
+                        let repeated = branched && pending_run.x == run_start && pending_run.y == NO_STOP;
+                        pending_runs += select(0u, 1u, repeated);
+                        run_start = select(run_start, cbase + pc, repeated);
+                        run_from = select(run_from, steps, repeated);
+                        branched = branched && !repeated;
                         // tick_timer without its kernel entry: runs_fast leaves
                         // the last tick to step_full (llvmpipe would run
                         // enter_kernel's loops under a mask on every step here;
