@@ -135,21 +135,47 @@ pub fn blocks(code: &[u32]) -> Vec<Block> {
 /// hottest blocks only.
 pub const MAX_BLOCKS: usize = 48;
 
+/// Most instructions the compiled blocks hold together. llvmpipe runs every
+/// `case` of `run_block`'s `switch` under a mask on every pass, so a pass
+/// costs in proportion to everything compiled, not to the block it runs: the
+/// os demo ran in 233–280 ms with 47 of os.pxs's blocks (803 instructions)
+/// compiled, 139–154 ms with 10 (252), 116–126 ms interpreted
+/// (docs/compiler.md, "Big programs"). A block longer than this is never
+/// compiled.
+pub const MAX_INSTRUCTIONS: u32 = 256;
+
 /// Compile `code` (the image's code pixels) into the interpreter module.
 /// `counts` (executions per pixel so far, or empty) pick the hottest blocks
-/// when there are more than [`MAX_BLOCKS`]; without counts, blocks that loop
-/// on themselves and long blocks come first.
+/// when there are more than [`MAX_BLOCKS`] or [`MAX_INSTRUCTIONS`]; without
+/// counts, blocks that loop on themselves and long blocks come first.
 pub fn compile(code: &[u32], counts: &[u32]) -> Compiled {
-    let mut blocks = blocks(code);
-    if blocks.len() > MAX_BLOCKS {
-        blocks.sort_by_cached_key(|b| core::cmp::Reverse(heat(code, counts, b)));
-        blocks.truncate(MAX_BLOCKS);
-        blocks.sort_by_key(|b| b.start);
-    }
+    let blocks = select(code, counts, blocks(code));
     Compiled {
         source: crate::interpreter_module_with(&run_block(code, &blocks)),
         blocks,
     }
+}
+
+/// The hottest of `blocks` that fit in [`MAX_BLOCKS`] and
+/// [`MAX_INSTRUCTIONS`] (a block that does not fit is passed over for
+/// smaller ones), in code order.
+fn select(code: &[u32], counts: &[u32], mut blocks: Vec<Block>) -> Vec<Block> {
+    let total: u32 = blocks.iter().map(Block::len).sum();
+    if blocks.len() <= MAX_BLOCKS && total <= MAX_INSTRUCTIONS {
+        return blocks;
+    }
+    blocks.sort_by_cached_key(|b| core::cmp::Reverse(heat(code, counts, b)));
+    let mut left = MAX_INSTRUCTIONS;
+    blocks.retain(|b| {
+        let fits = b.len() <= left;
+        if fits {
+            left -= b.len();
+        }
+        fits
+    });
+    blocks.truncate(MAX_BLOCKS);
+    blocks.sort_by_key(|b| b.start);
+    blocks
 }
 
 /// How much running `block` as WGSL is worth: instructions executed so far,
@@ -488,6 +514,50 @@ mod tests {
                 pixels.into_iter().take(len)
             })
             .collect()
+    }
+
+    /// Blocks of `lens` `add`s each, the last of them ending in a `jne` to
+    /// its own start, each block followed by a `syscall` (not simple).
+    fn blocks_of(lens: &[usize]) -> Vec<u32> {
+        let mut code = Vec::new();
+        for &len in lens {
+            let start = code.len() as u32;
+            let mut insts = alloc::vec![Instruction::new(Op::Add, 1, 1, 1, 0); len - 1];
+            insts.push(Instruction::new(Op::Jne, 0, 0, 0, start));
+            insts.push(Instruction::new(Op::Syscall, 0, 0, 0, 0));
+            code.extend(assemble(&insts));
+        }
+        code
+    }
+
+    fn starts(blocks: &[Block]) -> Vec<u32> {
+        blocks.iter().map(|b| b.start).collect()
+    }
+
+    /// A program within both limits compiles whole; past them, the hottest
+    /// blocks that fit, passing over one that does not, in code order.
+    #[test]
+    fn big_programs_get_the_hottest_blocks_that_fit() {
+        let small = blocks_of(&[3, 5, 2]);
+        assert_eq!(compile(&small, &[]).blocks.len(), 3);
+
+        // Blocks start at pixels 0, 201, 303 and 405 (an add is one pixel,
+        // jne two, syscall one); together they exceed MAX_INSTRUCTIONS.
+        let code = blocks_of(&[199, 100, 100, 40]);
+        let all = blocks(&code);
+        assert_eq!(starts(&all), [0, 201, 303, 405]);
+        assert!(all.iter().map(Block::len).sum::<u32>() > MAX_INSTRUCTIONS);
+        // Without counts, long blocks first: 199 + 40 fit, a 100 does not.
+        assert_eq!(starts(&compile(&code, &[]).blocks), [0, 405]);
+        // Counts: the two 100s ran most, then the 40; the 199 no longer fits.
+        let mut counts = alloc::vec![0u32; code.len()];
+        counts[201] = 50;
+        counts[303] = 40;
+        counts[405] = 10;
+        assert_eq!(starts(&compile(&code, &counts).blocks), [201, 303, 405]);
+        // A block longer than the limit is never compiled.
+        let long = blocks_of(&[MAX_INSTRUCTIONS as usize + 1, 2]);
+        assert_eq!(starts(&compile(&long, &[]).blocks), [MAX_INSTRUCTIONS + 3]);
     }
 
     /// Runs counted as the interpreter counts them expand to the counts of

@@ -122,10 +122,7 @@ where
 }
 
 /// One timed run of a fresh executor from `make`.
-fn run_once<X: Executor>(
-    rounds_per_batch: u32,
-    make: &mut impl FnMut() -> Result<X>,
-) -> Result<Run>
+fn run_once<X: Executor>(rounds_per_batch: u32, make: &mut impl FnMut() -> Result<X>) -> Result<Run>
 where
     X::Error: std::fmt::Display,
 {
@@ -546,7 +543,10 @@ fn vector_bench(setup: &Setup) -> Result<()> {
     println!("|---|---|");
     println!("| CPU interpreter | {:.3} |", rate(cpu.elapsed));
     println!("| GPU runtime (vector pass) | {:.3} |", median_value(&vm));
-    println!("| hand-written WGSL kernel | {:.3} |", median_value(&native));
+    println!(
+        "| hand-written WGSL kernel | {:.3} |",
+        median_value(&native)
+    );
     println!(
         "| machine limit: shader copy rate × 8/12 | {:.3} |",
         median_value(&copy)
