@@ -390,6 +390,8 @@ pub struct GpuMachine<'g> {
     /// The vector pass (specialised to the program's one vector opcode, if so) and its bindings.
     vector: (wgpu::ComputePipeline, wgpu::BindGroup),
     tensor_group: wgpu::BindGroup,
+    /// Which of [`DISPATCHES`] a round records (`round_dispatches`).
+    dispatches: [bool; DISPATCHES.len()],
     hart_groups: u32,
     /// Whether run_slice counts executions (which pipeline runs).
     count_exec: bool,
@@ -710,6 +712,7 @@ impl<'g> GpuMachine<'g> {
             interpreter_group,
             vector,
             tensor_group,
+            dispatches: round_dispatches(&image.code),
         })
     }
 
@@ -725,6 +728,9 @@ impl<'g> GpuMachine<'g> {
 
     /// Record dispatch `k` of a round into `pass`.
     fn dispatch(&self, pass: &mut wgpu::ComputePass, k: usize) {
+        if !self.dispatches[k] {
+            return;
+        }
         let p = self.gpu.pipelines();
         match k {
             0 => {
@@ -987,13 +993,28 @@ impl<'g> GpuMachine<'g> {
     }
 }
 
+/// The opcodes of `code`'s pixels: every pixel that decodes, so wherever
+/// execution may start.
+fn ops(code: &[u32]) -> impl Iterator<Item = pxi::isa::Op> + '_ {
+    (0..code.len())
+        .filter_map(|pc| pxi::Instruction::decode(code, pc).ok())
+        .map(|inst| inst.op)
+}
+
+/// Which of [`DISPATCHES`] a round of `code` needs: the vector and tensor
+/// passes only when an instruction of their class is among its pixels (only
+/// those queue work for them, and `resolve` clears their dispatch sizes).
+/// An empty indirect dispatch still costs lavapipe tens of µs per round.
+fn round_dispatches(code: &[u32]) -> [bool; DISPATCHES.len()] {
+    use pxi::isa::Class;
+    let has = |class| ops(code).any(|op| op.info().class == class);
+    [true, has(Class::Vector), has(Class::Tensor), true]
+}
+
 /// The only vector opcode among `code`'s pixels (every pixel that decodes,
 /// so wherever execution may start), or 0 when there are several or none.
 fn vector_only(code: &[u32]) -> u32 {
-    let mut ops = (0..code.len())
-        .filter_map(|pc| pxi::Instruction::decode(code, pc).ok())
-        .map(|inst| inst.op)
-        .filter(|op| op.info().class == pxi::isa::Class::Vector);
+    let mut ops = ops(code).filter(|op| op.info().class == pxi::isa::Class::Vector);
     match ops.next() {
         Some(first) if ops.all(|op| op == first) => first as u32,
         _ => 0,
@@ -1156,6 +1177,7 @@ impl Executor for GpuMachine<'_> {
             return Ok(false);
         };
         self.vector = vector_pass(self.gpu, &self.buffers, &self.code);
+        self.dispatches = round_dispatches(&self.code);
         if let Some(compiled) = &mut self.compiled {
             for (block, live) in &mut compiled.blocks {
                 *live &= !block.overlaps(addr, pixels.len() as u32);

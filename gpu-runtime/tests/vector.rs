@@ -1,12 +1,15 @@
 //! The vector pass on every alignment: it moves four words at a time where an
 //! instruction's ranges share their offset mod 4 and single words elsewhere,
 //! so every op runs with every combination of offsets mod 4 and lengths
-//! around the lane block (64) and chunk (4096) edges, against the CPU interpreter.
+//! around the lane block (64) and chunk (4096) edges, against the CPU interpreter;
+//! and a vector instruction that code written at run time brings runs.
 
-use gpu_runtime::Gpu;
 use gpu_runtime::testing::{run_cpu, run_gpu};
+use gpu_runtime::{Gpu, GpuMachine, GpuOptions};
 use pxi::Limits;
-use pxi::isa::{Class, TABLE};
+use pxi::host::CaptureHost;
+use pxi::isa::{Class, Instruction, Op, TABLE};
+use pxi::run::{Executor, Stop, drive};
 
 const X: u32 = 0;
 const Y: u32 = 20_000;
@@ -107,4 +110,54 @@ fn vector_ops_match_on_every_alignment() {
         );
         assert_eq!(cpu.outcome, gpu_run.outcome, "{}", row.mnemonic);
     }
+}
+
+/// A program without vector instructions records no vector pass in its
+/// rounds; code written at run time that brings the first one brings the
+/// pass back, and the instruction runs.
+#[test]
+fn a_vector_instruction_written_at_run_time_runs() {
+    let gpu = Gpu::new().expect("a GPU adapter (lavapipe in CI)");
+    eprintln!("adapter: {}", gpu.adapter_name());
+    let source = "
+.memory 64
+.code
+    li r1, 8
+    li r2, 42
+    li r3, 16
+    li r4, 0
+    li r5, 100
+spin:
+    addi r5, r5, -1
+    cmp r5, r4
+    jne spin
+patch:
+    add r7, r7, r7      ; rewritten to `vfill r1, r2, r3` after the first round
+    exit r4
+";
+    let assembly = pxi_asm::assemble_source("rewrite-vector.pxs", source).unwrap();
+    let patch = assembly
+        .map
+        .symbols
+        .iter()
+        .find(|s| s.name == "patch")
+        .unwrap()
+        .addr;
+    let limits = Limits {
+        slice_steps: 50,
+        max_steps: 100_000,
+    };
+    let mut machine =
+        GpuMachine::new(&gpu, &assembly.image, limits, GpuOptions::default()).unwrap();
+    machine.run_batch(1).unwrap();
+    let (pixels, n) = Instruction::new(Op::Vfill, 1, 2, 3, 0).encode();
+    assert_eq!(n, 1);
+    assert!(machine.write_code(patch, &pixels[..n]).unwrap());
+    let outcome = drive(&mut machine, &mut CaptureHost::default(), 1, |_, _| {}).unwrap();
+    assert_eq!(outcome.stop, Stop::AllExited);
+    let memory = machine.read_state().unwrap().memory;
+    let filled: Vec<u32> = (0..64)
+        .map(|i| if (8..24).contains(&i) { 42 } else { 0 })
+        .collect();
+    assert_eq!(memory[..64], filled[..]);
 }

@@ -470,7 +470,7 @@ fn mailbox_bench(setup: &Setup) -> Result<()> {
     println!("| what | µs |");
     println!("|---|---|");
     println!(
-        "| one round per submission (3 dispatches + readback) | {:.1} |",
+        "| one round per submission (`run_slice`, `resolve`, readback) | {:.1} |",
         per_round(&one)
     );
     println!(
