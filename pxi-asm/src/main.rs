@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use pxi::{Limits, Machine};
 use pxi_asm::assemble::set_width;
-use pxi_asm::runner::{DiskArgs, MemoryArgs, RunOptions, load_image, load_program, run_to_end};
+use pxi_asm::runner::{
+    CountsTo, DiskArgs, MemoryArgs, RunOptions, load_image, load_program, run_to_end,
+};
 use pxi_asm::{SourceMap, assemble_file, cli, disassemble};
 
 #[derive(Parser)]
@@ -93,7 +95,8 @@ enum Command {
         /// Rounds between two services of the mailbox.
         #[arg(long, default_value_t = 1)]
         rounds_per_batch: u32,
-        /// Write per-pixel execution counts to this file (format: docs/pxi-format.md).
+        /// Write per-pixel execution counts of the program file to this file (format:
+        /// docs/pxi-format.md; code a run adds, such as pxOS's code load arena, is not in it).
         #[arg(long)]
         counts: Option<PathBuf>,
         /// With `--counts`: also snapshot the counts every this many rounds (0 = final only).
@@ -188,6 +191,7 @@ fn execute(command: Command) -> Result<ExitCode> {
         } => {
             let mut host = disk.host()?;
             let (mut image, map) = load_program(&input)?;
+            let file_pixels = image.code.len();
             memory.apply(&mut image)?;
             let mut machine = Machine::new(
                 &image,
@@ -199,7 +203,10 @@ fn execute(command: Command) -> Result<ExitCode> {
             let options = RunOptions {
                 max_steps,
                 rounds_per_batch,
-                counts,
+                counts: counts.map(|path| CountsTo {
+                    path,
+                    pixels: file_pixels,
+                }),
                 snapshot_rounds,
             };
             let summary = run_to_end(&mut machine, &image, map.as_ref(), &mut host, &options)?;

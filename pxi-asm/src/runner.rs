@@ -120,9 +120,20 @@ pub struct RunOptions {
     /// Rounds between two services of the mailbox.
     pub rounds_per_batch: u32,
     /// Write execution counts here.
-    pub counts: Option<PathBuf>,
+    pub counts: Option<CountsTo>,
     /// Snapshot counts every this many rounds (0: final counts only).
     pub snapshot_rounds: u32,
+}
+
+/// Where a run's execution counts go.
+#[derive(Clone, Debug)]
+pub struct CountsTo {
+    /// The counts file.
+    pub path: PathBuf,
+    /// The code pixels it covers: those of the program file (`pxi-viz` reads
+    /// that file with the counts). Pixels the run adds after them, linked
+    /// programs and pxOS's code load arena, are left out.
+    pub pixels: usize,
 }
 
 /// How a run ended, ready to print.
@@ -194,6 +205,12 @@ pub fn link_programs(
     Ok(())
 }
 
+/// The counts of the pixels the counts file covers (`CountsTo::pixels`).
+fn file_counts<'c>(counts: &'c [u32], options: &RunOptions) -> &'c [u32] {
+    let pixels = options.counts.as_ref().map_or(counts.len(), |to| to.pixels);
+    &counts[..pixels.min(counts.len())]
+}
+
 /// A `.pxi` image, and its sidecar source map when `with_map` and it matches.
 pub fn load_image(path: &Path, with_map: bool) -> Result<(Image, Option<SourceMap>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -229,7 +246,7 @@ where
         if options.counts.is_some() && options.snapshot_rounds > 0 && report.rounds >= next_snapshot
         {
             match x.counts() {
-                Ok(c) => counts.push(report.rounds, report.steps, &c),
+                Ok(c) => counts.push(report.rounds, report.steps, file_counts(&c, options)),
                 Err(e) => snapshot_error = Some(e.to_string()),
             }
             next_snapshot = report.rounds.saturating_add(options.snapshot_rounds);
@@ -240,15 +257,15 @@ where
     if let Some(e) = snapshot_error {
         anyhow::bail!("reading execution counts: {e}");
     }
-    if let Some(path) = &options.counts {
+    if let Some(to) = &options.counts {
         if counts.last().is_none_or(|s| s.round != outcome.rounds) {
             let last = executor
                 .counts()
                 .map_err(|e| anyhow::anyhow!("reading execution counts: {e}"))?;
-            counts.push(outcome.rounds, outcome.steps, &last);
+            counts.push(outcome.rounds, outcome.steps, file_counts(&last, options));
         }
-        std::fs::write(path, counts.to_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&to.path, counts.to_bytes())
+            .with_context(|| format!("writing {}", to.path.display()))?;
     }
     let harts = executor
         .harts()

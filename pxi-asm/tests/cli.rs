@@ -101,6 +101,28 @@ fn run_accepts_source_and_writes_counts() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// An OS image runs with a code load arena added after its pixels; the
+/// counts file covers the program file's pixels only, as `pxi-viz` reads it.
+#[test]
+fn counts_of_an_os_image_cover_the_file_not_the_code_arena() {
+    let dir = scratch("os-counts");
+    let counts = dir.join("os.counts");
+    let out = pxi_asm(&[
+        "run",
+        "../examples/os.pxs",
+        "--counts",
+        counts.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let counts = pxi::counts::Counts::from_bytes(&std::fs::read(&counts).unwrap()).unwrap();
+    let image = pxi_asm::assemble_file(std::path::Path::new("../examples/os.pxs"))
+        .unwrap()
+        .image;
+    assert_eq!(counts.code_len as usize, image.code.len());
+    assert_eq!(counts.last().unwrap().counts.len(), image.code.len());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn trap_report_names_the_source_line() {
     let dir = scratch("trap");

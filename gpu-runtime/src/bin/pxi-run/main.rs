@@ -14,7 +14,9 @@ use gpu_runtime::{Gpu, GpuMachine, GpuOptions, MAX_SAFE_SLICE};
 use pxi::host::StdioHost;
 use pxi::{Image, Limits, Machine};
 use pxi_asm::SourceMap;
-use pxi_asm::runner::{DiskArgs, MemoryArgs, RunOptions, Summary, load_program, run_to_end};
+use pxi_asm::runner::{
+    CountsTo, DiskArgs, MemoryArgs, RunOptions, Summary, load_program, run_to_end,
+};
 
 #[derive(Parser)]
 #[command(
@@ -64,7 +66,8 @@ struct RunArgs {
     /// Run on the CPU reference interpreter instead of the GPU.
     #[arg(long)]
     cpu: bool,
-    /// Write per-pixel execution counts here (for `pxi-viz`).
+    /// Write per-pixel execution counts of the program file here (for `pxi-viz`; code a run
+    /// adds, such as pxOS's code load arena, is not counted in it).
     #[arg(long)]
     counts: Option<PathBuf>,
     /// With `--counts`: also snapshot the counts every this many rounds (0 = final only).
@@ -117,6 +120,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         anyhow::bail!("no program given: try `pxi-run examples/os.pxs` or `pxi-run --help`");
     };
     let (mut image, mut map) = load_program(&path)?;
+    let file_pixels = image.code.len();
     pxi_asm::runner::link_programs(&mut image, &mut map, &args.programs)?;
     args.memory.apply(&mut image)?;
     let limits = Limits {
@@ -126,7 +130,10 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     let options = RunOptions {
         max_steps: args.max_steps,
         rounds_per_batch: args.rounds_per_batch,
-        counts: args.counts,
+        counts: args.counts.map(|path| CountsTo {
+            path,
+            pixels: file_pixels,
+        }),
         snapshot_rounds: args.snapshot_rounds,
     };
     let trace = args.trace.as_deref().map(|path| TraceTo {
