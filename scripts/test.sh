@@ -31,4 +31,7 @@ cargo test --workspace --release --quiet --no-fail-fast
 step "TGSI translation and virgl executor through virgl_test_server"
 cargo test --release --quiet -p virgl --features vtest --test vtest
 
+step "the README's run command: run-os.sh's demo session, heatmap and viewer"
+"$PXOS_ROOT/scripts/run-os.sh" < /dev/null > /dev/null
+
 step "all tests passed"
