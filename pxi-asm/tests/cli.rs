@@ -77,50 +77,44 @@ fn assemble_run_and_disassemble() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `pxi-asm run PROGRAM --counts FILE` plus `extra` arguments; it must exit
+/// with 0. Its output and the counts it wrote.
+fn run_counting(program: &str, extra: &[&str]) -> (Output, pxi::counts::Counts) {
+    // One directory per program: the tests run in parallel in one process.
+    let stem = std::path::Path::new(program).file_stem().unwrap();
+    let dir = scratch(&format!("counts-{}", stem.to_str().unwrap()));
+    let path = dir.join("run.counts");
+    let mut args = vec!["run", program, "--counts", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = pxi_asm(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let counts = pxi::counts::Counts::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (out, counts)
+}
+
 #[test]
 fn run_accepts_source_and_writes_counts() {
-    let dir = scratch("counts");
-    let counts = dir.join("fib.counts");
-    let out = pxi_asm(&[
-        "run",
-        "../examples/fib.pxs",
-        "--counts",
-        counts.to_str().unwrap(),
-        "--snapshot-rounds",
-        "10",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (out, counts) = run_counting("../examples/fib.pxs", &["--snapshot-rounds", "10"]);
     assert!(stdout(&out).starts_with("Fibonacci numbers:\n0\n1\n1\n2\n"));
-    let counts = pxi::counts::Counts::from_bytes(&std::fs::read(&counts).unwrap()).unwrap();
     assert!(counts.snapshots.len() > 1);
     assert_eq!(
         counts.last().unwrap().counts[0],
         1,
         "the first instruction runs once"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// An OS image runs with a code load arena added after its pixels; the
 /// counts file covers the program file's pixels only, as `pxi-viz` reads it.
 #[test]
 fn counts_of_an_os_image_cover_the_file_not_the_code_arena() {
-    let dir = scratch("os-counts");
-    let counts = dir.join("os.counts");
-    let out = pxi_asm(&[
-        "run",
-        "../examples/os.pxs",
-        "--counts",
-        counts.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let counts = pxi::counts::Counts::from_bytes(&std::fs::read(&counts).unwrap()).unwrap();
+    let (_, counts) = run_counting("../examples/os.pxs", &[]);
     let image = pxi_asm::assemble_file(std::path::Path::new("../examples/os.pxs"))
         .unwrap()
         .image;
     assert_eq!(counts.code_len as usize, image.code.len());
     assert_eq!(counts.last().unwrap().counts.len(), image.code.len());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
