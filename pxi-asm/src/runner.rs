@@ -136,6 +136,13 @@ pub struct CountsTo {
     pub pixels: usize,
 }
 
+impl CountsTo {
+    /// The part of a run's `counts` that the file covers.
+    fn covered<'c>(&self, counts: &'c [u32]) -> &'c [u32] {
+        &counts[..self.pixels.min(counts.len())]
+    }
+}
+
 /// How a run ended, ready to print.
 #[derive(Debug)]
 pub struct Summary {
@@ -205,12 +212,6 @@ pub fn link_programs(
     Ok(())
 }
 
-/// The counts of the pixels the counts file covers (`CountsTo::pixels`).
-fn file_counts<'c>(counts: &'c [u32], options: &RunOptions) -> &'c [u32] {
-    let pixels = options.counts.as_ref().map_or(counts.len(), |to| to.pixels);
-    &counts[..pixels.min(counts.len())]
-}
-
 /// A `.pxi` image, and its sidecar source map when `with_map` and it matches.
 pub fn load_image(path: &Path, with_map: bool) -> Result<(Image, Option<SourceMap>)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -243,10 +244,12 @@ where
     let mut next_snapshot = options.snapshot_rounds;
     let mut snapshot_error = None;
     let outcome = drive(executor, host, options.rounds_per_batch, |x, report| {
-        if options.counts.is_some() && options.snapshot_rounds > 0 && report.rounds >= next_snapshot
+        if let Some(to) = &options.counts
+            && options.snapshot_rounds > 0
+            && report.rounds >= next_snapshot
         {
             match x.counts() {
-                Ok(c) => counts.push(report.rounds, report.steps, file_counts(&c, options)),
+                Ok(c) => counts.push(report.rounds, report.steps, to.covered(&c)),
                 Err(e) => snapshot_error = Some(e.to_string()),
             }
             next_snapshot = report.rounds.saturating_add(options.snapshot_rounds);
@@ -262,7 +265,7 @@ where
             let last = executor
                 .counts()
                 .map_err(|e| anyhow::anyhow!("reading execution counts: {e}"))?;
-            counts.push(outcome.rounds, outcome.steps, file_counts(&last, options));
+            counts.push(outcome.rounds, outcome.steps, to.covered(&last));
         }
         std::fs::write(&to.path, counts.to_bytes())
             .with_context(|| format!("writing {}", to.path.display()))?;
